@@ -1,0 +1,3 @@
+//! Kestra flow documents: parsing with positions, the typed model, validation, diagnostics.
+
+pub mod catalog;
