@@ -1,0 +1,247 @@
+//! Property types shared by several plugin files (enums, nested objects, value shapes).
+//!
+//! These are not plugins: the guard test counts only the files under `tasks/`, `triggers/`,
+//! `conditions/` and `runners/`.
+
+mod values;
+
+pub use values::{Labels, ValuesSource};
+
+use saker_task::prelude::*;
+
+/// Log level, as Kestra names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    /// Finest level.
+    Trace,
+    /// Debugging details.
+    Debug,
+    /// Normal information (the default).
+    Info,
+    /// Warnings.
+    Warn,
+    /// Errors.
+    Error,
+}
+
+/// An execution or task-run state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    /// Created, not started yet.
+    Created,
+    /// Submitted to a worker.
+    Submitted,
+    /// Running.
+    Running,
+    /// Paused, waiting for a resume.
+    Paused,
+    /// Restarted after a pause or a failure.
+    Restarted,
+    /// Being killed.
+    Killing,
+    /// Ended successfully.
+    Success,
+    /// Ended with warnings.
+    Warning,
+    /// Failed.
+    Failed,
+    /// Killed.
+    Killed,
+    /// Cancelled (e.g. by concurrency limits or `Exit`).
+    Cancelled,
+    /// Queued by concurrency limits.
+    Queued,
+    /// Waiting for a retry.
+    Retrying,
+    /// Replaced by a retry.
+    Retried,
+    /// Skipped (`runIf` false).
+    Skipped,
+    /// Stopped at a breakpoint.
+    Breakpoint,
+    /// Resubmitted after a worker loss.
+    Resubmitted,
+}
+
+/// What a parent does with a subflow execution when it restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RestartBehavior {
+    /// Restart the failed child execution (default).
+    RetryFailed,
+    /// Start a new child execution.
+    NewExecution,
+}
+
+/// Namespace files copied into a working directory.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamespaceFiles {
+    /// Whether namespace files are copied (true when the block is present).
+    pub enabled: Option<Property<bool>>,
+    /// Glob patterns of files to include.
+    pub include: Option<Property<Vec<String>>>,
+    /// Glob patterns of files to exclude.
+    pub exclude: Option<Property<Vec<String>>>,
+    /// Namespaces to copy from (default: the flow namespace).
+    pub namespaces: Option<Property<Vec<String>>>,
+    /// What to do when a file already exists: `OVERWRITE` (default), `FAIL`, `WARN`, `IGNORE`.
+    pub if_exists: Option<Property<String>>,
+    /// Put each namespace's files in a folder named after it.
+    pub folder_per_namespace: Option<Property<bool>>,
+}
+
+/// Files written into the working directory before the task runs: a map from relative path to
+/// content or URI (`kestra://`, `nsfile://`, `file://`), or an expression rendering to one.
+pub type InputFiles = Property<Map<String, Value>>;
+
+/// A `{namespace, flowId}` pair.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FlowRef {
+    /// Namespace of the flow.
+    pub namespace: Property<String>,
+    /// Id of the flow (`id` is accepted as a legacy spelling).
+    #[serde(alias = "id")]
+    pub flow_id: Property<String>,
+}
+
+/// How to split a file into batches.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Batch {
+    /// Number of rows per batch.
+    pub rows: Option<Property<u64>>,
+    /// Size per batch, e.g. `10MB`.
+    pub bytes: Option<Property<String>>,
+    /// Number of batches.
+    pub partitions: Option<Property<u64>>,
+    /// Row separator (default `\n`).
+    pub separator: Option<Property<String>>,
+}
+
+/// Day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DayOfWeek {
+    /// Monday.
+    Monday,
+    /// Tuesday.
+    Tuesday,
+    /// Wednesday.
+    Wednesday,
+    /// Thursday.
+    Thursday,
+    /// Friday.
+    Friday,
+    /// Saturday.
+    Saturday,
+    /// Sunday.
+    Sunday,
+}
+
+/// How a recurring trigger catches up on missed ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecoverMissedSchedules {
+    /// One execution per missed tick.
+    All,
+    /// Only the most recent missed tick.
+    Last,
+    /// Skip to the next future tick.
+    None,
+}
+
+/// The time window of a `MultipleCondition` or of Flow trigger preconditions.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimeWindow {
+    /// Window kind (default `DURATION_WINDOW`).
+    pub r#type: Option<TimeWindowType>,
+    /// Window length (`DURATION_WINDOW`, `SLIDING_WINDOW`).
+    pub window: Option<IsoDuration>,
+    /// Shift of the window start (`DURATION_WINDOW`).
+    pub window_advance: Option<IsoDuration>,
+    /// Deadline time of day (`DAILY_TIME_DEADLINE`), e.g. `09:00:00`.
+    pub deadline: Option<String>,
+    /// Window start time of day (`DAILY_TIME_WINDOW`).
+    pub start_time: Option<String>,
+    /// Window end time of day (`DAILY_TIME_WINDOW`).
+    pub end_time: Option<String>,
+}
+
+/// Kinds of [`TimeWindow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimeWindowType {
+    /// Fixed windows of `window` length aligned on midnight, shifted by `windowAdvance`.
+    DurationWindow,
+    /// A window of `window` length ending now.
+    SlidingWindow,
+    /// From midnight until `deadline`.
+    DailyTimeDeadline,
+    /// Between `startTime` and `endTime` every day.
+    DailyTimeWindow,
+}
+
+/// Fetch mode of query tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FetchType {
+    /// Store all rows in an internal-storage file.
+    Store,
+    /// Output all rows.
+    Fetch,
+    /// Output the first row.
+    FetchOne,
+    /// Output nothing (default).
+    None,
+}
+
+/// Authentication of SSH tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SshAuthMethod {
+    /// Username and password (default).
+    Password,
+    /// A private key.
+    PublicKey,
+    /// The local OpenSSH configuration.
+    OpenSsh,
+}
+
+/// Image pull policy of container runners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PullPolicy {
+    /// Pull only when the image is missing (default).
+    IfNotPresent,
+    /// Always pull.
+    Always,
+    /// Never pull.
+    Never,
+}
+
+/// The runner of pre-`taskRunner` script tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LegacyRunner {
+    /// A process on the worker host.
+    Process,
+    /// A Docker container.
+    Docker,
+}
+
+/// Target operating system of script tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TargetOs {
+    /// Linux line separators and `set -e`.
+    Linux,
+    /// Windows conventions.
+    Windows,
+    /// Detect (default).
+    Auto,
+}

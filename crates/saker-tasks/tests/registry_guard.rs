@@ -1,0 +1,146 @@
+//! Guard test: the registry is consistent and every plugin file registers exactly one type.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use saker_task::{Catalog, Registry};
+
+const PLUGIN_DIRS: [&str; 4] = ["tasks", "triggers", "conditions", "runners"];
+
+#[test]
+fn registry_builds_without_errors() {
+    let _ = saker_tasks::registry();
+    if let Err(errors) = Registry::build() {
+        panic!("registry errors: {errors:#?}");
+    }
+}
+
+#[test]
+fn every_plugin_file_registers_exactly_one_type() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = HashSet::new();
+    for dir in PLUGIN_DIRS {
+        for entry in std::fs::read_dir(root.join(dir)).expect("plugin dir") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                files.insert(format!(
+                    "{dir}/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    let registrations: Vec<String> = saker_tasks::registry()
+        .registrations()
+        .iter()
+        .filter(|r| r.module.starts_with("saker_tasks::"))
+        .map(|r| {
+            let file = r.file.replace('\\', "/");
+            let (_, rel) = file.split_once("src/").expect("file under src/");
+            rel.to_owned()
+        })
+        .collect();
+    let registered: HashSet<String> = registrations.iter().cloned().collect();
+    assert_eq!(
+        registrations.len(),
+        registered.len(),
+        "a file registers more than one plugin"
+    );
+    let unregistered: Vec<_> = files.difference(&registered).collect();
+    let unknown: Vec<_> = registered.difference(&files).collect();
+    assert!(
+        unregistered.is_empty() && unknown.is_empty(),
+        "files without registration {unregistered:?}, registrations outside plugin dirs {unknown:?}"
+    );
+}
+
+#[test]
+fn names_are_unique_titles_present_and_schemas_generate() {
+    let registry = saker_tasks::registry();
+    let mut names = HashSet::new();
+    for info in registry.plugins() {
+        for name in std::iter::once(info.type_name).chain(info.aliases.iter().copied()) {
+            assert!(names.insert(name), "{name} is used twice");
+            assert!(
+                name.starts_with("io.kestra."),
+                "{name} is not a Kestra type name"
+            );
+        }
+        assert!(
+            !info.title.trim().is_empty(),
+            "{} has no title",
+            info.type_name
+        );
+        assert!(
+            info.title.ends_with('.'),
+            "{}: title should be a sentence",
+            info.type_name
+        );
+        let mut generator = schemars::SchemaGenerator::default();
+        let schema = (info.schema)(&mut generator);
+        let value = schema.as_value();
+        assert_eq!(
+            value.get("type").and_then(|t| t.as_str()),
+            Some("object"),
+            "{}: {value}",
+            info.type_name
+        );
+        // Every documented property shows up in the schema, with its doc comment.
+        if let Some(props) = value.get("properties").and_then(|p| p.as_object()) {
+            for (prop, schema) in props {
+                assert!(
+                    schema.get("description").is_some(),
+                    "{}.{prop} has no description in the schema",
+                    info.type_name
+                );
+            }
+        }
+        // An empty object is valid unless something is required.
+        let required = value
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map_or(0, Vec::len);
+        let errors = (info.check)(&serde_json::Map::new());
+        assert_eq!(
+            errors.is_empty(),
+            required == 0,
+            "{}: {errors:?}",
+            info.type_name
+        );
+    }
+}
+
+#[test]
+fn slots_are_never_params() {
+    let registry = saker_tasks::registry();
+    for info in registry.plugins() {
+        let mut generator = schemars::SchemaGenerator::default();
+        let schema = (info.schema)(&mut generator);
+        let props = schema
+            .as_value()
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .cloned()
+            .unwrap_or_default();
+        for slot in info.slots {
+            assert!(
+                !props.contains_key(slot.prop()),
+                "{}: slot {} is also a param",
+                info.type_name,
+                slot.prop()
+            );
+        }
+        let flowable = matches!(
+            info.kind,
+            saker_task::PluginKind::Task(
+                saker_task::TaskKind::Flowable | saker_task::TaskKind::WorkingDirectory
+            )
+        );
+        let has_errors = info.slots.iter().any(|s| s.prop() == "errors");
+        assert_eq!(
+            flowable, has_errors,
+            "{}: every flowable, and only them, declares errors/finally",
+            info.type_name
+        );
+    }
+}
