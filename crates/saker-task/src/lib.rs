@@ -7,23 +7,38 @@
 //! (a literal `T` or a Pebble expression); durations are [`IsoDuration`].
 //!
 //! [`Registry`] collects every registration (through `inventory`) and implements
-//! [`saker_flow::Catalog`]. The run-time side (a `Task` trait with `run`) will live next to
-//! [`plugin`] in a `task` module.
+//! [`saker_flow::Catalog`].
+//!
+//! The run-time side: a runnable task implements [`RunnableTask`] and adds `runnable: Type` to
+//! its registration; the worker looks it up with [`Registry::runnable`] and calls
+//! [`ErasedRunnable::run`] with a [`RunContext`] (rendering, logger, KV store, internal storage,
+//! clock, cancellation). [`memory`] has in-memory services for the local runner and tests.
 
+pub mod context;
 pub mod duration;
+pub mod kv;
+pub mod log;
+pub mod memory;
 pub mod params;
 pub mod path;
 pub mod plugin;
 pub mod property;
 pub mod registry;
+pub mod storage;
+pub mod task;
 
+pub use context::{Clock, FixedClock, RunContext, RunServices, TaskRunInfo};
 pub use duration::IsoDuration;
+pub use kv::{KvError, KvStore, KvType};
+pub use log::{Level, LogSink, LogSource, TaskLogger};
 pub use params::{check_params, check_plugin_params, schema_of};
 pub use path::{ParamPath, Segment};
 pub use plugin::{__private, Registration};
 pub use property::{OneOrMany, Property, is_expression};
 pub use registry::{Registry, RegistryError};
 pub use saker_flow::catalog::{Catalog, ParamError, PluginInfo, PluginKind, Slot, TaskKind};
+pub use storage::{Storage, StorageError};
+pub use task::{ErasedRunnable, Metric, MetricValue, RunnableTask, TaskError, TaskOutcome};
 
 // Re-exported so `register_plugin!` works in crates that do not depend on inventory.
 #[doc(hidden)]
@@ -32,8 +47,9 @@ pub use inventory;
 /// Everything a plugin file needs.
 pub mod prelude {
     pub use crate::{
-        IsoDuration, OneOrMany, ParamError, PluginInfo, PluginKind, Property, Slot, TaskKind,
-        check_params, register_plugin, schema_of,
+        IsoDuration, Level, Metric, OneOrMany, ParamError, PluginInfo, PluginKind, Property,
+        RunContext, RunnableTask, Slot, TaskError, TaskKind, TaskOutcome, check_params,
+        register_plugin, schema_of,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -1,6 +1,8 @@
-//! Registering a plugin type. The run-time trait (`Task::run`) will sit beside this module.
+//! Registering a plugin type, optionally with its run-time implementation ([`crate::task`]).
 
 use saker_flow::catalog::PluginInfo;
+
+use crate::task::ErasedRunnable;
 
 /// One submitted plugin type, with where it was declared (for the registry's guard tests and
 /// error messages).
@@ -11,6 +13,14 @@ pub struct Registration {
     pub file: &'static str,
     /// `module_path!()` of the registering plugin file.
     pub module: &'static str,
+    /// How a worker runs the task, for runnable tasks that have a run-time implementation.
+    pub runnable: Option<&'static dyn ErasedRunnable>,
+}
+
+impl std::fmt::Debug for dyn ErasedRunnable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErasedRunnable")
+    }
 }
 
 inventory::collect!(Registration);
@@ -27,6 +37,7 @@ inventory::collect!(Registration);
 ///     title: "Log a message in the task logs.",
 ///     slots: [],
 ///     params: Params,
+///     runnable: Log, // optional: a `RunnableTask<Params = Params>`
 /// }
 /// ```
 ///
@@ -39,7 +50,8 @@ macro_rules! register_plugin {
         kind: $kind:expr,
         title: $title:expr,
         slots: [$($slot:expr),* $(,)?],
-        params: $params:ty $(,)?
+        params: $params:ty
+        $(, runnable: $runnable:ty)? $(,)?
     ) => {
         const _: () = {
             const SLOTS: &[$crate::Slot] = &[$($slot),*];
@@ -48,6 +60,8 @@ macro_rules! register_plugin {
             ) -> ::std::vec::Vec<$crate::ParamError> {
                 $crate::check_plugin_params::<$params>($type_name, $kind, SLOTS, props)
             }
+            // The run-time `Params` must be the struct flow validation checks.
+            $(const _: fn() = $crate::task::assert_params::<$runnable, $params>;)?
             $crate::inventory::submit! {
                 $crate::Registration {
                     info: $crate::PluginInfo {
@@ -61,14 +75,31 @@ macro_rules! register_plugin {
                     },
                     file: file!(),
                     module: module_path!(),
+                    runnable: $crate::__runnable!($($runnable)?),
                 }
             }
         };
     };
     ($info:expr $(,)?) => {
         $crate::inventory::submit! {
-            $crate::Registration { info: $info, file: file!(), module: module_path!() }
+            $crate::Registration {
+                info: $info,
+                file: file!(),
+                module: module_path!(),
+                runnable: None,
+            }
         }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __runnable {
+    () => {
+        None
+    };
+    ($runnable:ty) => {
+        Some(&$crate::task::Erased::<$runnable>::NEW)
     };
 }
 

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use saker_flow::catalog::{Catalog, PluginInfo};
 
 use crate::plugin::Registration;
+use crate::task::ErasedRunnable;
 
 /// A problem in the set of registrations. Any of them is a programming error, caught by the
 /// guard tests.
@@ -131,6 +132,13 @@ impl Registry {
         self.registrations.is_empty()
     }
 
+    /// The run-time implementation of a task type (by current name or alias), if it has one.
+    pub fn runnable(&self, type_name: &str) -> Option<&'static dyn ErasedRunnable> {
+        self.by_name
+            .get(type_name)
+            .and_then(|registration| registration.runnable)
+    }
+
     /// The registered name closest to an unknown `type_name`, for "did you mean" hints.
     pub fn suggest(&self, type_name: &str) -> Option<&'static str> {
         let (last_segment, _) = split_simple_name(type_name);
@@ -194,6 +202,21 @@ mod tests {
         title: "Sleep for a while.",
         slots: [Slot::Tasks("errors")],
         params: SleepParams,
+        runnable: TestSleep,
+    }
+
+    struct TestSleep;
+
+    impl crate::RunnableTask for TestSleep {
+        type Params = SleepParams;
+
+        async fn run(
+            params: SleepParams,
+            ctx: &mut crate::RunContext,
+        ) -> Result<crate::TaskOutcome, crate::TaskError> {
+            let duration = ctx.render_property(&params.duration)?;
+            Ok(crate::TaskOutcome::empty().with("seconds", duration.as_duration().as_secs()))
+        }
     }
 
     fn check_nothing(_: &serde_json::Map<String, serde_json::Value>) -> Vec<crate::ParamError> {
@@ -226,6 +249,7 @@ mod tests {
         },
         file: "other.rs",
         module: "tests",
+        runnable: None,
     };
 
     #[test]
@@ -292,6 +316,24 @@ mod tests {
             )),
             "{errors:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn runnables_are_found_by_name_and_alias() {
+        let registry = Registry::global();
+        assert!(registry.runnable("test.Always").is_none());
+        let runnable = registry.runnable("test.legacy.Wait").expect("alias");
+        let env = crate::memory::MemoryEnv::new(chrono::DateTime::UNIX_EPOCH);
+        let mut ctx = env.context(
+            crate::memory::test_info("t", "test.Sleep"),
+            serde_json::json!({"inputs": {"d": "PT2M"}}),
+        );
+        let params = serde_json::json!({"duration": "{{ inputs.d }}"});
+        let outcome = runnable
+            .run(params.as_object().unwrap(), &mut ctx)
+            .await
+            .unwrap();
+        assert_eq!(outcome.outputs["seconds"], 120);
     }
 
     #[test]

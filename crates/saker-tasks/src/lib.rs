@@ -63,6 +63,41 @@ mod test_support {
         );
     }
 
+    /// An in-memory environment at a fixed instant.
+    pub fn env() -> saker_task::memory::MemoryEnv {
+        saker_task::memory::MemoryEnv::new(
+            saker_core::time::parse_instant("2025-01-06T09:00:00Z").expect("valid instant"),
+        )
+    }
+
+    /// Runs `type_name` with `props` through the registry's erased form, with `extra` merged
+    /// into the render context.
+    pub async fn run(
+        env: &saker_task::memory::MemoryEnv,
+        type_name: &str,
+        props: Value,
+        extra: Value,
+    ) -> Result<saker_task::TaskOutcome, saker_task::TaskError> {
+        let info = saker_task::memory::test_info("task1", type_name);
+        let mut ctx = env.context(info, extra);
+        run_in(&mut ctx, type_name, props).await
+    }
+
+    /// Runs `type_name` with `props` in an existing context.
+    pub async fn run_in(
+        ctx: &mut saker_task::RunContext,
+        type_name: &str,
+        props: Value,
+    ) -> Result<saker_task::TaskOutcome, saker_task::TaskError> {
+        let runnable = crate::registry()
+            .runnable(type_name)
+            .unwrap_or_else(|| panic!("{type_name} has no run-time implementation"));
+        let Value::Object(props) = props else {
+            panic!("props must be an object")
+        };
+        runnable.run(&props, ctx).await
+    }
+
     /// Asserts that `props` produce an error at `path` whose message contains `message`.
     #[track_caller]
     pub fn assert_invalid(type_name: &str, props: Value, path: &str, message: &str) {

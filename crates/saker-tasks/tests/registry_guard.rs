@@ -144,3 +144,58 @@ fn slots_are_never_params() {
         );
     }
 }
+
+/// Task types a worker can run today. A runnable must be a runnable task (never a flowable or
+/// a trigger), and this list must grow, never silently shrink.
+const RUNNABLE: &[&str] = &[
+    "io.kestra.plugin.core.debug.Echo",
+    "io.kestra.plugin.core.debug.Return",
+    "io.kestra.plugin.core.execution.Assert",
+    "io.kestra.plugin.core.execution.Fail",
+    "io.kestra.plugin.core.flow.Sleep",
+    "io.kestra.plugin.core.kv.Delete",
+    "io.kestra.plugin.core.kv.Get",
+    "io.kestra.plugin.core.kv.GetKeys",
+    "io.kestra.plugin.core.kv.Set",
+    "io.kestra.plugin.core.log.Fetch",
+    "io.kestra.plugin.core.log.Log",
+    "io.kestra.plugin.core.output.OutputValues",
+    "io.kestra.plugin.core.state.Delete",
+    "io.kestra.plugin.core.state.Get",
+    "io.kestra.plugin.core.state.Set",
+    "io.kestra.plugin.core.storage.Concat",
+    "io.kestra.plugin.core.storage.Delete",
+    "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    "io.kestra.plugin.core.storage.Reverse",
+    "io.kestra.plugin.core.storage.Size",
+    "io.kestra.plugin.core.storage.Split",
+    "io.kestra.plugin.core.storage.Write",
+];
+
+#[test]
+fn runnables_are_registered_on_runnable_tasks_only() {
+    let registry = saker_tasks::registry();
+    let mut with_runnable: Vec<&str> = registry
+        .registrations()
+        .iter()
+        .filter(|r| r.runnable.is_some())
+        .map(|r| r.info.type_name)
+        .collect();
+    with_runnable.sort_unstable();
+    assert_eq!(with_runnable, RUNNABLE);
+    for name in RUNNABLE {
+        let info = registry.get(name).expect("registered");
+        assert_eq!(
+            info.kind,
+            saker_task::PluginKind::Task(saker_task::TaskKind::Runnable),
+            "{name}"
+        );
+    }
+    // Aliases resolve to the same implementation.
+    assert!(registry.runnable("io.kestra.core.tasks.log.Log").is_some());
+    assert!(
+        registry
+            .runnable("io.kestra.plugin.core.flow.Parallel")
+            .is_none()
+    );
+}

@@ -3,27 +3,17 @@
 //! These are not plugins: the guard test counts only the files under `tasks/`, `triggers/`,
 //! `conditions/` and `runners/`.
 
+mod ion;
 mod values;
+
+pub use ion::to_ion_line;
 
 pub use values::{Labels, ValuesSource};
 
 use saker_task::prelude::*;
 
-/// Log level, as Kestra names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Level {
-    /// Finest level.
-    Trace,
-    /// Debugging details.
-    Debug,
-    /// Normal information (the default).
-    Info,
-    /// Warnings.
-    Warn,
-    /// Errors.
-    Error,
-}
+/// Log level, as Kestra names it (shared with the run-time logger).
+pub use saker_task::Level;
 
 /// An execution or task-run state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -244,4 +234,89 @@ pub enum TargetOs {
     Windows,
     /// Detect (default).
     Auto,
+}
+
+/// A rendered `namespace` property, defaulting to the flow's namespace (KV tasks).
+pub fn namespace_or_flow(
+    ctx: &RunContext,
+    namespace: &Option<Property<String>>,
+) -> Result<String, TaskError> {
+    Ok(ctx
+        .render_opt(namespace)?
+        .unwrap_or_else(|| ctx.info().namespace.clone()))
+}
+
+/// The extension of a storage URI's file name, dot included (`.csv`), or empty.
+pub fn extension_of(uri: &str) -> &str {
+    let name = uri.rsplit('/').next().unwrap_or(uri);
+    name.rfind('.').map_or("", |dot| &name[dot..])
+}
+
+/// The KV key of a legacy `state.*` task's state (spec §4.4):
+/// `[<flowIdSlug>_]states_tasks-states_<name>[_<hash(taskrun.value)>]`, stored in the flow's
+/// namespace. `shared` drops the flow part; `per_value` isolates iterations.
+pub fn state_key(ctx: &RunContext, name: &str, shared: bool, per_value: bool) -> String {
+    let mut key = String::new();
+    if !shared {
+        key.push_str(&saker_task::storage::slugify(&ctx.info().flow_id));
+        key.push('_');
+    }
+    key.push_str("states_tasks-states_");
+    key.push_str(name);
+    if per_value && let Some(value) = &ctx.info().value {
+        key.push('_');
+        key.push_str(&stable_hash(value).to_string());
+    }
+    key
+}
+
+/// FNV-1a: a stable, dependency-free hash for state keys (Kestra's own hash is not needed:
+/// states are only read back by this implementation).
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The parameters every legacy state task shares, rendered.
+pub struct StateRef {
+    /// KV key of the state.
+    pub key: String,
+    /// Namespace holding it (the flow's).
+    pub namespace: String,
+}
+
+impl StateRef {
+    /// Renders `name` (default `default`), `namespace` (shared, default false) and
+    /// `taskrunValue` (default true).
+    pub fn resolve(
+        ctx: &RunContext,
+        name: &Option<Property<String>>,
+        shared: &Option<Property<bool>>,
+        per_value: &Option<Property<bool>>,
+    ) -> Result<StateRef, TaskError> {
+        let name = ctx
+            .render_opt(name)?
+            .unwrap_or_else(|| "default".to_owned());
+        let shared = ctx.render_opt(shared)?.unwrap_or(false);
+        let per_value = ctx.render_opt(per_value)?.unwrap_or(true);
+        Ok(StateRef {
+            key: state_key(ctx, &name, shared, per_value),
+            namespace: ctx.info().namespace.clone(),
+        })
+    }
+
+    /// The stored state map, `None` when there is none.
+    pub async fn get(&self, ctx: &RunContext) -> Result<Option<Map<String, Value>>, TaskError> {
+        let entry = ctx
+            .kv()
+            .get(&self.namespace, &self.key, ctx.now())
+            .await
+            .map_err(TaskError::failed)?;
+        Ok(entry.map(|entry| match entry.value.value {
+            Value::Object(map) => map,
+            // Only state tasks write these keys; anything else is treated as an empty state.
+            _ => Map::new(),
+        }))
+    }
 }

@@ -13,6 +13,20 @@ pub struct Params {
     pub level: Option<Property<Level>>,
 }
 
+/// Runs `Echo`.
+pub struct Echo;
+
+impl RunnableTask for Echo {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        let level = ctx.render_opt(&params.level)?.unwrap_or(Level::Info);
+        let message = ctx.render_property(&params.format)?;
+        ctx.logger().log(level, message);
+        Ok(TaskOutcome::empty())
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.plugin.core.debug.Echo",
     aliases: [
@@ -22,4 +36,25 @@ register_plugin! {
     title: "Log a rendered message (deprecated).",
     slots: [],
     params: Params,
+    runnable: Echo,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{env, run};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn logs_the_rendered_format() {
+        let env = env();
+        run(
+            &env,
+            "io.kestra.plugin.core.debug.Echo",
+            json!({"format": "{{ task.id }} ran", "level": "ERROR"}),
+            json!({}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(env.logs.texts(), ["ERROR task1 ran"]);
+    }
 }

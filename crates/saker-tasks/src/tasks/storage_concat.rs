@@ -1,6 +1,7 @@
 //! `io.kestra.plugin.core.storage.Concat`: concatenates internal-storage files into one.
 
 use saker_task::prelude::*;
+use saker_task::storage::check_uri;
 
 /// Properties of `Concat`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -14,6 +15,33 @@ pub struct Params {
     pub extension: Option<Property<String>>,
 }
 
+/// Runs `storage.Concat`.
+pub struct Concat;
+
+impl RunnableTask for Concat {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        let files = ctx.render_property(&params.files)?;
+        let separator = ctx.render_opt(&params.separator)?;
+        let extension = ctx
+            .render_opt(&params.extension)?
+            .unwrap_or_else(|| ".tmp".to_owned());
+        let mut content = Vec::new();
+        for (i, uri) in files.iter().enumerate() {
+            check_uri(uri).map_err(TaskError::failed)?;
+            content.extend(ctx.storage().get(uri).await.map_err(TaskError::failed)?);
+            if let Some(separator) = &separator
+                && i + 1 < files.len()
+            {
+                content.extend_from_slice(separator.as_bytes());
+            }
+        }
+        let uri = ctx.put_file(&extension, content).await?;
+        Ok(TaskOutcome::empty().with("uri", uri))
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.plugin.core.storage.Concat",
     aliases: [
@@ -23,4 +51,31 @@ register_plugin! {
     title: "Concatenate files.",
     slots: [],
     params: Params,
+    runnable: Concat,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{env, run};
+    use saker_task::storage::Storage;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn concatenates_with_separator() {
+        let env = env();
+        for (name, text) in [("a", "1\n2"), ("b", "3")] {
+            env.storage.put(&format!("kestra:///x/{name}.txt"), text.as_bytes().to_vec()).await.unwrap();
+        }
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.core.storage.Concat",
+            json!({"files": "{{ inputs.files }}", "separator": "\n", "extension": ".txt"}),
+            json!({"inputs": {"files": ["kestra:///x/a.txt", "kestra:///x/b.txt"]}}),
+        )
+        .await
+        .unwrap();
+        let uri = outcome.outputs["uri"].as_str().unwrap();
+        assert!(uri.ends_with(".txt"), "{uri}");
+        assert_eq!(env.storage.get_now(uri).unwrap(), b"1\n2\n3");
+    }
 }
