@@ -11,9 +11,18 @@
 //! - [`check`] checks the syntax of a template without evaluating it (flow validation).
 //! - [`Error`] carries a message and the line/column inside the template.
 
+mod ast;
+mod builtins;
+mod eval;
+mod lexer;
 mod library;
+mod parser;
+mod value;
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub use value::{java_double, to_output_string};
 
 pub use serde_json::Value;
 
@@ -30,7 +39,11 @@ pub struct Error {
 impl Error {
     /// An error with no position yet (the evaluator attaches the position of the node).
     pub fn msg(message: impl Into<String>) -> Self {
-        Error { message: message.into(), line: 0, column: 0 }
+        Error {
+            message: message.into(),
+            line: 0,
+            column: 0,
+        }
     }
 }
 
@@ -114,17 +127,269 @@ pub type FunctionFn = fn(&Call<'_>, &Args) -> Result<Value>;
 /// `{{ input is name(args) }}`.
 pub type TestFn = fn(&Call<'_>, &Value, &Args) -> Result<bool>;
 
-/// The engine: the registries of filters, functions and tests. Cheap to share (`&Engine`).
+/// The engine: the registries of filters, functions and tests, plus a cache of parsed
+/// templates. Cheap to share (`&Engine`); `Send + Sync`.
 pub struct Engine {
     pub(crate) filters: HashMap<&'static str, FilterFn>,
     pub(crate) functions: HashMap<&'static str, FunctionFn>,
     pub(crate) tests: HashMap<&'static str, TestFn>,
+    templates: Cache<Template>,
+    expressions: Cache<Expression>,
+    /// Loop iterations allowed per render (all `for` loops together).
+    pub(crate) loop_limit: u64,
+}
+
+/// Parsed-template cache, bounded like Kestra's (LRU 1000): when full it is simply emptied,
+/// which keeps lookups lock-cheap and memory bounded.
+struct Cache<T> {
+    map: RwLock<HashMap<String, Arc<T>>>,
+}
+
+const CACHE_CAPACITY: usize = 1000;
+
+impl<T> Cache<T> {
+    fn new() -> Self {
+        Cache {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get_or_parse(&self, key: &str, parse: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
+        if let Ok(map) = self.map.read()
+            && let Some(t) = map.get(key)
+        {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(parse()?);
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= CACHE_CAPACITY {
+                map.clear();
+            }
+            map.insert(key.to_string(), t.clone());
+        }
+        Ok(t)
+    }
+}
+
+/// A parsed template, reusable across renders (see [`Engine::parse`]).
+#[derive(Debug)]
+pub struct Template {
+    source: String,
+    nodes: Vec<ast::Node>,
+}
+
+/// A parsed single expression (see [`Engine::evaluate`]).
+#[derive(Debug)]
+struct Expression {
+    source: String,
+    expr: ast::Expr,
+}
+
+fn syntax_error(src: &str, e: lexer::SynErr) -> Error {
+    let (line, column) = eval::line_col(src, e.pos);
+    Error {
+        message: e.msg,
+        line,
+        column,
+    }
+}
+
+impl Template {
+    /// Parses `source` (syntax errors carry 1-based line/column inside it).
+    pub fn parse(source: &str) -> Result<Template> {
+        let nodes = parser::parse_template(source).map_err(|e| syntax_error(source, e))?;
+        Ok(Template {
+            source: source.to_string(),
+            nodes,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Renders to a string, as Kestra's `runContext.render`.
+    pub fn render(&self, engine: &Engine, ctx: &Value, services: &dyn Services) -> Result<String> {
+        let mut out = String::with_capacity(self.source.len());
+        let mut st = eval::State::new(engine, ctx, services, &self.source);
+        st.render_nodes(&self.nodes, &mut out)
+            .map_err(|f| f.into_error(&self.source))?;
+        Ok(out)
+    }
+
+    /// Typed rendering: when the template is exactly one `{{ expression }}` the raw value is
+    /// returned (map, list, number, bool, null); otherwise the rendered string.
+    pub fn render_typed(
+        &self,
+        engine: &Engine,
+        ctx: &Value,
+        services: &dyn Services,
+    ) -> Result<Value> {
+        if let [ast::Node::Print(e)] = self.nodes.as_slice() {
+            let st = eval::State::new(engine, ctx, services, &self.source);
+            return st
+                .eval(e)
+                .map(|v| v.into_owned())
+                .map_err(|f| f.into_error(&self.source));
+        }
+        self.render(engine, ctx, services).map(Value::String)
+    }
+}
+
+/// Checks the syntax of a template without evaluating it (flow validation). Unknown filters or
+/// functions are not syntax errors (Pebble resolves them at evaluation).
+pub fn check(template: &str) -> Result<()> {
+    if !is_template(template) {
+        return Ok(());
+    }
+    Template::parse(template).map(|_| ())
+}
+
+/// Whether `s` contains template syntax (`{{`, `{%` or `{#`); anything else renders to itself.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Kestra's condition truthiness (`runIf`, `If`, `Fail.condition`…) on a rendered string:
+/// false iff, once trimmed, it is `false`, `0`, `-0` or empty.
+pub fn is_truthy_string(s: &str) -> bool {
+    !matches!(
+        s.trim_matches(|c: char| c <= ' '),
+        "false" | "0" | "-0" | ""
+    )
+}
+
+/// Pebble's boolean coercion, as the `{% if %}` tag applies it: booleans, numbers (non-zero) and
+/// strings (non-empty, so `"false"` is true); null and maps/lists are errors.
+pub fn pebble_truthy(v: &Value) -> Result<bool> {
+    match value::pebble_bool(v) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(Error::msg(
+            "null value given to if statement and strict variables is set to true",
+        )),
+        Err(t) => Err(Error::msg(format!(
+            "Unsupported value type {t}. Expected Boolean, String, Number in \"if\" statement"
+        ))),
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
 }
 
 impl Engine {
     /// An engine with nothing registered (tests of the core language).
     pub fn empty() -> Self {
-        Engine { filters: HashMap::new(), functions: HashMap::new(), tests: HashMap::new() }
+        Engine {
+            filters: HashMap::new(),
+            functions: HashMap::new(),
+            tests: HashMap::new(),
+            templates: Cache::new(),
+            expressions: Cache::new(),
+            loop_limit: eval::MAX_ITERATIONS,
+        }
+    }
+
+    /// Changes the number of `for` iterations one render may run (default 5,000,000).
+    pub fn set_loop_limit(&mut self, iterations: u64) {
+        self.loop_limit = iterations;
+    }
+
+    /// An engine with the core built-ins and the whole Kestra library registered.
+    pub fn new() -> Self {
+        let mut e = Engine::empty();
+        builtins::register(&mut e);
+        library::register_all(&mut e);
+        e
+    }
+
+    /// Parses a template through the engine's cache.
+    pub fn parse(&self, template: &str) -> Result<Arc<Template>> {
+        self.templates
+            .get_or_parse(template, || Template::parse(template))
+    }
+
+    /// Renders `template` with `ctx` as the root variables. A string without template syntax is
+    /// returned as is.
+    pub fn render(&self, template: &str, ctx: &Value, services: &dyn Services) -> Result<String> {
+        if !is_template(template) {
+            return Ok(template.to_string());
+        }
+        self.parse(template)?.render(self, ctx, services)
+    }
+
+    /// Typed rendering (see [`Template::render_typed`]).
+    pub fn render_typed(
+        &self,
+        template: &str,
+        ctx: &Value,
+        services: &dyn Services,
+    ) -> Result<Value> {
+        if !is_template(template) {
+            return Ok(Value::String(template.to_string()));
+        }
+        self.parse(template)?.render_typed(self, ctx, services)
+    }
+
+    /// Renders every string inside `v` (map keys and values, list items); other values are kept.
+    pub fn render_value(&self, v: &Value, ctx: &Value, services: &dyn Services) -> Result<Value> {
+        Ok(match v {
+            Value::String(s) => Value::String(self.render(s, ctx, services)?),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.render_value(i, ctx, services))
+                    .collect::<Result<_>>()?,
+            ),
+            Value::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (k, item) in map {
+                    out.insert(
+                        self.render(k, ctx, services)?,
+                        self.render_value(item, ctx, services)?,
+                    );
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Evaluates one expression (no braces), e.g. `inputs.x > 3`, to a typed value.
+    pub fn evaluate(&self, expr: &str, ctx: &Value, services: &dyn Services) -> Result<Value> {
+        let parsed = self.expressions.get_or_parse(expr, || {
+            let e = parser::parse_expression(expr).map_err(|e| syntax_error(expr, e))?;
+            Ok(Expression {
+                source: expr.to_string(),
+                expr: e,
+            })
+        })?;
+        let st = eval::State::new(self, ctx, services, &parsed.source);
+        st.eval(&parsed.expr)
+            .map(|v| v.into_owned())
+            .map_err(|f| f.into_error(&parsed.source))
+    }
+
+    /// A render from inside a render (the `render()` function), bounded in nesting depth.
+    pub(crate) fn render_nested(
+        &self,
+        template: &str,
+        ctx: &Value,
+        services: &dyn Services,
+    ) -> Result<String> {
+        let _guard = eval::NestingGuard::enter()?;
+        self.render(template, ctx, services)
+    }
+    pub fn has_filter(&self, name: &str) -> bool {
+        self.filters.contains_key(name)
+    }
+    pub fn has_function(&self, name: &str) -> bool {
+        self.functions.contains_key(name)
+    }
+    pub fn has_test(&self, name: &str) -> bool {
+        self.tests.contains_key(name)
     }
     pub fn register_filter(&mut self, name: &'static str, f: FilterFn) {
         self.filters.insert(name, f);

@@ -10,7 +10,7 @@ use schemars::{Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 
 /// What a plugin is, which decides where it may appear and who runs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum PluginKind {
     Task(TaskKind),
     Trigger,
@@ -20,7 +20,7 @@ pub enum PluginKind {
 }
 
 /// Who executes a task (spec §4.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum TaskKind {
     /// Run by a worker, has attempts.
     Runnable,
@@ -48,7 +48,11 @@ pub enum Slot {
     Task(&'static str),
     /// Nested typed objects of another kind, a list or a single map (`conditions`,
     /// `taskRunner`).
-    Typed { prop: &'static str, kind: PluginKind, many: bool },
+    Typed {
+        prop: &'static str,
+        kind: PluginKind,
+        many: bool,
+    },
 }
 
 impl Slot {
@@ -90,7 +94,9 @@ pub struct PluginInfo {
 
 impl std::fmt::Debug for PluginInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginInfo").field("type_name", &self.type_name).finish_non_exhaustive()
+        f.debug_struct("PluginInfo")
+            .field("type_name", &self.type_name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,0 +1,90 @@
+//! What can happen to an execution: the closed set of inputs of [`crate::Executor::apply`].
+
+use saker_core::{ExecutionId, JsonMap, StateType, TaskRunId};
+
+/// One input of the state machine. The caller persists the execution after each `apply`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The execution was just created (state `CREATED`): start it.
+    Created,
+    /// A worker started or finished an attempt of a runnable task run.
+    TaskRunResult(TaskRunResult),
+    /// A timer armed by [`crate::Action::ArmTimer`] is due.
+    TimerFired(Timer),
+    /// Kill requested (API, Exit KILLED of a parent, kill cascade).
+    KillRequested,
+    /// Manual pause of a running execution (no Pause task involved).
+    PauseRequested,
+    /// Resume a paused execution: one Pause task run, or every paused one when `None`.
+    ResumeRequested {
+        task_run_id: Option<TaskRunId>,
+        /// Validated `onResume` inputs, stored as the Pause task's `onResume` output.
+        inputs: JsonMap,
+    },
+    /// A child execution started by [`crate::Action::StartSubflow`] terminated.
+    SubflowEnded {
+        task_run_id: TaskRunId,
+        execution_id: ExecutionId,
+        state: StateType,
+        /// The child's flow outputs.
+        outputs: JsonMap,
+    },
+    /// Restart a FAILED or PAUSED execution from its failure point (spec §6.7).
+    RestartRequested,
+}
+
+/// A worker's report for one attempt.
+///
+/// `state` is the attempt state as the task produced it (`RUNNING` when the attempt starts,
+/// then `SUCCESS`, `WARNING`, `FAILED` or `KILLED`). The engine applies `retry`,
+/// `allowFailure`, `allowWarning` and `warningOnRetry` itself, because only it knows whether a
+/// retry is left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRunResult {
+    pub task_run_id: TaskRunId,
+    pub state: StateType,
+    pub worker_id: Option<String>,
+    /// Outputs of a finished attempt (`None`: the task produced none).
+    pub outputs: Option<JsonMap>,
+}
+
+impl TaskRunResult {
+    /// The attempt started on a worker.
+    pub fn running(task_run_id: TaskRunId) -> Self {
+        TaskRunResult {
+            task_run_id,
+            state: StateType::Running,
+            worker_id: None,
+            outputs: None,
+        }
+    }
+
+    /// The attempt ended in `state` with `outputs`.
+    pub fn ended(task_run_id: TaskRunId, state: StateType, outputs: Option<JsonMap>) -> Self {
+        TaskRunResult {
+            task_run_id,
+            state,
+            worker_id: None,
+            outputs,
+        }
+    }
+}
+
+/// Why a timer was armed; handed back unchanged in [`Event::TimerFired`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timer {
+    /// A `RETRY_FAILED_TASK` retry is due: the task run goes back to `CREATED`.
+    RetryDue { task_run_id: TaskRunId },
+    /// A Pause task's `pauseDuration` or `timeout` elapsed: resume it into `to`.
+    PauseDue {
+        task_run_id: TaskRunId,
+        to: StateType,
+    },
+    /// The execution's `scheduleDate` is reached: it may start.
+    ScheduleDue,
+    /// A LoopUntil's `interval` after iteration `iteration` elapsed: start the next one.
+    LoopDue {
+        task_run_id: TaskRunId,
+        iteration: u32,
+    },
+}

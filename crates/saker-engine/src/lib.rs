@@ -1,0 +1,125 @@
+//! saker-engine: the pure executor. Kestra's execution state machine as
+//! `apply(flow, execution, event, now, ids, services) -> Vec<Action>`.
+//!
+//! The engine does no IO, reads no clock, draws no randomness and spawns nothing: time, ids,
+//! task results and timers come in as [`Event`]s and arguments; side effects go out as
+//! [`Action`]s that the caller executes after persisting the execution (architecture
+//! invariants 1 and 2).
+//!
+//! Code map:
+//! - [`handlers`](crate::handlers): what each event changes before the pass.
+//! - [`process`](crate::process): the process pass of spec §6.3, run to a fixpoint.
+//! - [`select`](crate::select): tasks/errors/finally selection, final-state guess (§6.4, §6.9).
+//! - [`next`](crate::next): sequential / parallel / value-group next task runs.
+//! - [`flowable`](crate::flowable): one file per flowable type behind a small trait.
+//! - [`dispatch`](crate::dispatch), [`updating`](crate::updating), [`subflow`](crate::subflow):
+//!   starting task runs by kind; [`retry`](crate::retry): retry policies.
+//! - [`context`](crate::context): expression variables (also used by workers).
+
+mod action;
+mod context;
+mod cx;
+mod dispatch;
+mod event;
+mod flowable;
+mod handlers;
+mod next;
+mod process;
+mod retry;
+mod select;
+mod services;
+mod subflow;
+mod tree;
+mod updating;
+
+use std::sync::OnceLock;
+
+use saker_core::{Execution, IdSource, Instant};
+use saker_flow::Flow;
+
+pub use action::{Action, LogLevel, StartSubflow};
+pub use context::render_context;
+pub use event::{Event, TaskRunResult, Timer};
+pub use services::{EngineServices, NoEngineServices};
+
+use crate::cx::Cx;
+use crate::tree::FlowIndex;
+
+/// The executor: owns the expression engine (its template cache) and applies events.
+pub struct Executor {
+    expr: saker_expr::Engine,
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor::new()
+    }
+}
+
+impl Executor {
+    pub fn new() -> Self {
+        Executor {
+            expr: saker_expr::Engine::new(),
+        }
+    }
+
+    /// Applies one event to `execution` (mutated in place) and returns the side effects to
+    /// perform, in order. `now` is the event's instant; `ids` supplies new ids (and the
+    /// randomness of random retry intervals). Never panics on user input: expression and
+    /// property errors fail the task run with an ERROR [`Action::Log`].
+    pub fn apply(
+        &self,
+        flow: &Flow,
+        execution: &mut Execution,
+        event: Event,
+        now: Instant,
+        ids: &mut dyn IdSource,
+        services: &dyn EngineServices,
+    ) -> Vec<Action> {
+        let was_terminated = execution.state.is_terminated();
+        let mut cx = Cx {
+            flow,
+            index: FlowIndex::new(flow),
+            exec: execution,
+            now,
+            ids,
+            services,
+            expr: &self.expr,
+            actions: Vec::new(),
+        };
+        handlers::handle(&mut cx, event);
+        process::run(&mut cx);
+        // A timer armed on several passes is one timer.
+        let mut seen: Vec<Action> = Vec::new();
+        cx.actions.retain(|action| {
+            if !matches!(action, Action::ArmTimer { .. }) {
+                return true;
+            }
+            let first = !seen.contains(action);
+            if first {
+                seen.push(action.clone());
+            }
+            first
+        });
+        if !was_terminated && cx.exec.state.is_terminated() {
+            let state = cx.exec.state.current();
+            cx.actions.push(Action::Ended { state });
+        }
+        cx.actions
+    }
+}
+
+/// [`Executor::apply`] on a process-wide executor.
+pub fn apply(
+    flow: &Flow,
+    execution: &mut Execution,
+    event: Event,
+    now: Instant,
+    ids: &mut dyn IdSource,
+    services: &dyn EngineServices,
+) -> Vec<Action> {
+    static EXECUTOR: OnceLock<Executor> = OnceLock::new();
+    EXECUTOR
+        .get_or_init(Executor::new)
+        .apply(flow, execution, event, now, ids, services)
+}
