@@ -15,6 +15,7 @@
 //! - [`dispatch`](crate::dispatch), [`updating`](crate::updating), [`subflow`](crate::subflow):
 //!   starting task runs by kind; [`retry`](crate::retry): retry policies.
 //! - [`context`](crate::context): expression variables (also used by workers).
+//! - [`inputs`]: typed execution inputs and flow outputs (`resolve_inputs`, `type_output`).
 
 mod action;
 mod context;
@@ -23,6 +24,7 @@ mod dispatch;
 mod event;
 mod flowable;
 mod handlers;
+pub mod inputs;
 mod next;
 mod process;
 mod retry;

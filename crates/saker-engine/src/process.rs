@@ -3,12 +3,13 @@
 
 use saker_core::{StateType, TaskRunId, format_duration};
 use saker_expr::Value;
-use saker_flow::{FlowOutput, InputType};
+use saker_flow::FlowOutput;
 
 use crate::action::LogLevel;
 use crate::cx::{Cx, resolve_list};
 use crate::dispatch::dispatch;
 use crate::flowable::{self, loop_until, pause};
+use crate::inputs;
 use crate::next;
 use crate::select::{self, Branches};
 
@@ -251,9 +252,11 @@ fn end(cx: &mut Cx<'_>, mut state: StateType) {
 fn render_outputs(cx: &Cx<'_>, outputs: &[FlowOutput]) -> Result<saker_core::JsonMap, String> {
     let mut rendered = saker_core::JsonMap::new();
     for output in outputs {
-        let value = cx
-            .render_value(&output.value, None, None)
-            .and_then(|v| typed(output, v));
+        let value = cx.render_value(&output.value, None, None).and_then(|v| {
+            // Typed like an input of its type (spec §1.7). No encryption key reaches the
+            // engine yet, so SECRET outputs fail as on a server without one.
+            inputs::type_output(output, v, &inputs::NoInputHost).map_err(|e| e.message)
+        });
         match value {
             Ok(value) => {
                 rendered.insert(output.id.clone(), value);
@@ -265,40 +268,4 @@ fn render_outputs(cx: &Cx<'_>, outputs: &[FlowOutput]) -> Result<saker_core::Jso
         }
     }
     Ok(rendered)
-}
-
-/// Rendered strings typed like inputs for the scalar and JSON types; others stay strings.
-fn typed(output: &FlowOutput, value: Value) -> Result<Value, String> {
-    let Value::String(text) = &value else {
-        return Ok(value);
-    };
-    let parse = || {
-        serde_json::from_str::<Value>(text.trim())
-            .map_err(|_| format!("invalid {} value {text:?}", output.type_.as_str()))
-    };
-    match output.type_ {
-        InputType::Int => parse().and_then(|v| {
-            if v.is_i64() || v.is_u64() {
-                Ok(v)
-            } else {
-                Err(format!("invalid INT value {text:?}"))
-            }
-        }),
-        InputType::Float => parse().and_then(|v| {
-            if v.is_number() {
-                Ok(v)
-            } else {
-                Err(format!("invalid FLOAT value {text:?}"))
-            }
-        }),
-        InputType::Boolean | InputType::Bool => parse().and_then(|v| {
-            if v.is_boolean() {
-                Ok(v)
-            } else {
-                Err(format!("invalid BOOLEAN value {text:?}"))
-            }
-        }),
-        InputType::Json | InputType::Array => parse(),
-        _ => Ok(value),
-    }
 }

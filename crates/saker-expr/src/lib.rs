@@ -24,6 +24,12 @@ use std::sync::{Arc, RwLock};
 
 pub use value::{java_double, to_output_string};
 
+/// Amazon Ion text, the subset Kestra's storage files use (one value per line in `.ion` files):
+/// the same reader and writer as `fromIon`/`toIon`, for tasks that read and write such files.
+pub mod ion {
+    pub use crate::library::ion::{read_all, write};
+}
+
 pub use serde_json::Value;
 
 /// An expression error: syntax (from [`check`] / parsing) or evaluation (missing variable,

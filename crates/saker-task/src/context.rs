@@ -2,6 +2,7 @@
 //! expression engine, the logger, the KV store, internal storage, the clock and a cancellation
 //! signal. The worker (or the local runner) builds one per attempt.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use saker_core::{ExecutionId, Instant, TaskRunId};
@@ -90,6 +91,7 @@ pub struct RunContext {
     clock: Arc<dyn Clock>,
     cancel: CancellationToken,
     files_written: u32,
+    working_dir: Option<PathBuf>,
 }
 
 impl RunContext {
@@ -119,7 +121,20 @@ impl RunContext {
             clock: services.clock,
             cancel,
             files_written: 0,
+            working_dir: None,
         }
+    }
+
+    /// Sets the local directory shared by the tasks of a `WorkingDirectory` block (set by the
+    /// worker). Tasks that need one and find none use a temporary directory of their own.
+    pub fn with_working_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// The working directory set by the worker, if any.
+    pub fn working_dir(&self) -> Option<&Path> {
+        self.working_dir.as_deref()
     }
 
     pub fn info(&self) -> &TaskRunInfo {
@@ -268,6 +283,23 @@ impl RunContext {
             1 => format!("{}{extension}", self.expr.uuid()),
             n => format!("{}-{n}{extension}", self.expr.uuid()),
         };
+        let uri = format!("{}{name}", self.storage_prefix());
+        self.storage
+            .put(&uri, content)
+            .await
+            .map_err(TaskError::failed)?;
+        Ok(uri)
+    }
+
+    /// Stores `content` as the file `name` (one path segment) of this task run and returns its
+    /// URI; for outputs whose file name matters (`outputFiles`, `LocalFiles`). An existing file of
+    /// that name is replaced.
+    pub async fn put_file_as(&self, name: &str, content: Vec<u8>) -> Result<String, TaskError> {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(TaskError::Failed(format!(
+                "invalid internal storage file name '{name}': expected one path segment"
+            )));
+        }
         let uri = format!("{}{name}", self.storage_prefix());
         self.storage
             .put(&uri, content)
@@ -476,6 +508,21 @@ mod tests {
         assert!(first.starts_with(&ctx.storage_prefix()));
         assert_eq!(ctx.read_text(&second).await.unwrap(), "2");
         assert!(ctx.read_text("kestra:///missing").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn named_files_and_working_dir() {
+        let env = env();
+        let ctx = env.context(test_info("t", "x"), json!({}));
+        assert_eq!(ctx.working_dir(), None);
+        let uri = ctx.put_file_as("a b.txt", b"x".to_vec()).await.unwrap();
+        assert_eq!(uri, format!("{}a b.txt", ctx.storage_prefix()));
+        assert_eq!(ctx.read_text(&uri).await.unwrap(), "x");
+        for bad in ["", "a/b", ".."] {
+            assert!(ctx.put_file_as(bad, vec![]).await.is_err(), "{bad}");
+        }
+        let ctx = ctx.with_working_dir("/tmp/wd");
+        assert_eq!(ctx.working_dir(), Some(Path::new("/tmp/wd")));
     }
 
     #[tokio::test]

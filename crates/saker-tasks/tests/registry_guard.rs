@@ -164,12 +164,16 @@ const RUNNABLE: &[&str] = &[
     "io.kestra.plugin.core.state.Get",
     "io.kestra.plugin.core.state.Set",
     "io.kestra.plugin.core.storage.Concat",
+    "io.kestra.plugin.core.storage.DeduplicateItems",
     "io.kestra.plugin.core.storage.Delete",
+    "io.kestra.plugin.core.storage.FilterItems",
+    "io.kestra.plugin.core.storage.LocalFiles",
     "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
     "io.kestra.plugin.core.storage.Reverse",
     "io.kestra.plugin.core.storage.Size",
     "io.kestra.plugin.core.storage.Split",
     "io.kestra.plugin.core.storage.Write",
+    "io.kestra.plugin.core.templating.TemplatedTask",
 ];
 
 #[test]

@@ -5,7 +5,8 @@
 use crate::library::util::{float, java_double};
 use crate::{Error, Result, Value};
 
-pub(crate) fn write(v: &Value) -> String {
+/// One value as compact Ion text (no trailing newline), as Jackson's Ion mapper writes it.
+pub fn write(v: &Value) -> String {
     let mut out = String::new();
     write_value(v, &mut out);
     out
@@ -64,7 +65,7 @@ fn write_value(v: &Value, out: &mut String) {
 }
 
 /// All top-level values of an Ion text stream.
-pub(crate) fn read_all(text: &str) -> Result<Vec<Value>> {
+pub fn read_all(text: &str) -> Result<Vec<Value>> {
     let mut p = Reader {
         s: text.as_bytes(),
         text,

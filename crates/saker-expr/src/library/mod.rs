@@ -3,7 +3,7 @@
 
 mod filters;
 mod functions;
-mod ion;
+pub(crate) mod ion;
 mod java_date;
 mod tests;
 mod util;

@@ -1,63 +1,32 @@
-//! Writing Amazon Ion text, one value per line, as Kestra's `FileSerde` does for `.ion` files.
+//! ION line files, as Kestra's `FileSerde` reads and writes `.ion` files: one value per line.
+//! The Ion text itself is `saker_expr::ion` (shared with `toIon`/`fromIon`).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// One JSON value as a line of Ion text (no trailing newline).
 pub fn to_ion_line(value: &Value) -> String {
-    let mut out = String::new();
-    write(value, &mut out);
-    out
+    saker_expr::ion::write(value)
 }
 
-fn write(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        // Ion reads a bare decimal with a dot as a decimal; an `e` exponent keeps it a float.
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64().unwrap_or_default();
-            out.push_str(&format!("{f:e}"));
+/// The items of an ION line file, one struct per line (Kestra reads each line with `readLine`
+/// and maps it to a `Map`): `(line, item)` pairs, the line kept verbatim for rewriting. A line
+/// that holds anything but exactly one struct is an error naming its number.
+pub fn ion_items(text: &str) -> impl Iterator<Item = Result<(&str, Map<String, Value>), String>> {
+    text.lines().enumerate().map(|(index, line)| {
+        let number = index + 1;
+        let values = saker_expr::ion::read_all(line)
+            .map_err(|error| format!("invalid ION item at line {number}: {}", error.message))?;
+        match <[Value; 1]>::try_from(values) {
+            Ok([Value::Object(item)]) => Ok((line, item)),
+            Ok(_) => Err(format!(
+                "invalid ION item at line {number}: expected a struct, got `{line}`"
+            )),
+            Err(values) => Err(format!(
+                "invalid ION item at line {number}: expected one value per line, got {}",
+                values.len()
+            )),
         }
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                if is_symbol(key) {
-                    out.push_str(key);
-                } else {
-                    out.push('\'');
-                    out.push_str(&key.replace('\\', "\\\\").replace('\'', "\\'"));
-                    out.push('\'');
-                }
-                out.push(':');
-                write(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn is_symbol(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        && !matches!(key, "true" | "false" | "null" | "nan")
+    })
 }
 
 #[cfg(test)]
@@ -71,5 +40,21 @@ mod tests {
             to_ion_line(&json!({"level": "INFO", "n": 1, "x": 1.5, "my-key": [true, null]})),
             r#"{level:"INFO",n:1,x:1.5e0,'my-key':[true,null]}"#
         );
+    }
+
+    #[test]
+    fn reads_one_struct_per_line() {
+        let text = "{a:1}\r\n{b:\"x\"}\n";
+        let items: Vec<_> = ion_items(text).collect::<Result<_, _>>().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].0, "{a:1}");
+        assert_eq!(Value::Object(items[1].1.clone()), json!({"b": "x"}));
+        let errors: Vec<String> = ion_items("{a:1}\n\n1\n{a:")
+            .filter_map(Result::err)
+            .collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("line 2: expected one value per line, got 0"));
+        assert!(errors[1].contains("line 3: expected a struct"));
+        assert!(errors[2].starts_with("invalid ION item at line 4"));
     }
 }

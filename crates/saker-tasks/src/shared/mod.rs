@@ -3,10 +3,12 @@
 //! These are not plugins: the guard test counts only the files under `tasks/`, `triggers/`,
 //! `conditions/` and `runners/`.
 
+mod glob;
 mod ion;
 mod values;
 
-pub use ion::to_ion_line;
+pub use glob::Glob;
+pub use ion::{ion_items, to_ion_line};
 
 pub use values::{Labels, ValuesSource};
 
@@ -318,5 +320,87 @@ impl StateRef {
             // Only state tasks write these keys; anything else is treated as an empty state.
             _ => Map::new(),
         }))
+    }
+}
+
+/// The unrendered source of a per-item expression (`DeduplicateItems.expr`,
+/// `FilterItems.filterCondition`): it is rendered once per item, never against the task alone.
+pub fn raw_template(property: &Property<String>) -> &str {
+    match property {
+        Property::Expr(template) => template,
+        Property::Value(text) => text,
+    }
+}
+
+/// Renders per-item templates with the item's fields on top of the task's variables, as
+/// Kestra's `runContext.render(expr, item)` merges them. The variables are copied once; each
+/// item's fields are put in for one render and the shadowed entries restored afterwards.
+pub struct ItemRenderer {
+    variables: Value,
+}
+
+impl ItemRenderer {
+    /// Starts from the variables of `ctx`.
+    pub fn new(ctx: &RunContext) -> Self {
+        let variables = ctx.variables().as_object().cloned().unwrap_or_default();
+        ItemRenderer {
+            variables: Value::Object(variables),
+        }
+    }
+
+    /// Renders `template` with `item` merged into the variables.
+    pub fn render(
+        &mut self,
+        ctx: &RunContext,
+        template: &str,
+        item: Map<String, Value>,
+    ) -> Result<String, TaskError> {
+        let mut shadowed = Vec::with_capacity(item.len());
+        if let Value::Object(variables) = &mut self.variables {
+            for (key, value) in item {
+                let previous = variables.insert(key.clone(), value);
+                shadowed.push((key, previous));
+            }
+        }
+        let rendered = ctx.render_in(template, &self.variables);
+        if let Value::Object(variables) = &mut self.variables {
+            // Newly added keys sit at the end of the map: removing them last-first is cheap.
+            for (key, previous) in shadowed.into_iter().rev() {
+                match previous {
+                    Some(value) => variables.insert(key, value),
+                    None => variables.remove(&key),
+                };
+            }
+        }
+        rendered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ItemRenderer;
+    use saker_task::memory::test_info;
+    use serde_json::json;
+
+    #[test]
+    fn item_fields_shadow_variables_for_one_render_only() {
+        let env = crate::test_support::env();
+        let ctx = env.context(test_info("t", "x"), json!({}));
+        let mut renderer = ItemRenderer::new(&ctx);
+        let item = json!({"flow": {"id": "shadow"}, "k": 1});
+        let rendered = renderer.render(
+            &ctx,
+            "{{ flow.id }}-{{ k }}",
+            item.as_object().unwrap().clone(),
+        );
+        assert_eq!(rendered.unwrap(), "shadow-1");
+        let empty = serde_json::Map::new();
+        assert_eq!(
+            renderer
+                .render(&ctx, "{{ flow.id }}", empty.clone())
+                .unwrap(),
+            "flow"
+        );
+        assert!(renderer.render(&ctx, "{{ k }}", empty).is_err());
     }
 }
