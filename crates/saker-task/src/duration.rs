@@ -1,10 +1,17 @@
-//! ISO-8601 durations as Kestra (Java's `Duration`) writes them: `PT1S`, `P1D`, `PT0.5S`.
+//! ISO-8601 durations of plugin properties, as Kestra (Java's `Duration`) writes them: `PT1S`,
+//! `P1D`, `PT0.5S`.
+//!
+//! The syntax and the printing are [`saker_core::duration`]'s; what properties add on top is
+//! here: a std [`Duration`] (so never negative), surrounding white space ignored, and a plain
+//! number of seconds accepted when deserializing.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::TimeDelta;
+use saker_core::duration::{format_duration, parse_duration};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -43,108 +50,26 @@ impl FromStr for IsoDuration {
             input: input.to_owned(),
             reason,
         };
-        let upper = input.trim().to_ascii_uppercase();
-        let rest = upper.strip_prefix('+').unwrap_or(&upper);
-        if rest.starts_with('-') {
-            return Err(error("negative durations are not supported"));
-        }
-        let rest = rest
-            .strip_prefix('P')
-            .ok_or_else(|| error("must start with 'P'"))?;
-        let (date, time) = match rest.split_once('T') {
-            Some((_, "")) => return Err(error("empty time part after 'T'")),
-            Some((date, time)) => (date, Some(time)),
-            None => (rest, None),
-        };
-        if date.is_empty() && time.is_none() {
-            return Err(error("no value after 'P'"));
-        }
-        let mut nanos: u128 = 0;
-        let mut parse_part =
-            |part: &str, units: &[(char, u128)]| -> Result<(), ParseDurationError> {
-                let mut remaining = part;
-                let mut last_unit = None;
-                while !remaining.is_empty() {
-                    let end = remaining
-                        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
-                        .ok_or_else(|| error("number without a unit"))?;
-                    let (number, after) = remaining.split_at(end);
-                    let unit = after.chars().next().expect("find returned a char position");
-                    let position = units
-                        .iter()
-                        .position(|(u, _)| *u == unit)
-                        .ok_or_else(|| error("unknown or misplaced unit"))?;
-                    if last_unit.is_some_and(|last| position <= last) {
-                        return Err(error("units out of order or repeated"));
-                    }
-                    last_unit = Some(position);
-                    let factor = units[position].1;
-                    let (whole, fraction) = match number.split_once(['.', ',']) {
-                        Some((whole, fraction)) => (whole, fraction),
-                        None => (number, ""),
-                    };
-                    if whole.is_empty() {
-                        return Err(error("missing number"));
-                    }
-                    if !fraction.is_empty() && unit != 'S' {
-                        return Err(error("fractions are only allowed on seconds"));
-                    }
-                    if fraction.len() > 9 {
-                        return Err(error("more than 9 fraction digits"));
-                    }
-                    let whole: u128 = whole.parse().map_err(|_| error("number too large"))?;
-                    let fraction_nanos: u128 = if fraction.is_empty() {
-                        0
-                    } else {
-                        format!("{fraction:0<9}")
-                            .parse()
-                            .map_err(|_| error("invalid fraction"))?
-                    };
-                    nanos = whole
-                        .checked_mul(factor)
-                        .and_then(|n| n.checked_add(nanos + fraction_nanos))
-                        .ok_or_else(|| error("number too large"))?;
-                    remaining = &after[unit.len_utf8()..];
-                }
-                Ok(())
-            };
-        const SECOND: u128 = 1_000_000_000;
-        parse_part(date, &[('D', 86_400 * SECOND)])?;
-        if let Some(time) = time {
-            parse_part(
-                time,
-                &[('H', 3_600 * SECOND), ('M', 60 * SECOND), ('S', SECOND)],
-            )?;
-        }
-        let secs = u64::try_from(nanos / SECOND).map_err(|_| error("number too large"))?;
-        Ok(IsoDuration(Duration::new(secs, (nanos % SECOND) as u32)))
+        // Jackson trims duration strings before `Duration.parse`.
+        let delta = parse_duration(input.trim()).map_err(|e| error(e.reason))?;
+        delta
+            .to_std()
+            .map(IsoDuration)
+            .map_err(|_| error("negative durations are not supported"))
     }
 }
 
 impl fmt::Display for IsoDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total = self.0.as_secs();
-        let nanos = self.0.subsec_nanos();
-        if total == 0 && nanos == 0 {
-            return f.write_str("PT0S");
+        if let Ok(delta) = TimeDelta::from_std(self.0) {
+            return f.write_str(&format_duration(delta));
         }
-        f.write_str("PT")?;
-        let (hours, minutes, seconds) = (total / 3600, total % 3600 / 60, total % 60);
-        if hours > 0 {
-            write!(f, "{hours}H")?;
-        }
-        if minutes > 0 {
-            write!(f, "{minutes}M")?;
-        }
-        if seconds > 0 || nanos > 0 {
-            write!(f, "{seconds}")?;
-            if nanos > 0 {
-                let fraction = format!("{nanos:09}");
-                write!(f, ".{}", fraction.trim_end_matches('0'))?;
-            }
-            f.write_str("S")?;
-        }
-        Ok(())
+        // Beyond chrono's range (~292 million years): Java prints whole hours, then the rest.
+        let (hours, secs) = (self.0.as_secs() / 3600, self.0.as_secs() % 3600);
+        let rest = TimeDelta::new(secs as i64, self.0.subsec_nanos()).unwrap_or_default();
+        let rest = format_duration(rest);
+        let rest = rest.strip_prefix("PT").filter(|rest| *rest != "0S");
+        write!(f, "PT{hours}H{}", rest.unwrap_or(""))
     }
 }
 
@@ -253,6 +178,21 @@ mod tests {
         assert_eq!(show("PT0.5S"), "PT0.5S");
         assert_eq!(show("PT0S"), "PT0S");
         assert_eq!(show("PT1H0.001S"), "PT1H0.001S");
+    }
+
+    #[test]
+    fn trims_and_rejects_negative_results() {
+        assert_eq!(parse(" PT1S\n"), Duration::from_secs(1));
+        let error = "-PT1S".parse::<IsoDuration>().unwrap_err().to_string();
+        assert!(error.contains("negative"), "{error}");
+    }
+
+    #[test]
+    fn displays_beyond_chrono_range() {
+        let show = |secs, nanos| IsoDuration(Duration::new(secs, nanos)).to_string();
+        assert_eq!(show(u64::MAX, 500_000_000), "PT5124095576030431H15.5S");
+        assert_eq!(show(u64::MAX - 15, 0), "PT5124095576030431H");
+        assert_eq!(show(u64::MAX - 75, 0), "PT5124095576030430H59M");
     }
 
     #[test]

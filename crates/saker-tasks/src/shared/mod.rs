@@ -5,12 +5,17 @@
 
 mod glob;
 mod ion;
+mod param_groups;
+mod params;
 mod values;
 
 pub use glob::Glob;
 pub use ion::{ion_items, to_ion_line};
 
 pub use values::{Labels, ValuesSource};
+
+pub(crate) use param_groups::*;
+pub(crate) use params::plugin_params;
 
 use saker_task::prelude::*;
 
@@ -190,6 +195,18 @@ pub enum FetchType {
     FetchOne,
     /// Output nothing (default).
     None,
+}
+
+/// File format of PostgreSQL `COPY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CopyFormat {
+    /// Tab-separated text.
+    Text,
+    /// CSV.
+    Csv,
+    /// PostgreSQL binary format.
+    Binary,
 }
 
 /// Authentication of SSH tasks.

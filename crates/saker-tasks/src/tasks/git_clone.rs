@@ -3,40 +3,28 @@
 //! Only parsing and validation of the properties is implemented so far; running it comes
 //! with the plugin's own issue.
 
+use crate::shared::plugin_params;
 use saker_task::prelude::*;
 
-/// Properties of `Clone`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// Repository URL (HTTP(S) or SSH).
-    pub url: Property<String>,
-    /// User name (HTTP).
-    pub username: Option<Property<String>>,
-    /// Password or personal access token (HTTP).
-    pub password: Option<Property<String>>,
-    /// PEM private key (SSH).
-    pub private_key: Option<Property<String>>,
-    /// Passphrase of the private key.
-    pub passphrase: Option<Property<String>>,
-    /// Git configuration entries.
-    pub git_config: Option<Property<Map<String, Value>>>,
-    /// Clone submodules.
-    pub clone_submodules: Option<Property<bool>>,
-    /// Connection timeout in milliseconds (default 10000).
-    pub connect_timeout: Option<Property<u32>>,
-    /// Ignore proxy settings.
-    pub no_proxy: Option<Property<bool>>,
-    /// Branch to check out.
-    pub branch: Option<Property<String>>,
-    /// Commit to check out.
-    pub commit: Option<Property<String>>,
-    /// Tag to check out.
-    pub tag: Option<Property<String>>,
-    /// Clone depth (default 1).
-    pub depth: Option<Property<u32>>,
-    /// Destination directory inside the working directory.
-    pub directory: Option<Property<String>>,
+plugin_params! {
+    /// Properties of `Clone`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        /// Repository URL (HTTP(S) or SSH).
+        pub url: Property<String>,
+        common: git_connection;
+        /// Branch to check out.
+        pub branch: Option<Property<String>>,
+        /// Commit to check out.
+        pub commit: Option<Property<String>>,
+        /// Tag to check out.
+        pub tag: Option<Property<String>>,
+        /// Clone depth (default 1).
+        pub depth: Option<Property<u32>>,
+        /// Destination directory inside the working directory.
+        pub directory: Option<Property<String>>,
+    }
 }
 
 register_plugin! {

@@ -3,46 +3,34 @@
 //! Only parsing and validation of the properties is implemented so far; running it comes
 //! with the plugin's own issue.
 
+use crate::shared::plugin_params;
 use saker_task::prelude::*;
 
-/// Properties of `SyncFlows`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// Repository URL (HTTP(S) or SSH).
-    pub url: Option<Property<String>>,
-    /// User name (HTTP).
-    pub username: Option<Property<String>>,
-    /// Password or personal access token (HTTP).
-    pub password: Option<Property<String>>,
-    /// PEM private key (SSH).
-    pub private_key: Option<Property<String>>,
-    /// Passphrase of the private key.
-    pub passphrase: Option<Property<String>>,
-    /// Git configuration entries.
-    pub git_config: Option<Property<Map<String, Value>>>,
-    /// Clone submodules.
-    pub clone_submodules: Option<Property<bool>>,
-    /// Connection timeout in milliseconds (default 10000).
-    pub connect_timeout: Option<Property<u32>>,
-    /// Ignore proxy settings.
-    pub no_proxy: Option<Property<bool>>,
-    /// Branch (default `main`).
-    pub branch: Option<Property<String>>,
-    /// Namespace the flows are synced into (default: the flow namespace).
-    pub target_namespace: Option<Property<String>>,
-    /// Directory of the flows in the repository (default `_flows`).
-    pub git_directory: Option<Property<String>>,
-    /// Also sync child namespaces (default false).
-    pub include_child_namespaces: Option<Property<bool>>,
-    /// Delete flows missing from Git (default false).
-    pub delete: Option<Property<bool>>,
-    /// Only compute the diff (default false).
-    pub dry_run: Option<Property<bool>>,
-    /// Skip invalid flows instead of failing (default false).
-    pub ignore_invalid_flows: Option<Property<bool>>,
-    /// Fail when `gitDirectory` is missing (default true).
-    pub fail_on_missing_directory: Option<Property<bool>>,
+plugin_params! {
+    /// Properties of `SyncFlows`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        /// Repository URL (HTTP(S) or SSH).
+        pub url: Option<Property<String>>,
+        common: git_connection;
+        /// Branch (default `main`).
+        pub branch: Option<Property<String>>,
+        /// Namespace the flows are synced into (default: the flow namespace).
+        pub target_namespace: Option<Property<String>>,
+        /// Directory of the flows in the repository (default `_flows`).
+        pub git_directory: Option<Property<String>>,
+        /// Also sync child namespaces (default false).
+        pub include_child_namespaces: Option<Property<bool>>,
+        /// Delete flows missing from Git (default false).
+        pub delete: Option<Property<bool>>,
+        /// Only compute the diff (default false).
+        pub dry_run: Option<Property<bool>>,
+        /// Skip invalid flows instead of failing (default false).
+        pub ignore_invalid_flows: Option<Property<bool>>,
+        /// Fail when `gitDirectory` is missing (default true).
+        pub fail_on_missing_directory: Option<Property<bool>>,
+    }
 }
 
 register_plugin! {

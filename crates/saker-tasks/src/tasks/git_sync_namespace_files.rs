@@ -3,42 +3,30 @@
 //! Only parsing and validation of the properties is implemented so far; running it comes
 //! with the plugin's own issue.
 
+use crate::shared::plugin_params;
 use saker_task::prelude::*;
 
-/// Properties of `SyncNamespaceFiles`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// Repository URL (HTTP(S) or SSH).
-    pub url: Option<Property<String>>,
-    /// User name (HTTP).
-    pub username: Option<Property<String>>,
-    /// Password or personal access token (HTTP).
-    pub password: Option<Property<String>>,
-    /// PEM private key (SSH).
-    pub private_key: Option<Property<String>>,
-    /// Passphrase of the private key.
-    pub passphrase: Option<Property<String>>,
-    /// Git configuration entries.
-    pub git_config: Option<Property<Map<String, Value>>>,
-    /// Clone submodules.
-    pub clone_submodules: Option<Property<bool>>,
-    /// Connection timeout in milliseconds (default 10000).
-    pub connect_timeout: Option<Property<u32>>,
-    /// Ignore proxy settings.
-    pub no_proxy: Option<Property<bool>>,
-    /// Branch (default `main`).
-    pub branch: Option<Property<String>>,
-    /// Target namespace (default: the flow namespace).
-    pub namespace: Option<Property<String>>,
-    /// Directory of the files in the repository (default `_files`).
-    pub git_directory: Option<Property<String>>,
-    /// Delete namespace files missing from Git (default false).
-    pub delete: Option<Property<bool>>,
-    /// Only compute the diff (default false).
-    pub dry_run: Option<Property<bool>>,
-    /// Fail when `gitDirectory` is missing (default true).
-    pub fail_on_missing_directory: Option<Property<bool>>,
+plugin_params! {
+    /// Properties of `SyncNamespaceFiles`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        /// Repository URL (HTTP(S) or SSH).
+        pub url: Option<Property<String>>,
+        common: git_connection;
+        /// Branch (default `main`).
+        pub branch: Option<Property<String>>,
+        /// Target namespace (default: the flow namespace).
+        pub namespace: Option<Property<String>>,
+        /// Directory of the files in the repository (default `_files`).
+        pub git_directory: Option<Property<String>>,
+        /// Delete namespace files missing from Git (default false).
+        pub delete: Option<Property<bool>>,
+        /// Only compute the diff (default false).
+        pub dry_run: Option<Property<bool>>,
+        /// Fail when `gitDirectory` is missing (default true).
+        pub fail_on_missing_directory: Option<Property<bool>>,
+    }
 }
 
 register_plugin! {

@@ -3,18 +3,15 @@
 use saker_task::prelude::*;
 use saker_task::kv::get_inherited;
 
-use crate::shared::namespace_or_flow;
+use crate::shared::{namespace_or_flow, plugin_params};
 
-/// Properties of `Get`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// The key.
-    pub key: Property<String>,
-    /// Namespace of the KV store (default: the flow namespace).
-    pub namespace: Option<Property<String>>,
-    /// Fail when the key is missing (default false).
-    pub error_on_missing: Option<Property<bool>>,
+plugin_params! {
+    /// Properties of `Get`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        common: kv_key;
+    }
 }
 
 /// Runs `kv.Get`.

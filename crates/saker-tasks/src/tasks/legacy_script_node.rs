@@ -1,44 +1,23 @@
 //! `io.kestra.core.tasks.scripts.Node`: deprecated Node.js script task of Kestra < 0.10.
 
-use crate::shared::{InputFiles, LegacyRunner};
+use crate::shared::plugin_params;
 use saker_task::prelude::*;
 
-/// Properties of `Node`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// Commands (default `node main.js`).
-    pub commands: Option<Property<Vec<String>>>,
-    /// Node binary (default `node`).
-    pub node_path: Option<Property<String>>,
-    /// npm binary (default `npm`).
-    pub npm_path: Option<Property<String>>,
-    /// Arguments passed to the script.
-    pub args: Option<Property<Vec<String>>>,
-    /// Interpreter (default `/bin/sh`), run as `interpreter -c "<script>"`.
-    pub interpreter: Option<Property<String>>,
-    /// Interpreter arguments (default `["-c"]`).
-    pub interpreter_args: Option<Property<Vec<String>>>,
-    /// Stop at the first failing command (default true).
-    pub exit_on_failed: Option<Property<bool>>,
-    /// Where the script runs (default `PROCESS`).
-    pub runner: Option<Property<LegacyRunner>>,
-    /// Docker options for `runner: DOCKER`.
-    pub docker_options: Option<Property<Map<String, Value>>>,
-    /// Files written into the working directory.
-    pub input_files: Option<InputFiles>,
-    /// Names of output files exposed as `{{ outputFiles.<name> }}`.
-    pub output_files: Option<Property<Vec<String>>>,
-    /// Deprecated: names of output directories.
-    pub output_dirs: Option<Property<Vec<String>>>,
-    /// Deprecated alias of `outputFiles`.
-    pub outputs_files: Option<Property<Vec<String>>>,
-    /// Deprecated alias of `outputFiles`.
-    pub files: Option<Property<Vec<String>>>,
-    /// Environment variables.
-    pub env: Option<Property<Map<String, Value>>>,
-    /// Deprecated and ignored.
-    pub warning_on_std_err: Option<Property<bool>>,
+plugin_params! {
+    /// Properties of `Node`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        /// Commands (default `node main.js`).
+        pub commands: Option<Property<Vec<String>>>,
+        /// Node binary (default `node`).
+        pub node_path: Option<Property<String>>,
+        /// npm binary (default `npm`).
+        pub npm_path: Option<Property<String>>,
+        /// Arguments passed to the script.
+        pub args: Option<Property<Vec<String>>>,
+        common: legacy_script;
+    }
 }
 
 register_plugin! {

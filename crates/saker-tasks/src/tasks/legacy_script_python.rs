@@ -1,46 +1,25 @@
 //! `io.kestra.core.tasks.scripts.Python`: deprecated Python script task of Kestra < 0.10.
 
-use crate::shared::{InputFiles, LegacyRunner};
+use crate::shared::plugin_params;
 use saker_task::prelude::*;
 
-/// Properties of `Python`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// Commands (default `./bin/python main.py`).
-    pub commands: Option<Property<Vec<String>>>,
-    /// Python binary (default `python`).
-    pub python_path: Option<Property<String>>,
-    /// Arguments passed to the script.
-    pub args: Option<Property<Vec<String>>>,
-    /// pip requirements installed in the virtualenv.
-    pub requirements: Option<Property<Vec<String>>>,
-    /// Create a virtualenv (default true).
-    pub virtual_env: Option<Property<bool>>,
-    /// Interpreter (default `/bin/sh`), run as `interpreter -c "<script>"`.
-    pub interpreter: Option<Property<String>>,
-    /// Interpreter arguments (default `["-c"]`).
-    pub interpreter_args: Option<Property<Vec<String>>>,
-    /// Stop at the first failing command (default true).
-    pub exit_on_failed: Option<Property<bool>>,
-    /// Where the script runs (default `PROCESS`).
-    pub runner: Option<Property<LegacyRunner>>,
-    /// Docker options for `runner: DOCKER`.
-    pub docker_options: Option<Property<Map<String, Value>>>,
-    /// Files written into the working directory.
-    pub input_files: Option<InputFiles>,
-    /// Names of output files exposed as `{{ outputFiles.<name> }}`.
-    pub output_files: Option<Property<Vec<String>>>,
-    /// Deprecated: names of output directories.
-    pub output_dirs: Option<Property<Vec<String>>>,
-    /// Deprecated alias of `outputFiles`.
-    pub outputs_files: Option<Property<Vec<String>>>,
-    /// Deprecated alias of `outputFiles`.
-    pub files: Option<Property<Vec<String>>>,
-    /// Environment variables.
-    pub env: Option<Property<Map<String, Value>>>,
-    /// Deprecated and ignored.
-    pub warning_on_std_err: Option<Property<bool>>,
+plugin_params! {
+    /// Properties of `Python`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        /// Commands (default `./bin/python main.py`).
+        pub commands: Option<Property<Vec<String>>>,
+        /// Python binary (default `python`).
+        pub python_path: Option<Property<String>>,
+        /// Arguments passed to the script.
+        pub args: Option<Property<Vec<String>>>,
+        /// pip requirements installed in the virtualenv.
+        pub requirements: Option<Property<Vec<String>>>,
+        /// Create a virtualenv (default true).
+        pub virtual_env: Option<Property<bool>>,
+        common: legacy_script;
+    }
 }
 
 register_plugin! {

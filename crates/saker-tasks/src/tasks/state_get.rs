@@ -2,20 +2,17 @@
 
 use saker_task::prelude::*;
 
-use crate::shared::StateRef;
+use crate::shared::{StateRef, plugin_params};
 
-/// Properties of `Get`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// State name (default `default`).
-    pub name: Option<Property<String>>,
-    /// Share the state with the whole namespace instead of the flow (default false).
-    pub namespace: Option<Property<bool>>,
-    /// Isolate the state per `taskrun.value` (default true).
-    pub taskrun_value: Option<Property<bool>>,
-    /// Fail when the state is missing (default false).
-    pub error_on_missing: Option<Property<bool>>,
+plugin_params! {
+    /// Properties of `Get`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        common: state_ref;
+        /// Fail when the state is missing (default false).
+        pub error_on_missing: Option<Property<bool>>,
+    }
 }
 
 /// Runs `state.Get`.

@@ -3,20 +3,17 @@
 use saker_task::prelude::*;
 use saker_task::kv::{KvPut, KvValue};
 
-use crate::shared::StateRef;
+use crate::shared::{StateRef, plugin_params};
 
-/// Properties of `Set`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Params {
-    /// State name (default `default`).
-    pub name: Option<Property<String>>,
-    /// Share the state with the whole namespace instead of the flow (default false).
-    pub namespace: Option<Property<bool>>,
-    /// Isolate the state per `taskrun.value` (default true).
-    pub taskrun_value: Option<Property<bool>>,
-    /// Data merged into the state.
-    pub data: Option<Property<Map<String, Value>>>,
+plugin_params! {
+    /// Properties of `Set`.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Params {
+        common: state_ref;
+        /// Data merged into the state.
+        pub data: Option<Property<Map<String, Value>>>,
+    }
 }
 
 /// Runs `state.Set`.
