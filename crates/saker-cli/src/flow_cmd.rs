@@ -14,7 +14,7 @@ use crate::catalog::catalog;
 const USAGE: u8 = 2;
 
 /// Expands folders into their `*.yml`/`*.yaml` files (recursively, sorted).
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;

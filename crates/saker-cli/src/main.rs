@@ -1,8 +1,9 @@
-//! The `saker` binary: flow tooling now (`flow validate`, `flow schema`); `flow test` and
-//! `server local` join the same command tree later.
+//! The `saker` binary: flow tooling (`flow validate`, `flow schema`) and local runs
+//! (`flow test`); `server local` joins the same command tree later.
 
 mod catalog;
 mod flow_cmd;
+mod test_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,26 @@ enum FlowCommand {
     },
     /// Print the JSON Schema (draft-07) of flow documents.
     Schema,
+    /// Run a flow in-process on a throw-away store: logs on stderr, the execution with --json.
+    ///
+    /// Secrets come from SECRET_<KEY> (base64, as Kestra) or SAKER_SECRET_<KEY> (plain text)
+    /// environment variables; `envs` from KESTRA_<NAME> and SAKER_ENV_<NAME>.
+    Test {
+        /// The flow file.
+        file: PathBuf,
+        /// Flow files or folders to load first (subflows, flow triggers).
+        #[arg(long = "flows", value_name = "PATH")]
+        flows: Vec<PathBuf>,
+        /// An execution input: KEY=VALUE, or KEY=@FILE to upload a file.
+        #[arg(long = "input", value_name = "KEY=VALUE")]
+        inputs: Vec<String>,
+        /// An execution label: KEY=VALUE.
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+        /// Print the final execution as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,5 +74,21 @@ fn main() -> ExitCode {
         Command::Flow {
             command: FlowCommand::Schema,
         } => flow_cmd::schema(),
+        Command::Flow {
+            command:
+                FlowCommand::Test {
+                    file,
+                    flows,
+                    inputs,
+                    labels,
+                    json,
+                },
+        } => test_cmd::test(test_cmd::TestArgs {
+            file,
+            flows,
+            inputs,
+            labels,
+            json,
+        }),
     }
 }

@@ -397,6 +397,18 @@ impl Engine {
     pub fn has_test(&self, name: &str) -> bool {
         self.tests.contains_key(name)
     }
+    /// Every registered filter name, sorted (docs and tooling list them from here).
+    pub fn filter_names(&self) -> Vec<&'static str> {
+        sorted_names(&self.filters)
+    }
+    /// Every registered function name, sorted.
+    pub fn function_names(&self) -> Vec<&'static str> {
+        sorted_names(&self.functions)
+    }
+    /// Every registered test name, sorted.
+    pub fn test_names(&self) -> Vec<&'static str> {
+        sorted_names(&self.tests)
+    }
     pub fn register_filter(&mut self, name: &'static str, f: FilterFn) {
         self.filters.insert(name, f);
     }
@@ -406,4 +418,10 @@ impl Engine {
     pub fn register_test(&mut self, name: &'static str, f: TestFn) {
         self.tests.insert(name, f);
     }
+}
+
+fn sorted_names<F>(registry: &HashMap<&'static str, F>) -> Vec<&'static str> {
+    let mut names: Vec<_> = registry.keys().copied().collect();
+    names.sort_unstable();
+    names
 }

@@ -225,3 +225,37 @@ fn huge_and_deep_inputs_are_errors() {
         big.len()
     );
 }
+
+/// Fuzzing found `{{ a..b - c..d }}` hanging: list `-` (and list `contains` list) compared every
+/// pair of items, so two ranges of a million items took 10^12 comparisons.
+#[test]
+fn list_difference_and_containment_are_not_quadratic() {
+    let e = Engine::new();
+    let ctx = json!({});
+    let render = |t: &str| e.render(t, &ctx, &NoServices);
+    // The fuzzer's input (minimised by hand): a 68,176-item range minus a 10,476-item one.
+    assert_eq!(
+        render("{{ (372..68547 - 58072..68547) | length }}").unwrap(),
+        "57700"
+    );
+    assert_eq!(render("{{ (0..199999 - 0..199998) }}").unwrap(), "[199999]");
+    assert_eq!(
+        render("{{ 0..199999 contains 0..199999 }}").unwrap(),
+        "true"
+    );
+    assert_eq!(
+        render("{{ 0..199998 contains 0..199999 }}").unwrap(),
+        "false"
+    );
+    // Same equality as before: exact JSON equality (an integer is not a decimal here).
+    assert_eq!(
+        render("{{ [1, 2, 2, 3, 1.0, {'a': [1]}] - [2, 1, {'a': [1]}] }}").unwrap(),
+        "[3,1.0]"
+    );
+    assert_eq!(render("{{ [1, 2, 3] contains [3, 1] }}").unwrap(), "true");
+    assert_eq!(
+        render("{{ [1, 2, 3] contains [3, 1.0] }}").unwrap(),
+        "false"
+    );
+    assert_eq!(render("{{ [1, 2] - 2 }}").unwrap(), "[1]");
+}

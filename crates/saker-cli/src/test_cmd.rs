@@ -1,0 +1,290 @@
+//! `saker flow test`: runs one flow in-process on a throw-away store (in memory, internal storage
+//! in a temporary directory), streaming its logs to stderr, then prints a summary line and, with
+//! `--json`, the final execution (Kestra's JSON shape) on stdout.
+//!
+//! Exit status: 0 when an execution ran (whatever its final state), 2 when the flow, its
+//! inputs or the invocation were rejected.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use saker_core::{Execution, FlowRef, IdSource, Label, StateType};
+use saker_flow::{Flow, LoadOptions, Renderer, Severity};
+use saker_runtime::host::{RandomIds, Secrets};
+use saker_runtime::inputs::Raw;
+use saker_runtime::{LogObserver, Runtime};
+use saker_storage::{LocalStorage, LogEntry, MemoryStore, Store};
+use saker_task::memory::MemoryKvStore;
+use saker_task::{Level, Storage};
+
+use crate::catalog::catalog;
+use crate::flow_cmd::collect;
+
+/// Exit status for a rejected flow, inputs or invocation.
+const REJECTED: u8 = 2;
+
+/// The arguments of `saker flow test`.
+pub(crate) struct TestArgs {
+    pub file: PathBuf,
+    pub flows: Vec<PathBuf>,
+    pub inputs: Vec<String>,
+    pub labels: Vec<String>,
+    pub json: bool,
+}
+
+/// Prints log lines as they are stored: `2026-01-01T00:00:00.000Z INFO  taskId message`.
+struct StderrLogs {
+    color: bool,
+}
+
+impl LogObserver for StderrLogs {
+    fn log(&self, entry: &LogEntry) {
+        let time = entry.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ");
+        let task = entry.task_id.as_deref().unwrap_or("-");
+        let level = format!("{:<5}", entry.level.as_str());
+        let level = if self.color {
+            let code = match entry.level {
+                Level::Error => "31",
+                Level::Warn => "33",
+                Level::Info => "32",
+                Level::Debug | Level::Trace => "90",
+            };
+            format!("\x1b[{code}m{level}\x1b[0m")
+        } else {
+            level
+        };
+        // Multi-line messages stay readable: continuation lines are indented.
+        let message = entry.message.replace('\n', "\n    ");
+        let _ = writeln!(std::io::stderr().lock(), "{time} {level} {task} {message}");
+    }
+}
+
+/// Parses and validates the flow file, rendering diagnostics on stderr when it is rejected.
+fn load_flow(file: &Path) -> Result<Flow, ExitCode> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        eprintln!("error: cannot read {}: {e}", file.display());
+        ExitCode::from(REJECTED)
+    })?;
+    let mut docs = saker_flow::check_bytes(&bytes, Some(file), catalog(), &LoadOptions::default());
+    if docs.len() != 1 {
+        eprintln!(
+            "error: {} holds {} flow documents; `flow test` runs exactly one",
+            file.display(),
+            docs.len()
+        );
+        return Err(ExitCode::from(REJECTED));
+    }
+    let doc = docs.remove(0);
+    if doc.is_valid()
+        && let Some(flow) = doc.flow
+    {
+        return Ok(flow);
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let shown: Vec<_> = doc
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Info)
+        .cloned()
+        .collect();
+    eprintln!(
+        "error: {} is not a valid flow\n{}",
+        file.display(),
+        Renderer::new(&doc.source, color).render_all(&shown)
+    );
+    Err(ExitCode::from(REJECTED))
+}
+
+/// Stores every valid flow of the `--flows` files and folders (invalid ones are reported and
+/// skipped: a broken neighbour should not stop the flow under test).
+async fn load_flows(store: &MemoryStore, paths: &[PathBuf]) -> Result<(), String> {
+    for file in collect(paths)? {
+        let bytes =
+            std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        for doc in saker_flow::check_bytes(&bytes, Some(&file), catalog(), &LoadOptions::default())
+        {
+            match doc.flow {
+                Some(flow) if doc.diagnostics.iter().all(|d| !d.is_error()) => {
+                    store
+                        .put_flow(&flow.namespace, &flow.id, &flow.source)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                _ => eprintln!(
+                    "warning: {} is not a valid flow, not loaded",
+                    file.display()
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str), String> {
+    text.split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| format!("invalid {what} `{text}`: expected KEY=VALUE"))
+}
+
+/// Raw inputs from `--input KEY=VALUE` and `--input KEY=@FILE`; files are uploaded to internal
+/// storage under the execution's `inputs/<key>/` prefix and passed as their URI.
+async fn raw_inputs(
+    args: &[String],
+    storage: &LocalStorage,
+    execution: &Execution,
+) -> Result<Vec<(String, Raw)>, String> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        let (key, value) = split_pair(arg, "--input")?;
+        let value = match value.strip_prefix('@') {
+            Some(path) => {
+                let path = Path::new(path);
+                let content = std::fs::read(path)
+                    .map_err(|e| format!("cannot read input file {}: {e}", path.display()))?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "file".to_owned());
+                let uri = format!(
+                    "{}inputs/{key}/{name}",
+                    saker_task::storage::execution_prefix(
+                        &execution.namespace,
+                        &execution.flow_id,
+                        execution.id.as_str()
+                    )
+                );
+                storage
+                    .put(&uri, content)
+                    .await
+                    .map_err(|e| format!("cannot store input file {}: {e}", path.display()))?;
+                Raw::File {
+                    filename: name,
+                    uri,
+                }
+            }
+            None => Raw::Text(value.to_owned()),
+        };
+        inputs.push((key.to_owned(), value));
+    }
+    Ok(inputs)
+}
+
+pub(crate) fn test(args: TestArgs) -> ExitCode {
+    let flow = match load_flow(&args.file) {
+        Ok(flow) => flow,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(flow, args))
+}
+
+async fn run(flow: Flow, args: TestArgs) -> ExitCode {
+    let rejected = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(REJECTED)
+    };
+    let temp = match tempfile::Builder::new().prefix("saker-test-").tempdir() {
+        Ok(temp) => temp,
+        Err(e) => return rejected(format!("cannot create a temporary directory: {e}")),
+    };
+    let store = Arc::new(MemoryStore::new());
+    let storage = Arc::new(LocalStorage::new(temp.path()));
+    if let Err(message) = load_flows(&store, &args.flows).await {
+        return rejected(message);
+    }
+    // The flow under test is stored too, so it can call itself or be found by triggers.
+    let record = match store
+        .put_flow(&flow.namespace, &flow.id, &flow.source)
+        .await
+    {
+        Ok(record) => record,
+        Err(e) => return rejected(e.to_string()),
+    };
+    let mut flow = flow;
+    flow.revision = Some(record.revision);
+
+    let mut labels = Vec::new();
+    for arg in &args.labels {
+        match split_pair(arg, "--label") {
+            Ok((key, value)) => labels.push(Label::new(key, value)),
+            Err(message) => return rejected(message),
+        }
+    }
+    let flow_labels: Vec<Label> = flow
+        .labels
+        .iter()
+        .map(|l| Label::new(&l.key, &l.value))
+        .collect();
+    let started = std::time::Instant::now();
+    let mut execution = Execution::new(
+        RandomIds.execution_id(),
+        &FlowRef::new(flow.namespace.clone(), flow.id.clone(), record.revision),
+        &flow_labels,
+        labels,
+        saker_runtime::host::now(),
+    );
+    let raw = match raw_inputs(&args.inputs, &storage, &execution).await {
+        Ok(raw) => raw,
+        Err(message) => return rejected(message),
+    };
+    let (secrets, warnings) = Secrets::from_env();
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let rt = Runtime::new(store, storage, Arc::new(MemoryKvStore::new()))
+        .with_secrets(secrets)
+        .with_envs(saker_runtime::envs_from_vars(std::env::vars()))
+        .with_observer(Arc::new(StderrLogs { color }));
+    execution.inputs = match rt.resolve_inputs(&flow, &raw) {
+        Ok(inputs) => inputs,
+        Err(message) => return rejected(message),
+    };
+    let execution = match rt.run(Arc::new(flow), execution).await {
+        Ok(execution) => execution,
+        Err(e) => {
+            eprintln!("error: the run failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = execution.state.current();
+    let painted = if color {
+        let code = match state {
+            StateType::Success => "32",
+            StateType::Warning | StateType::Paused => "33",
+            _ => "31",
+        };
+        format!("\x1b[1;{code}m{state}\x1b[0m")
+    } else {
+        state.to_string()
+    };
+    eprintln!(
+        "Execution {} {painted} in {:.3}s, {} task runs",
+        execution.id.as_str(),
+        started.elapsed().as_secs_f64(),
+        execution.task_run_list.len()
+    );
+    if args.json {
+        match serde_json::to_string_pretty(&execution) {
+            Ok(text) => {
+                let _ = writeln!(std::io::stdout().lock(), "{text}");
+            }
+            Err(e) => {
+                eprintln!("error: cannot serialize the execution: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

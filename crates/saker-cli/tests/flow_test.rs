@@ -1,0 +1,226 @@
+//! `saker flow test` as a user runs it: the real binary on small flows.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn saker(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(args)
+        .env("SAKER_SECRET_TOKEN", "hunter2")
+        .output()
+        .expect("saker runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Runs `flow test --json` and returns the execution.
+fn execution(args: &[&str]) -> (Value, String) {
+    let mut all = vec!["flow", "test"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let run = saker(&all);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let execution = serde_json::from_str(&run.stdout).expect("stdout is the execution JSON");
+    (execution, run.stderr)
+}
+
+fn task_runs<'a>(execution: &'a Value, task_id: &str) -> Vec<&'a Value> {
+    execution["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|run| run["taskId"] == task_id)
+        .collect()
+}
+
+#[test]
+fn sequential_returns_with_outputs_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "seq.yaml",
+        r#"
+id: seq
+namespace: company.team
+inputs:
+  - id: who
+    type: STRING
+    defaults: nobody
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: "hello {{ inputs.who }}"
+  - id: second
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.first.value }} with {{ secret('token') }} and {{ labels.team }}"
+"#,
+    );
+    let (execution, stderr) = execution(&[&flow, "--input", "who=world", "--label", "team=data"]);
+    assert_eq!(execution["state"]["current"], "SUCCESS");
+    assert_eq!(
+        task_runs(&execution, "first")[0]["outputs"]["value"],
+        "hello world"
+    );
+    assert!(
+        stderr.contains("INFO  second hello world with ****** and data"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("SUCCESS"), "{stderr}");
+}
+
+#[test]
+fn a_failing_task_runs_the_errors_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "fail.yaml",
+        r#"
+id: failing
+namespace: company.team
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "it broke"
+errors:
+  - id: handler
+    type: io.kestra.plugin.core.log.Log
+    message: "handled"
+"#,
+    );
+    let (execution, stderr) = execution(&[&flow]);
+    assert_eq!(execution["state"]["current"], "FAILED");
+    assert_eq!(
+        task_runs(&execution, "boom")[0]["state"]["current"],
+        "FAILED"
+    );
+    assert_eq!(
+        task_runs(&execution, "handler")[0]["state"]["current"],
+        "SUCCESS"
+    );
+    assert!(stderr.contains("it broke"), "{stderr}");
+}
+
+#[test]
+fn a_sleep_longer_than_its_timeout_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "sleep.yaml",
+        r#"
+id: sleepy
+namespace: company.team
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT30S
+    timeout: PT0.1S
+"#,
+    );
+    let (execution, stderr) = execution(&[&flow]);
+    assert_eq!(execution["state"]["current"], "FAILED");
+    assert!(stderr.contains("Timeout after"), "{stderr}");
+}
+
+#[test]
+fn a_subflow_is_loaded_with_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "lib/child.yaml",
+        r#"
+id: child
+namespace: company.team
+inputs:
+  - id: n
+    type: INT
+tasks:
+  - id: double
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.n * 2 }}"
+outputs:
+  - id: result
+    type: STRING
+    value: "{{ outputs.double.value }}"
+"#,
+    );
+    let parent = write(
+        dir.path(),
+        "parent.yaml",
+        r#"
+id: parent
+namespace: company.team
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.team
+    flowId: child
+    inputs:
+      n: 21
+"#,
+    );
+    let lib = dir.path().join("lib").display().to_string();
+    let (execution, _) = execution(&[&parent, "--flows", &lib]);
+    assert_eq!(execution["state"]["current"], "SUCCESS");
+    assert_eq!(
+        task_runs(&execution, "call")[0]["outputs"]["outputs"]["result"],
+        "42"
+    );
+}
+
+#[test]
+fn invalid_inputs_and_flows_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "typed.yaml",
+        r#"
+id: typed
+namespace: company.team
+inputs:
+  - id: count
+    type: INT
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.count }}"
+"#,
+    );
+    let run = saker(&["flow", "test", &flow]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Invalid input for `count`, missing required input"),
+        "{}",
+        run.stderr
+    );
+    let run = saker(&["flow", "test", &flow, "--input", "count=x"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "id: bad\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Logg\n",
+    );
+    let run = saker(&["flow", "test", &bad]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("Logg"), "{}", run.stderr);
+}

@@ -1,0 +1,50 @@
+//! Execution inputs: the engine's typed resolution ([`saker_engine::inputs`]) with this
+//! runtime's expression services, so `defaults` may use `secret()`, `kv()`, `envs`...
+
+use saker_core::JsonMap;
+use saker_engine::EngineServices;
+use saker_engine::inputs::{InputContext, RawInput, resolve_inputs};
+use saker_expr::{Engine, Value};
+use saker_flow::Flow;
+
+pub use saker_engine::inputs::{RawInput as Raw, raw_from_json};
+
+/// Types `flow`'s inputs from `raw`, or Kestra's message for the first rejected one.
+pub fn resolve(
+    flow: &Flow,
+    raw: &[(String, RawInput)],
+    engine: &Engine,
+    services: &dyn EngineServices,
+) -> Result<JsonMap, String> {
+    let mut flow_var = JsonMap::new();
+    flow_var.insert("id".into(), Value::String(flow.id.clone()));
+    flow_var.insert("namespace".into(), Value::String(flow.namespace.clone()));
+    let mut variables = JsonMap::new();
+    variables.insert("flow".into(), Value::Object(flow_var));
+    variables.insert("envs".into(), Value::Object(services.envs()));
+    variables.insert("globals".into(), Value::Object(services.globals()));
+    let variables = Value::Object(variables);
+    let ctx = InputContext::new(engine, &variables, services);
+    resolve_inputs(flow, raw, &ctx).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use saker_engine::NoEngineServices;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn typed_defaults_and_required() {
+        let source = "id: f\nnamespace: ns\ninputs:\n  - id: a\n    type: STRING\n    defaults: da\n  - id: b\n    type: INT\n  - id: c\n    type: STRING\n    required: false\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+        let flow = saker_flow::parse_and_validate(source, None, saker_tasks::registry())
+            .expect("valid flow");
+        let engine = Engine::new();
+        let raw = vec![("b".to_owned(), RawInput::Text("3".into()))];
+        let inputs = resolve(&flow, &raw, &engine, &NoEngineServices).unwrap();
+        assert_eq!(json!(inputs), json!({"a": "da", "b": 3, "c": null}));
+        let error = resolve(&flow, &[], &engine, &NoEngineServices).unwrap_err();
+        assert!(error.contains("`b`, missing required input"), "{error}");
+    }
+}

@@ -1,0 +1,176 @@
+//! One attempt of a runnable task run (spec §6.10): report the RUNNING attempt, render the
+//! `timeout`, run the registry's runnable in its own tokio task (so a panic is caught as a
+//! `JoinError` and a timeout or kill can abort it), stream its logs, report the final state and
+//! outputs. Every path ends with exactly one final [`TaskRunResult`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saker_core::{ExecutionId, StateType};
+use saker_engine::{Event, TaskRunResult};
+use saker_expr::Value;
+use saker_storage::LogEntry;
+use saker_task::log::{LogLine, LogSink};
+use saker_task::{Level, Registry, RunContext, RunServices, TaskError, TaskRunInfo};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::Msg;
+use crate::host::mask;
+
+/// Everything a worker needs to run one attempt, prepared by the executor loop.
+pub(crate) struct Job {
+    pub info: TaskRunInfo,
+    /// The task's raw properties (unrendered).
+    pub params: serde_json::Map<String, Value>,
+    /// The task's `timeout` (ISO-8601 duration or expression).
+    pub timeout: Option<String>,
+    pub variables: Value,
+}
+
+/// Forwards task log lines, with the task run's identity and secrets masked, to the loop.
+struct TaskSink {
+    tx: UnboundedSender<Msg>,
+    template: LogEntry,
+    secrets: Arc<Vec<String>>,
+}
+
+impl TaskSink {
+    fn entry(&self, level: Level, message: String, timestamp: saker_core::Instant) -> LogEntry {
+        LogEntry {
+            level,
+            message: mask(message, &self.secrets),
+            timestamp,
+            ..self.template.clone()
+        }
+    }
+}
+
+impl LogSink for TaskSink {
+    fn emit(&self, line: LogLine) {
+        let entry = self.entry(line.level, line.message, line.timestamp);
+        // A closed loop means the run is over; the task may still finish quietly.
+        let _ = self.tx.send(Msg::Log(entry));
+    }
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned())
+}
+
+/// Reads the task `timeout`: an ISO-8601 duration, or an expression rendering to one.
+fn timeout_of(ctx: &RunContext, timeout: Option<&str>) -> Result<Option<Duration>, TaskError> {
+    let Some(text) = timeout else { return Ok(None) };
+    let rendered = ctx.render(text)?;
+    let delta = saker_core::parse_duration(rendered.trim())
+        .map_err(|e| TaskError::Failed(format!("invalid task timeout `{rendered}`: {e}")))?;
+    delta
+        .to_std()
+        .map(Some)
+        .map_err(|_| TaskError::Failed(format!("invalid task timeout `{rendered}`: negative")))
+}
+
+/// Runs one attempt and reports it on `tx`.
+pub(crate) async fn run(
+    job: Job,
+    execution_id: ExecutionId,
+    mut services: RunServices,
+    secrets: Arc<Vec<String>>,
+    cancel: CancellationToken,
+    tx: UnboundedSender<Msg>,
+) {
+    let task_run_id = job.info.task_run_id.clone();
+    let send = |event: Event| {
+        let _ = tx.send(Msg::Event(execution_id.clone(), event));
+    };
+    send(Event::TaskRunResult(TaskRunResult::running(
+        task_run_id.clone(),
+    )));
+    let sink = Arc::new(TaskSink {
+        tx: tx.clone(),
+        template: LogEntry {
+            namespace: job.info.namespace.clone(),
+            flow_id: job.info.flow_id.clone(),
+            task_id: Some(job.info.task_id.clone()),
+            execution_id: execution_id.as_str().to_owned(),
+            task_run_id: Some(task_run_id.as_str().to_owned()),
+            attempt_number: Some(job.info.attempt),
+            timestamp: crate::host::now(),
+            level: Level::Info,
+            thread: "worker".to_owned(),
+            message: String::new(),
+        },
+        secrets,
+    });
+    services.log_sink = sink.clone();
+    let task_type = job.info.task_type.clone();
+    let mut ctx = RunContext::new(job.info, job.variables, services, cancel.clone());
+    let result = match timeout_of(&ctx, job.timeout.as_deref()) {
+        Err(error) => Err(error),
+        Ok(timeout) => match Registry::global().runnable(&task_type) {
+            None => Err(TaskError::Failed(format!(
+                "task type {task_type} cannot run in this version of saker yet"
+            ))),
+            Some(runnable) => {
+                let params = job.params;
+                let mut handle = tokio::spawn(async move {
+                    let result = runnable.run(&params, &mut ctx).await;
+                    drop(ctx);
+                    result
+                });
+                let sleep = async {
+                    match timeout {
+                        Some(timeout) => tokio::time::sleep(timeout).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    joined = &mut handle => match joined {
+                        Ok(result) => result,
+                        Err(error) if error.is_panic() => Err(TaskError::Failed(format!(
+                            "the task panicked (a bug in saker, please report it): {}",
+                            panic_message(&*error.into_panic())
+                        ))),
+                        Err(_) => Err(TaskError::Killed),
+                    },
+                    () = cancel.cancelled() => {
+                        handle.abort();
+                        Err(TaskError::Killed)
+                    }
+                    () = sleep => {
+                        // Tell the task first so it can stop child work, then drop it.
+                        cancel.cancel();
+                        handle.abort();
+                        Err(TaskError::Timeout(timeout.unwrap_or_default()))
+                    }
+                }
+            }
+        },
+    };
+    let (state, outputs) = match result {
+        Ok(outcome) => {
+            let state = outcome.state.unwrap_or(StateType::Success);
+            let outputs = (!outcome.outputs.is_empty()).then_some(outcome.outputs);
+            (state, outputs)
+        }
+        Err(TaskError::Killed) => (StateType::Killed, None),
+        Err(error) => {
+            sink.emit(LogLine {
+                level: Level::Error,
+                message: error.to_string(),
+                timestamp: crate::host::now(),
+            });
+            (StateType::Failed, None)
+        }
+    };
+    send(Event::TaskRunResult(TaskRunResult::ended(
+        task_run_id,
+        state,
+        outputs,
+    )));
+}

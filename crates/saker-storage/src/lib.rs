@@ -1,0 +1,155 @@
+//! saker-storage: where runs are kept.
+//!
+//! - [`Store`]: flows by `(namespace, id[, revision])`, executions (a header plus task-run rows,
+//!   written as deltas so a 10,000-iteration ForEach does not rewrite one huge document per
+//!   step) and execution logs. Native `async fn`s returning `Send` futures, so the SQLite and
+//!   PostgreSQL backends of later issues fit the same shape; callers are generic over `S: Store`.
+//! - [`MemoryStore`]: the in-memory backend (`saker flow test`, tests).
+//! - [`LocalStorage`]: internal storage (`kestra:///…` files, spec §9) on local disk.
+//! - [`StoreLogSource`]: the `log.Fetch` view ([`saker_task::LogSource`]) of a store's logs.
+
+mod local;
+mod logs;
+mod memory;
+
+use std::future::Future;
+
+use saker_core::{Execution, ExecutionId, TaskRun, TaskRunId};
+
+pub use local::{FileStore, LocalStorage};
+pub use logs::{LogEntry, LogFilter, StoreLogSource};
+pub use memory::MemoryStore;
+
+/// Storage failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An update names something that does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A problem of the backend (IO, database, serialization).
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// One revision of a flow, kept as its source text: the caller parses (and caches) it, so
+/// stored flows survive changes to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub namespace: String,
+    pub id: String,
+    pub revision: u32,
+    pub source: String,
+}
+
+/// Which task runs of an execution changed since it was last saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// Rewrite every task run (first save, or task runs removed/reordered).
+    All,
+    /// Only these task runs were added or changed (in list order); the others are as stored.
+    TaskRuns(Vec<TaskRunId>),
+}
+
+impl Changed {
+    /// The delta between the task runs of an execution before and after an update. Task runs are
+    /// only ever appended or changed in place; anything else (a restart that drops runs) is
+    /// [`Changed::All`].
+    pub fn between(before: &[TaskRun], after: &[TaskRun]) -> Changed {
+        if after.len() < before.len() {
+            return Changed::All;
+        }
+        let mut ids = Vec::new();
+        for (index, run) in after.iter().enumerate() {
+            match before.get(index) {
+                Some(old) if old.id != run.id => return Changed::All,
+                Some(old) if old == run => {}
+                _ => ids.push(run.id.clone()),
+            }
+        }
+        Changed::TaskRuns(ids)
+    }
+}
+
+/// Persistence of flows, executions and logs. Every method is a single atomic write or read.
+pub trait Store: Send + Sync + 'static {
+    /// Stores a flow source as a new revision of `(namespace, id)` and returns it; an unchanged
+    /// source returns the latest revision unchanged (Kestra creates no revision then).
+    fn put_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        source: &str,
+    ) -> impl Future<Output = Result<FlowRecord>> + Send;
+
+    /// One revision, or the latest when `revision` is `None`.
+    fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> impl Future<Output = Result<Option<FlowRecord>>> + Send;
+
+    /// The latest revision of every flow (of one namespace when given), sorted by
+    /// `(namespace, id)`. Flow triggers scan these.
+    fn list_flows(
+        &self,
+        namespace: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<FlowRecord>>> + Send;
+
+    /// Inserts or updates an execution: its header always, its task runs as `changed` says.
+    fn save_execution(
+        &self,
+        execution: &Execution,
+        changed: &Changed,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn get_execution(
+        &self,
+        id: &ExecutionId,
+    ) -> impl Future<Output = Result<Option<Execution>>> + Send;
+
+    /// Appends log lines (kept in insertion order).
+    fn append_logs(&self, entries: &[LogEntry]) -> impl Future<Output = Result<()>> + Send;
+
+    /// The log lines matching `filter`, in insertion order.
+    fn logs(&self, filter: &LogFilter) -> impl Future<Output = Result<Vec<LogEntry>>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use saker_core::{FlowRef, Instant, StateType};
+
+    use super::*;
+
+    fn now() -> Instant {
+        saker_core::time::parse_instant("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    fn run(id: &str) -> TaskRun {
+        let execution = Execution::new(
+            ExecutionId::new("e"),
+            &FlowRef::new("ns", "f", 1),
+            &[],
+            Vec::new(),
+            now(),
+        );
+        TaskRun::new(TaskRunId::new(id), &execution, "t", now())
+    }
+
+    #[test]
+    fn changed_lists_new_and_modified_runs() {
+        let before = vec![run("a"), run("b")];
+        let mut after = before.clone();
+        after[1].transition(StateType::Running, now());
+        after.push(run("c"));
+        assert_eq!(
+            Changed::between(&before, &after),
+            Changed::TaskRuns(vec![TaskRunId::new("b"), TaskRunId::new("c")])
+        );
+        assert_eq!(Changed::between(&after, &before), Changed::All);
+        let swapped = vec![run("b"), run("a")];
+        assert_eq!(Changed::between(&before, &swapped), Changed::All);
+    }
+}

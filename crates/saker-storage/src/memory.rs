@@ -1,0 +1,324 @@
+//! [`MemoryStore`]: the in-memory [`Store`]. Executions are kept the way the SQL backends keep
+//! them, a header plus one row per task run, so a save touches only the changed rows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use saker_core::{Execution, ExecutionId, TaskRun, TaskRunId};
+
+use crate::{Changed, Error, FlowRecord, LogEntry, LogFilter, Result, Store};
+
+/// An execution as stored: the header (with an empty task-run list) and its task runs in order.
+struct StoredExecution {
+    header: Execution,
+    order: Vec<TaskRunId>,
+    runs: HashMap<TaskRunId, TaskRun>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// `(namespace, id)` → revisions, oldest first.
+    flows: BTreeMap<(String, String), Vec<FlowRecord>>,
+    executions: HashMap<ExecutionId, StoredExecution>,
+    logs: Vec<LogEntry>,
+}
+
+/// Everything in one mutex: operations are short and never held across an await.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The execution without its task runs (cloned field by field so the list is never copied).
+fn header_of(execution: &Execution) -> Execution {
+    let Execution {
+        tenant_id,
+        id,
+        namespace,
+        flow_id,
+        flow_revision,
+        task_run_list: _,
+        inputs,
+        outputs,
+        labels,
+        variables,
+        state,
+        parent_id,
+        original_id,
+        trigger,
+        deleted,
+        metadata,
+        schedule_date,
+        kind,
+        breakpoints,
+    } = execution;
+    Execution {
+        tenant_id: tenant_id.clone(),
+        id: id.clone(),
+        namespace: namespace.clone(),
+        flow_id: flow_id.clone(),
+        flow_revision: *flow_revision,
+        task_run_list: Vec::new(),
+        inputs: inputs.clone(),
+        outputs: outputs.clone(),
+        labels: labels.clone(),
+        variables: variables.clone(),
+        state: state.clone(),
+        parent_id: parent_id.clone(),
+        original_id: original_id.clone(),
+        trigger: trigger.clone(),
+        deleted: *deleted,
+        metadata: metadata.clone(),
+        schedule_date: *schedule_date,
+        kind: *kind,
+        breakpoints: breakpoints.clone(),
+    }
+}
+
+impl Store for MemoryStore {
+    async fn put_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord> {
+        let mut inner = self.lock();
+        let revisions = inner
+            .flows
+            .entry((namespace.to_owned(), id.to_owned()))
+            .or_default();
+        if let Some(last) = revisions.last()
+            && last.source == source
+        {
+            return Ok(last.clone());
+        }
+        let record = FlowRecord {
+            namespace: namespace.to_owned(),
+            id: id.to_owned(),
+            revision: revisions.last().map_or(1, |last| last.revision + 1),
+            source: source.to_owned(),
+        };
+        revisions.push(record.clone());
+        Ok(record)
+    }
+
+    async fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<FlowRecord>> {
+        let inner = self.lock();
+        let Some(revisions) = inner.flows.get(&(namespace.to_owned(), id.to_owned())) else {
+            return Ok(None);
+        };
+        Ok(match revision {
+            None => revisions.last().cloned(),
+            Some(revision) => revisions.iter().find(|r| r.revision == revision).cloned(),
+        })
+    }
+
+    async fn list_flows(&self, namespace: Option<&str>) -> Result<Vec<FlowRecord>> {
+        let inner = self.lock();
+        Ok(inner
+            .flows
+            .iter()
+            .filter(|((ns, _), _)| namespace.is_none_or(|wanted| ns == wanted))
+            .filter_map(|(_, revisions)| revisions.last().cloned())
+            .collect())
+    }
+
+    async fn save_execution(&self, execution: &Execution, changed: &Changed) -> Result<()> {
+        let mut inner = self.lock();
+        let header = header_of(execution);
+        match (inner.executions.get_mut(&execution.id), changed) {
+            (Some(stored), Changed::TaskRuns(ids)) => {
+                let by_id: HashMap<&TaskRunId, &TaskRun> = execution
+                    .task_run_list
+                    .iter()
+                    .map(|run| (&run.id, run))
+                    .collect();
+                // Checked before anything is written, so a bad delta changes nothing.
+                let runs = ids
+                    .iter()
+                    .map(|id| {
+                        by_id.get(id).map(|run| (*run).clone()).ok_or_else(|| {
+                            Error::NotFound(format!("task run {} in the execution", id.as_str()))
+                        })
+                    })
+                    .collect::<Result<Vec<TaskRun>>>()?;
+                stored.header = header;
+                for run in runs {
+                    let id = run.id.clone();
+                    if stored.runs.insert(id.clone(), run).is_none() {
+                        stored.order.push(id);
+                    }
+                }
+            }
+            (Some(_), Changed::All) | (None, _) => {
+                let stored = StoredExecution {
+                    header,
+                    order: execution
+                        .task_run_list
+                        .iter()
+                        .map(|r| r.id.clone())
+                        .collect(),
+                    runs: execution
+                        .task_run_list
+                        .iter()
+                        .map(|r| (r.id.clone(), r.clone()))
+                        .collect(),
+                };
+                inner.executions.insert(execution.id.clone(), stored);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_execution(&self, id: &ExecutionId) -> Result<Option<Execution>> {
+        let inner = self.lock();
+        Ok(inner.executions.get(id).map(|stored| {
+            let mut execution = stored.header.clone();
+            execution.task_run_list = stored
+                .order
+                .iter()
+                .filter_map(|id| stored.runs.get(id).cloned())
+                .collect();
+            execution
+        }))
+    }
+
+    async fn append_logs(&self, entries: &[LogEntry]) -> Result<()> {
+        self.lock().logs.extend_from_slice(entries);
+        Ok(())
+    }
+
+    async fn logs(&self, filter: &LogFilter) -> Result<Vec<LogEntry>> {
+        Ok(self
+            .lock()
+            .logs
+            .iter()
+            .filter(|entry| filter.matches(entry))
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use saker_core::{FlowRef, Instant, StateType};
+    use saker_task::Level;
+
+    use super::*;
+
+    fn now() -> Instant {
+        saker_core::time::parse_instant("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    fn block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn flows_get_a_revision_per_changed_source() {
+        block(async {
+            let store = MemoryStore::new();
+            assert_eq!(store.put_flow("ns", "f", "a").await.unwrap().revision, 1);
+            assert_eq!(store.put_flow("ns", "f", "a").await.unwrap().revision, 1);
+            assert_eq!(store.put_flow("ns", "f", "b").await.unwrap().revision, 2);
+            store.put_flow("other", "g", "c").await.unwrap();
+            let latest = store.get_flow("ns", "f", None).await.unwrap().unwrap();
+            assert_eq!(latest.source, "b");
+            let first = store.get_flow("ns", "f", Some(1)).await.unwrap().unwrap();
+            assert_eq!(first.source, "a");
+            assert!(store.get_flow("ns", "f", Some(3)).await.unwrap().is_none());
+            assert!(store.get_flow("ns", "x", None).await.unwrap().is_none());
+            assert_eq!(store.list_flows(None).await.unwrap().len(), 2);
+            assert_eq!(store.list_flows(Some("other")).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
+    fn executions_are_saved_as_deltas() {
+        block(async {
+            let store = MemoryStore::new();
+            let mut execution = Execution::new(
+                ExecutionId::new("e1"),
+                &FlowRef::new("ns", "f", 1),
+                &[],
+                Vec::new(),
+                now(),
+            );
+            let first = TaskRun::new(TaskRunId::new("r1"), &execution, "a", now());
+            execution.add_task_run(first);
+            store
+                .save_execution(&execution, &Changed::All)
+                .await
+                .unwrap();
+
+            let before = execution.task_run_list.clone();
+            execution.task_run_list[0].transition(StateType::Running, now());
+            let second = TaskRun::new(TaskRunId::new("r2"), &execution, "b", now());
+            execution.add_task_run(second);
+            execution.transition(StateType::Running, now());
+            let changed = Changed::between(&before, &execution.task_run_list);
+            store.save_execution(&execution, &changed).await.unwrap();
+            let loaded = store.get_execution(&execution.id).await.unwrap().unwrap();
+            assert_eq!(loaded, execution);
+
+            let missing = Changed::TaskRuns(vec![TaskRunId::new("nope")]);
+            assert!(store.save_execution(&execution, &missing).await.is_err());
+        });
+    }
+
+    #[test]
+    fn logs_are_filtered() {
+        block(async {
+            let store = MemoryStore::new();
+            let entry = |task: &str, level| LogEntry {
+                namespace: "ns".into(),
+                flow_id: "f".into(),
+                task_id: Some(task.into()),
+                execution_id: "e1".into(),
+                task_run_id: Some(format!("{task}-run")),
+                attempt_number: Some(1),
+                timestamp: now(),
+                level,
+                thread: "worker".into(),
+                message: format!("{task} says hi"),
+            };
+            store
+                .append_logs(&[entry("a", Level::Info), entry("b", Level::Error)])
+                .await
+                .unwrap();
+            let all = store.logs(&LogFilter::execution("e1")).await.unwrap();
+            assert_eq!(all.len(), 2);
+            let errors = LogFilter {
+                min_level: Some(Level::Warn),
+                ..LogFilter::execution("e1")
+            };
+            assert_eq!(store.logs(&errors).await.unwrap()[0].message, "b says hi");
+            let by_run = LogFilter {
+                task_run_id: Some("a-run".into()),
+                ..LogFilter::execution("e1")
+            };
+            assert_eq!(store.logs(&by_run).await.unwrap().len(), 1);
+            assert!(
+                store
+                    .logs(&LogFilter::execution("e2"))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        });
+    }
+}
