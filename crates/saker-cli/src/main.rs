@@ -46,7 +46,8 @@ enum FlowCommand {
     /// Run a flow in-process on a throw-away store: logs on stderr, the execution with --json.
     ///
     /// Secrets come from SECRET_<KEY> (base64, as Kestra) or SAKER_SECRET_<KEY> (plain text)
-    /// environment variables; `envs` from KESTRA_<NAME> and SAKER_ENV_<NAME>.
+    /// environment variables; `envs` from KESTRA_<NAME> and SAKER_ENV_<NAME>. SECRET inputs
+    /// and outputs are encrypted with SAKER_ENCRYPTION_KEY (base64 AES key) or a random key.
     Test {
         /// The flow file.
         file: PathBuf,

@@ -62,7 +62,8 @@ impl LogObserver for StderrLogs {
 }
 
 /// Parses and validates the flow file, rendering diagnostics on stderr when it is rejected.
-fn load_flow(file: &Path) -> Result<Flow, ExitCode> {
+/// Also returns the plugin defaults that were ignored (Kestra logs them on the execution).
+fn load_flow(file: &Path) -> Result<(Flow, Vec<String>), ExitCode> {
     let bytes = std::fs::read(file).map_err(|e| {
         eprintln!("error: cannot read {}: {e}", file.display());
         ExitCode::from(REJECTED)
@@ -80,7 +81,13 @@ fn load_flow(file: &Path) -> Result<Flow, ExitCode> {
     if doc.is_valid()
         && let Some(flow) = doc.flow
     {
-        return Ok(flow);
+        let ignored = doc
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == saker_flow::diag::codes::PLUGIN_DEFAULTS)
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        return Ok((flow, ignored));
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let shown: Vec<_> = doc
@@ -171,9 +178,24 @@ async fn raw_inputs(
     Ok(inputs)
 }
 
+/// The variable holding the AES key of SECRET inputs/outputs (Kestra's
+/// `kestra.encryption.secret-key`), base64 of 16 or 32 bytes.
+const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
+
+/// The key SECRET inputs and outputs are encrypted with: the configured one, else a random key
+/// for this run (the values never outlive the process, so nobody needs it afterwards).
+fn encryption_key(configured: Option<String>) -> Result<String, String> {
+    match configured {
+        Some(key) => saker_expr::crypto::key_bytes(&key)
+            .map(|_| key)
+            .map_err(|e| format!("{ENCRYPTION_KEY_VAR}: {e}")),
+        None => Ok(saker_expr::crypto::generate_key()),
+    }
+}
+
 pub(crate) fn test(args: TestArgs) -> ExitCode {
-    let flow = match load_flow(&args.file) {
-        Ok(flow) => flow,
+    let (flow, ignored_defaults) = match load_flow(&args.file) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -186,10 +208,10 @@ pub(crate) fn test(args: TestArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(flow, args))
+    runtime.block_on(run(flow, ignored_defaults, args))
 }
 
-async fn run(flow: Flow, args: TestArgs) -> ExitCode {
+async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitCode {
     let rejected = |message: String| {
         eprintln!("error: {message}");
         ExitCode::from(REJECTED)
@@ -242,15 +264,25 @@ async fn run(flow: Flow, args: TestArgs) -> ExitCode {
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
+    let key = match encryption_key(std::env::var(ENCRYPTION_KEY_VAR).ok()) {
+        Ok(key) => key,
+        Err(message) => return rejected(message),
+    };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let rt = Runtime::new(store, storage, Arc::new(MemoryKvStore::new()))
         .with_secrets(secrets)
+        .with_encryption_key(key)
         .with_envs(saker_runtime::envs_from_vars(std::env::vars()))
         .with_observer(Arc::new(StderrLogs { color }));
     execution.inputs = match rt.resolve_inputs(&flow, &raw) {
         Ok(inputs) => inputs,
         Err(message) => return rejected(message),
     };
+    for message in ignored_defaults {
+        if let Err(e) = rt.log_execution(&execution, Level::Warn, message).await {
+            return rejected(e.to_string());
+        }
+    }
     let execution = match rt.run(Arc::new(flow), execution).await {
         Ok(execution) => execution,
         Err(e) => {

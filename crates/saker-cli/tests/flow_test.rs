@@ -80,7 +80,7 @@ tasks:
         "hello world"
     );
     assert!(
-        stderr.contains("INFO  second hello world with ****** and data"),
+        stderr.contains("INFO  second hello world with ******* and data"),
         "{stderr}"
     );
     assert!(stderr.contains("SUCCESS"), "{stderr}");
@@ -223,4 +223,155 @@ tasks:
     let run = saker(&["flow", "test", &bad]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("Logg"), "{}", run.stderr);
+}
+
+#[test]
+fn for_each_item_starts_one_subflow_per_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = write(
+        dir.path(),
+        "child.yaml",
+        r#"
+id: echo
+namespace: demo
+inputs:
+  - id: batch
+    type: STRING
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "batch {{ read(inputs.batch) | trim | replace({'\n': ','}) }}"
+outputs:
+  - id: rows
+    type: STRING
+    value: "{{ read(inputs.batch) | trim }}"
+"#,
+    );
+    let parent = write(
+        dir.path(),
+        "parent.yaml",
+        r#"
+id: fan-out
+namespace: demo
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch:
+      rows: 3
+    namespace: demo
+    flowId: echo
+    inputs:
+      batch: "{{ taskrun.items }}"
+"#,
+    );
+    let data = write(dir.path(), "rows.csv", "1\n2\n3\n4\n5\n6\n7\n");
+    let (execution, stderr) = execution(&[
+        &parent,
+        "--flows",
+        &child,
+        "--input",
+        &format!("file=@{data}"),
+    ]);
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{stderr}");
+    let ids: Vec<&str> = execution["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["taskId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["each", "each_split", "each_items", "each_merge"]);
+    let items = &task_runs(&execution, "each_items")[0]["outputs"];
+    assert_eq!(items["numberOfBatches"], 3);
+    assert_eq!(items["iterations"]["SUCCESS"], 3);
+    let merge = &task_runs(&execution, "each_merge")[0]["outputs"];
+    assert!(
+        merge["subflowOutputs"]
+            .as_str()
+            .is_some_and(|uri| uri.starts_with("kestra:///demo/fan-out/executions/")),
+        "{merge}"
+    );
+    // Each child read its own batch file (written as .csv under the split step).
+    for line in ["batch 1,2,3", "batch 4,5,6", "batch 7"] {
+        assert!(stderr.contains(line), "no `{line}` in {stderr}");
+    }
+}
+
+#[test]
+fn a_flow_calling_itself_at_run_time_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "loop.yaml",
+        r#"
+id: ouroboros
+namespace: demo
+tasks:
+  - id: again
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo
+    flowId: "{{ flow.id }}"
+"#,
+    );
+    let (execution, stderr) = execution(&[&flow, "--flows", &flow]);
+    assert_eq!(execution["state"]["current"], "FAILED");
+    assert!(
+        stderr.contains("Subflow depth limit (25) reached"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn secret_inputs_work_with_a_random_or_configured_key_and_are_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "secret.yaml",
+        r#"
+id: secret
+namespace: company.team
+inputs:
+  - id: pw
+    type: SECRET
+pluginDefaults:
+  - type: io.kestra.plugin.core.log.Log
+    values:
+      unknownProperty: x
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "pw is {{ inputs.pw }}"
+"#,
+    );
+    // No key configured: a random one for the run.
+    let (execution, stderr) = execution(&[&flow, "--input", "pw=password"]);
+    assert_eq!(execution["state"]["current"], "SUCCESS");
+    assert_ne!(execution["inputs"]["pw"], "password");
+    assert!(stderr.contains("INFO  show pw is ********"), "{stderr}");
+    assert!(
+        stderr.contains("WARN  - tasks[0].unknownProperty: plugin default ignored"),
+        "{stderr}"
+    );
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
+    let run = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_saker"))
+            .args(["flow", "test", &flow, "--input", "pw=password", "--json"])
+            .env("SAKER_ENCRYPTION_KEY", key)
+            .output()
+            .expect("saker runs")
+    };
+    let out = run(key);
+    assert_eq!(out.status.code(), Some(0));
+    let execution: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = execution["inputs"]["pw"].as_str().unwrap();
+    assert_eq!(
+        saker_expr::crypto::decrypt(key, stored).unwrap(),
+        "password"
+    );
+    let out = run("not a key");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SAKER_ENCRYPTION_KEY"));
 }

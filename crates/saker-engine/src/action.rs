@@ -75,4 +75,7 @@ pub struct StartSubflow {
     pub schedule_date: Option<Instant>,
     /// `false`: the parent task run already succeeded and will get no [`crate::Event::SubflowEnded`].
     pub wait: bool,
+    /// Where to store the child's flow outputs (one ION line) when it ends, before reporting
+    /// [`crate::Event::SubflowEnded`]: ForEachItem merges these files (`None` for Subflow).
+    pub outputs_uri: Option<String>,
 }

@@ -1,12 +1,17 @@
 //! The working state of one `apply` call: the execution being mutated, the flow, the injected
 //! time/ids/services, and the actions collected so far (Restate's `ActionCollector`).
 
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
 use saker_core::{Execution, IdSource, Instant, JsonMap, StateType, TaskRun, TaskRunId};
 use saker_expr::Value;
 use saker_flow::{Flow, Task};
 
 use crate::action::{Action, LogLevel};
-use crate::context::render_context;
+use crate::context::{Needs, render_context_for};
+use crate::runs::{RunIndex, Runs};
+use crate::select::Branches;
 use crate::services::{At, EngineServices};
 use crate::tree::FlowIndex;
 
@@ -42,24 +47,106 @@ pub(crate) fn resolve_list<'a>(tasks: &'a [Task], parent: Option<&TaskRunId>) ->
         .collect()
 }
 
+/// Which task runs changed, so a pass can tell "nothing changed" without cloning and
+/// comparing the whole execution, and the caller can save only what changed.
+#[derive(Default)]
+pub(crate) struct Track {
+    /// Runs handed out by [`Cx::run_mut`] in the current step, as they were before (by position).
+    snapshots: HashMap<usize, TaskRun>,
+    /// The execution without its task runs, at the start of the step.
+    header: Option<Execution>,
+    len_at_step: usize,
+    /// Positions of runs changed (or added) during this `apply`, and whether the list was
+    /// reshaped (runs removed), which makes every run "changed".
+    pub(crate) changed: BTreeSet<usize>,
+    pub(crate) all: bool,
+}
+
 pub(crate) struct Cx<'a> {
     pub(crate) flow: &'a Flow,
     pub(crate) index: FlowIndex<'a>,
+    /// Mutate task runs only through [`Cx::run_mut`] / [`Cx::create`] (or methods using them):
+    /// change detection and the index rely on it. Removing runs is fine (detected by length).
     pub(crate) exec: &'a mut Execution,
     pub(crate) now: Instant,
     pub(crate) ids: &'a mut dyn IdSource,
     pub(crate) services: &'a dyn EngineServices,
     pub(crate) expr: &'a saker_expr::Engine,
     pub(crate) actions: Vec<Action>,
+    pub(crate) runs_index: RunIndex,
+    pub(crate) track: Track,
+    /// Branches of flowables whose branches are static (see `Flowable::static_branches`),
+    /// by task run id, for this `apply`.
+    pub(crate) branch_cache: HashMap<TaskRunId, Rc<Branches<'a>>>,
+}
+
+/// The execution without its task runs (cheap to clone and compare).
+fn header_of(exec: &mut Execution) -> Execution {
+    let runs = std::mem::take(&mut exec.task_run_list);
+    let header = exec.clone();
+    exec.task_run_list = runs;
+    header
 }
 
 impl<'a> Cx<'a> {
+    /// Task runs, indexed.
+    pub(crate) fn runs(&self) -> Runs<'_> {
+        Runs::new(self.exec, &self.runs_index)
+    }
+
     pub(crate) fn run(&self, id: &TaskRunId) -> Option<&TaskRun> {
-        self.exec.find_task_run(id.as_str())
+        self.runs().find(id.as_str())
     }
 
     pub(crate) fn run_mut(&mut self, id: &TaskRunId) -> Option<&mut TaskRun> {
-        self.exec.find_task_run_mut(id.as_str())
+        let position = self
+            .runs_index
+            .position(&self.exec.task_run_list, id.as_str())?;
+        let run = &mut self.exec.task_run_list[position];
+        self.track
+            .snapshots
+            .entry(position)
+            .or_insert_with(|| run.clone());
+        Some(run)
+    }
+
+    /// Starts a step (the event handler, or one process pass): later, [`Cx::end_step`] tells
+    /// whether it changed anything.
+    pub(crate) fn begin_step(&mut self) {
+        if self.runs_index.sync(&self.exec.task_run_list) {
+            self.track.all = true;
+        }
+        self.track.snapshots.clear();
+        self.track.header = Some(header_of(self.exec));
+        self.track.len_at_step = self.exec.task_run_list.len();
+    }
+
+    /// Whether the step changed the execution (what a full before/after comparison says, given
+    /// task runs are mutated through [`Cx::run_mut`]); records the changed runs.
+    pub(crate) fn end_step(&mut self) -> bool {
+        let list_len = self.exec.task_run_list.len();
+        let mut changed = false;
+        if list_len < self.track.len_at_step || self.runs_index.sync(&self.exec.task_run_list) {
+            // Runs were removed: positions moved, everything counts as changed.
+            self.track.all = true;
+            changed = true;
+        }
+        if list_len > self.track.len_at_step {
+            changed = true;
+            self.track.changed.extend(self.track.len_at_step..list_len);
+        }
+        for (position, before) in self.track.snapshots.drain() {
+            if self.exec.task_run_list.get(position) != Some(&before) {
+                changed = true;
+                self.track.changed.insert(position);
+            }
+        }
+        if let Some(header) = self.track.header.take()
+            && header_of(self.exec) != header
+        {
+            changed = true;
+        }
+        changed
     }
 
     /// The task of a task run (`None` for a run of a task no longer in the flow).
@@ -67,9 +154,11 @@ impl<'a> Cx<'a> {
         self.index.task(&run.task_id)
     }
 
-    fn context(&self, task: Option<&Task>, run: Option<&TaskRunId>) -> Value {
+    /// The variables for rendering `templates`: task-run-derived ones (`outputs`, `tasks`,
+    /// `parents`) cost O(task runs) and are only built when a template may read them.
+    fn context(&self, task: Option<&Task>, run: Option<&TaskRunId>, needs: Needs) -> Value {
         let run = run.and_then(|id| self.run(id));
-        render_context(self.flow, self.exec, task, run, self.services)
+        render_context_for(self.flow, self.runs(), task, run, self.services, needs)
     }
 
     /// Renders a template for `task`/`run`; the error is a log-ready message.
@@ -87,7 +176,11 @@ impl<'a> Cx<'a> {
             now: self.now,
         };
         self.expr
-            .render(template, &self.context(task, run), &services)
+            .render(
+                template,
+                &self.context(task, run, Needs::of_str(template)),
+                &services,
+            )
             .map_err(|error| format!("failed to render `{template}`: {error}"))
     }
 
@@ -103,7 +196,41 @@ impl<'a> Cx<'a> {
             now: self.now,
         };
         self.expr
-            .render_value(value, &self.context(task, run), &services)
+            .render_value(
+                value,
+                &self.context(task, run, Needs::of_value(value)),
+                &services,
+            )
+            .map_err(|error| format!("failed to render {value}: {error}"))
+    }
+
+    /// [`Cx::render_value`] with extra `taskrun.*` variables (ForEachItem renders each batch's
+    /// subflow inputs with `taskrun.items` and `taskrun.iteration`).
+    pub(crate) fn render_value_with_taskrun(
+        &self,
+        value: &Value,
+        task: Option<&Task>,
+        run: Option<&TaskRunId>,
+        taskrun: &JsonMap,
+    ) -> Result<Value, String> {
+        if taskrun.is_empty() {
+            return self.render_value(value, task, run);
+        }
+        let mut context = self.context(task, run, Needs::of_value(value));
+        if let Some(variables) = context.as_object_mut() {
+            let entry = variables
+                .entry("taskrun")
+                .or_insert_with(|| Value::Object(JsonMap::new()));
+            if let Some(map) = entry.as_object_mut() {
+                map.extend(taskrun.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let services = At {
+            inner: self.services,
+            now: self.now,
+        };
+        self.expr
+            .render_value(value, &context, &services)
             .map_err(|error| format!("failed to render {value}: {error}"))
     }
 
@@ -126,10 +253,26 @@ impl<'a> Cx<'a> {
             run.force_execution = Some(true);
         }
         self.exec.add_task_run(run);
+        if self.runs_index.sync(&self.exec.task_run_list) {
+            self.track.all = true;
+        }
         if self.exec.state.current() == StateType::Created {
             self.exec.transition(StateType::Running, self.now);
         }
         id
+    }
+
+    /// Appends a task run created by a worker (a WorkingDirectory child, spec §6 `dynamic`),
+    /// `RUNNING` from the start: the worker already started it.
+    pub(crate) fn add_dynamic(&mut self, id: TaskRunId, task_id: &str, parent: &TaskRunId) {
+        let mut run = TaskRun::new(id, self.exec, task_id, self.now)
+            .with_parent(Some(parent.clone()))
+            .with_state(StateType::Running, self.now);
+        run.dynamic = Some(true);
+        self.exec.add_task_run(run);
+        if self.runs_index.sync(&self.exec.task_run_list) {
+            self.track.all = true;
+        }
     }
 
     /// Moves a task run to `state` (no-op for an unknown id).
@@ -157,7 +300,7 @@ impl<'a> Cx<'a> {
 
     /// Whether every direct child of `parent` is terminated.
     pub(crate) fn children_terminated(&self, parent: &TaskRunId) -> bool {
-        self.exec
+        self.runs()
             .children(Some(parent.as_str()))
             .all(|run| run.state.is_terminated())
     }
@@ -166,7 +309,7 @@ impl<'a> Cx<'a> {
     /// not wait for its remaining children).
     pub(crate) fn force_descendants(&mut self, parent: &TaskRunId, state: StateType) {
         let children: Vec<TaskRunId> = self
-            .exec
+            .runs()
             .children(Some(parent.as_str()))
             .map(|run| run.id.clone())
             .collect();

@@ -6,7 +6,8 @@ use saker_flow::TaskKind;
 
 use crate::action::Action;
 use crate::cx::Cx;
-use crate::{flowable, subflow, updating};
+use crate::flowable::working_directory;
+use crate::{flowable, for_each_item, subflow, updating};
 
 pub(crate) fn dispatch(cx: &mut Cx<'_>, run_id: &TaskRunId) {
     let Some(run) = cx.run(run_id) else { return };
@@ -55,6 +56,11 @@ pub(crate) fn dispatch(cx: &mut Cx<'_>, run_id: &TaskRunId) {
                 Err(message) => cx.fail(run_id, message),
             }
         }
+        // A block without children has nothing for a worker to do; it ends as an empty
+        // Sequential does.
+        TaskKind::WorkingDirectory if !working_directory::has_children(task) => {
+            cx.set_state(run_id, StateType::Running);
+        }
         TaskKind::Runnable | TaskKind::WorkingDirectory => {
             // RUNNING as soon as it is handed over, so the next pass does not send it again;
             // the worker's first result adds the attempt.
@@ -65,6 +71,9 @@ pub(crate) fn dispatch(cx: &mut Cx<'_>, run_id: &TaskRunId) {
             });
         }
         TaskKind::ExecutionUpdating => updating::apply(cx, task, run_id),
+        TaskKind::Executable if task.canonical == for_each_item::ITEMS => {
+            for_each_item::start(cx, task, run_id)
+        }
         TaskKind::Executable => subflow::start(cx, task, run_id),
     }
 }

@@ -31,6 +31,41 @@ pub enum Event {
     },
     /// Restart a FAILED or PAUSED execution from its failure point (spec §6.7).
     RestartRequested,
+    /// The worker holding a WorkingDirectory block reports on the task runs it creates for the
+    /// block's children (spec §6: `dynamic` task runs), and at last releases the block.
+    WorkerTaskRuns(WorkerTaskRuns),
+}
+
+/// One report of the worker holding a WorkingDirectory block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerTaskRuns {
+    /// The WorkingDirectory task run.
+    pub task_run_id: TaskRunId,
+    /// Child attempts in the order they happened. A child task run (id chosen by the worker)
+    /// is created by its first report: `RUNNING`, or `SKIPPED` when its `runIf` is falsy.
+    pub children: Vec<DynamicTaskRun>,
+    /// Set on the last report. The worker sends it together with the report of the child that
+    /// ends the block (the last one, or a failing one), so the block's state is never derived
+    /// from its children while the worker still works in its directory.
+    pub released: Option<BlockReleased>,
+}
+
+/// One child attempt of a WorkingDirectory block, as a [`TaskRunResult`] plus the child's task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicTaskRun {
+    pub task_id: String,
+    pub result: TaskRunResult,
+}
+
+/// The end of a WorkingDirectory block on its worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockReleased {
+    /// `SUCCESS` when the directory was prepared and finished (the block's state then derives
+    /// from its children); `FAILED` when preparing it (input files, cache) or uploading its
+    /// output files failed; `KILLED` when it was interrupted before a child could report it.
+    pub state: StateType,
+    /// The block's own outputs (`outputFiles`).
+    pub outputs: Option<JsonMap>,
 }
 
 /// A worker's report for one attempt.

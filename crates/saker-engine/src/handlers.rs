@@ -8,8 +8,8 @@ use saker_flow::TaskKind;
 use crate::action::{Action, LogLevel};
 use crate::cx::Cx;
 use crate::event::{Event, TaskRunResult, Timer};
-use crate::flowable::{PAUSE, loop_until, pause};
-use crate::{retry, subflow};
+use crate::flowable::{PAUSE, loop_until, pause, working_directory};
+use crate::{for_each_item, retry, subflow};
 
 pub(crate) fn handle(cx: &mut Cx<'_>, event: Event) {
     match event {
@@ -65,14 +65,24 @@ pub(crate) fn handle(cx: &mut Cx<'_>, event: Event) {
                 return;
             }
             let Some(task) = cx.task_of(run) else { return };
+            if task.canonical == for_each_item::ITEMS {
+                // One end per batch; the run ends with the last one.
+                if let Some((raw, outputs)) =
+                    for_each_item::child_ended(cx, task, &task_run_id, state)
+                {
+                    end_attempt(cx, &task_run_id, raw, None, Some(outputs));
+                }
+                return;
+            }
             let (raw, outputs) = subflow::ended(task, state, execution_id.as_str(), outputs);
             end_attempt(cx, &task_run_id, raw, None, Some(outputs));
         }
         Event::RestartRequested => restart(cx),
+        Event::WorkerTaskRuns(report) => working_directory::report(cx, report),
     }
 }
 
-fn task_run_result(cx: &mut Cx<'_>, result: TaskRunResult) {
+pub(crate) fn task_run_result(cx: &mut Cx<'_>, result: TaskRunResult) {
     let id = result.task_run_id;
     let Some(run) = cx.run(&id) else {
         cx.log(
@@ -138,7 +148,9 @@ fn end_attempt(
         }
     }
     run.outputs = outputs;
-    if raw == StateType::Failed && schedule_retry(cx, id) {
+    // A WorkingDirectory child cannot be retried on its own: its directory is gone.
+    let dynamic = run.dynamic == Some(true);
+    if raw == StateType::Failed && !dynamic && schedule_retry(cx, id) {
         return;
     }
     let Some(run) = cx.run(id) else { return };
@@ -351,6 +363,28 @@ fn restart(cx: &mut Cx<'_>) {
     cx.exec
         .task_run_list
         .retain(|run| !removed.contains(&run.id));
+    // A restarted WorkingDirectory block re-runs as a whole on a worker: its children go.
+    let blocks: HashSet<TaskRunId> = cx
+        .runs_in(|r| {
+            matches!(r.state.current(), StateType::Failed | StateType::Paused)
+                && cx
+                    .task_of(r)
+                    .is_some_and(|t| t.kind == TaskKind::WorkingDirectory)
+        })
+        .into_iter()
+        .collect();
+    if !blocks.is_empty() {
+        let mut removed: HashSet<TaskRunId> = HashSet::new();
+        for run in &cx.exec.task_run_list {
+            let parent = run.parent_task_run_id.as_ref();
+            if parent.is_some_and(|p| blocks.contains(p) || removed.contains(p)) {
+                removed.insert(run.id.clone());
+            }
+        }
+        cx.exec
+            .task_run_list
+            .retain(|run| !removed.contains(&run.id));
+    }
     let restarted =
         cx.runs_in(|r| matches!(r.state.current(), StateType::Failed | StateType::Paused));
     let mut ancestors: Vec<TaskRunId> = Vec::new();
@@ -360,7 +394,7 @@ fn restart(cx: &mut Cx<'_>) {
         // A Pause starts over (it pauses again); other flowables resume their children.
         let flowable = cx
             .task_of(run)
-            .is_some_and(|t| t.is_flowable() && t.canonical != PAUSE);
+            .is_some_and(|t| t.kind == TaskKind::Flowable && t.canonical != PAUSE);
         cx.set_state(
             id,
             if flowable {

@@ -55,6 +55,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use saker_expr::{Engine, Services, Value};
+
+use crate::services::EngineServices;
 use saker_flow::{Flow, FlowOutput, Input, InputDependsOn, InputType, Task};
 use serde_json::Map;
 
@@ -105,6 +107,45 @@ pub trait InputHost {
 pub struct NoInputHost;
 
 impl InputHost for NoInputHost {}
+
+/// An [`InputHost`] that encrypts SECRET values with the engine host's key (no storage).
+pub struct ServicesHost<'a>(pub &'a dyn EngineServices);
+
+impl InputHost for ServicesHost<'_> {
+    fn encrypt(&self, plain: &str) -> Result<String, String> {
+        self.0.encrypt(plain)
+    }
+}
+
+/// The `inputs` variable of an execution (spec §7.3): SECRET inputs decrypted, as Kestra's
+/// `RunVariables` does; `None` when there are no inputs, since Kestra then leaves the variable
+/// out (so `{{ inputs.x }}` fails on `inputs` itself). Also returns the decrypted SECRET values,
+/// which logs must mask. A value that cannot be decrypted stays as stored.
+pub fn inputs_variable(
+    flow: &Flow,
+    inputs: &Map<String, Value>,
+    services: &dyn EngineServices,
+) -> (Option<Map<String, Value>>, Vec<String>) {
+    if inputs.is_empty() {
+        return (None, Vec::new());
+    }
+    let mut inputs = inputs.clone();
+    let mut secrets = Vec::new();
+    for input in flow.inputs.iter().filter(|i| i.type_ == InputType::Secret) {
+        // Dotted ids are nested (`a.b` → `{"a": {"b": …}}`).
+        let mut path = input.id.split('.');
+        let first = path.next().and_then(|first| inputs.get_mut(first));
+        let slot = path.try_fold(first, |slot, part| Some(slot?.get_mut(part)));
+        if let Some(Some(slot)) = slot
+            && let Value::String(encrypted) = slot
+            && let Ok(plain) = services.decrypt(encrypted)
+        {
+            secrets.push(plain.clone());
+            *slot = Value::String(plain);
+        }
+    }
+    (Some(inputs), secrets)
+}
 
 /// Everything input resolution renders with.
 #[derive(Clone, Copy)]

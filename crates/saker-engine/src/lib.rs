@@ -14,6 +14,8 @@
 //! - [`flowable`](crate::flowable): one file per flowable type behind a small trait.
 //! - [`dispatch`](crate::dispatch), [`updating`](crate::updating), [`subflow`](crate::subflow):
 //!   starting task runs by kind; [`retry`](crate::retry): retry policies.
+//! - [`for_each_item`](crate::for_each_item): ForEachItem's executable step (one child
+//!   execution per batch, `iterations` counting); its split/merge steps are worker jobs.
 //! - [`context`](crate::context): expression variables (also used by workers).
 //! - [`inputs`]: typed execution inputs and flow outputs (`resolve_inputs`, `type_output`).
 
@@ -23,11 +25,14 @@ mod cx;
 mod dispatch;
 mod event;
 mod flowable;
+mod for_each_item;
 mod handlers;
 pub mod inputs;
+mod listeners;
 mod next;
 mod process;
 mod retry;
+mod runs;
 mod select;
 mod services;
 mod subflow;
@@ -36,15 +41,16 @@ mod updating;
 
 use std::sync::OnceLock;
 
-use saker_core::{Execution, IdSource, Instant};
+use saker_core::{Execution, IdSource, Instant, TaskRunId};
 use saker_flow::Flow;
 
 pub use action::{Action, LogLevel, StartSubflow};
-pub use context::render_context;
-pub use event::{Event, TaskRunResult, Timer};
+pub use context::{Needs, render_context, worker_context, working_directory_context};
+pub use event::{BlockReleased, DynamicTaskRun, Event, TaskRunResult, Timer, WorkerTaskRuns};
 pub use services::{EngineServices, NoEngineServices};
 
-use crate::cx::Cx;
+use crate::cx::{Cx, Track};
+use crate::runs::RunIndex;
 use crate::tree::FlowIndex;
 
 /// The executor: owns the expression engine (its template cache) and applies events.
@@ -78,7 +84,23 @@ impl Executor {
         ids: &mut dyn IdSource,
         services: &dyn EngineServices,
     ) -> Vec<Action> {
+        self.apply_tracked(flow, execution, event, now, ids, services)
+            .actions
+    }
+
+    /// [`Executor::apply`], also saying which task runs it changed, so a caller can persist
+    /// only those instead of comparing the whole list.
+    pub fn apply_tracked(
+        &self,
+        flow: &Flow,
+        execution: &mut Execution,
+        event: Event,
+        now: Instant,
+        ids: &mut dyn IdSource,
+        services: &dyn EngineServices,
+    ) -> Applied {
         let was_terminated = execution.state.is_terminated();
+        let runs_index = RunIndex::new(&execution.task_run_list);
         let mut cx = Cx {
             flow,
             index: FlowIndex::new(flow),
@@ -88,8 +110,13 @@ impl Executor {
             services,
             expr: &self.expr,
             actions: Vec::new(),
+            runs_index,
+            track: Track::default(),
+            branch_cache: Default::default(),
         };
+        cx.begin_step();
         handlers::handle(&mut cx, event);
+        cx.end_step();
         process::run(&mut cx);
         // A timer armed on several passes is one timer.
         let mut seen: Vec<Action> = Vec::new();
@@ -107,8 +134,39 @@ impl Executor {
             let state = cx.exec.state.current();
             cx.actions.push(Action::Ended { state });
         }
-        cx.actions
+        let changed = if cx.track.all {
+            RunChanges::All
+        } else {
+            let list = &cx.exec.task_run_list;
+            RunChanges::Runs(
+                cx.track
+                    .changed
+                    .iter()
+                    .filter_map(|&p| list.get(p).map(|r| r.id.clone()))
+                    .collect(),
+            )
+        };
+        Applied {
+            actions: cx.actions,
+            changed,
+        }
     }
+}
+
+/// What [`Executor::apply_tracked`] did.
+#[derive(Debug)]
+pub struct Applied {
+    pub actions: Vec<Action>,
+    pub changed: RunChanges,
+}
+
+/// The task runs an `apply` changed or added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunChanges {
+    /// Runs were removed (restart, LoopUntil iteration): treat every run as changed.
+    All,
+    /// These runs, in list order; the others are untouched.
+    Runs(Vec<TaskRunId>),
 }
 
 /// [`Executor::apply`] on a process-wide executor.

@@ -1,20 +1,19 @@
 //! Which child task runs to create next (spec §6.3): sequential, parallel (also Dag) and
 //! concurrent value groups (ForEach with `concurrencyLimit` ≠ 1).
 
-use saker_core::Execution;
-
 use crate::cx::Resolved;
+use crate::runs::Runs;
 use crate::select::{Which, runs_of};
 
 /// `resolveSequentialNexts`: the first resolved task without a run, once every earlier one is
 /// terminated. Any non-terminated run (created, running, paused, retrying…) blocks.
-pub(crate) fn sequential<'a>(exec: &Execution, current: &[Resolved<'a>]) -> Vec<Resolved<'a>> {
+pub(crate) fn sequential<'a, 'e>(
+    exec: impl Into<Runs<'e>>,
+    current: &[Resolved<'a>],
+) -> Vec<Resolved<'a>> {
+    let exec: Runs<'e> = exec.into();
     for resolved in current {
-        let mut runs = exec
-            .task_run_list
-            .iter()
-            .filter(|run| resolved.matches(run));
-        match runs.next() {
+        match exec.matching(resolved).next() {
             None => return vec![resolved.clone()],
             Some(run) if !run.state.is_terminated() => return Vec::new(),
             Some(_) => {}
@@ -26,13 +25,14 @@ pub(crate) fn sequential<'a>(exec: &Execution, current: &[Resolved<'a>]) -> Vec<
 /// `resolveParallelNexts`: every not-yet-created task accepted by `ready`, up to
 /// `concurrent - running` (0 = unlimited), and only when no run is still CREATED.
 /// Errors/finally lists always run sequentially.
-pub(crate) fn parallel<'a>(
-    exec: &Execution,
+pub(crate) fn parallel<'a, 'e>(
+    exec: impl Into<Runs<'e>>,
     which: Which,
     current: &[Resolved<'a>],
     concurrent: usize,
     ready: &dyn Fn(&Resolved<'a>) -> bool,
 ) -> Vec<Resolved<'a>> {
+    let exec: Runs<'e> = exec.into();
     if which != Which::Tasks {
         return sequential(exec, current);
     }
@@ -54,7 +54,7 @@ pub(crate) fn parallel<'a>(
     };
     current
         .iter()
-        .filter(|r| !runs.iter().any(|run| r.matches(run)) && ready(r))
+        .filter(|r| exec.matching(r).next().is_none() && ready(r))
         .take(limit)
         .cloned()
         .collect()
@@ -62,12 +62,13 @@ pub(crate) fn parallel<'a>(
 
 /// `resolveConcurrentNexts`: group by value; start up to `limit - non-terminated` groups, each
 /// sequential inside (0 = unlimited).
-pub(crate) fn concurrent_values<'a>(
-    exec: &Execution,
+pub(crate) fn concurrent_values<'a, 'e>(
+    exec: impl Into<Runs<'e>>,
     which: Which,
     current: &[Resolved<'a>],
     limit: usize,
 ) -> Vec<Resolved<'a>> {
+    let exec: Runs<'e> = exec.into();
     if which != Which::Tasks {
         return sequential(exec, current);
     }
@@ -83,19 +84,41 @@ pub(crate) fn concurrent_values<'a>(
     } else {
         usize::MAX
     };
-    let mut groups: Vec<(Option<String>, Vec<Resolved<'a>>)> = Vec::new();
-    for resolved in current {
-        match groups
-            .iter_mut()
-            .find(|(value, _)| *value == resolved.value)
-        {
-            Some((_, group)) => group.push(resolved.clone()),
-            None => groups.push((resolved.value.clone(), vec![resolved.clone()])),
+    // Groups as positions in `current` (value → group via a map): cloning every resolved task
+    // into groups, and a linear search per task, made large ForEach quadratic per pass.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of: std::collections::HashMap<Option<&str>, usize> =
+        std::collections::HashMap::new();
+    for (position, resolved) in current.iter().enumerate() {
+        match group_of.get(&resolved.value.as_deref()) {
+            Some(&at) => groups[at].push(position),
+            None => {
+                group_of.insert(resolved.value.as_deref(), groups.len());
+                groups.push(vec![position]);
+            }
         }
     }
     groups
         .iter()
-        .filter_map(|(_, group)| sequential(exec, group).into_iter().next())
+        .filter_map(|group| first_next(exec, group.iter().map(|&p| &current[p])))
         .take(slots)
         .collect()
+}
+
+/// [`sequential`]'s first next task over any sequence of resolved tasks.
+fn first_next<'a, 'r>(
+    exec: Runs<'_>,
+    group: impl Iterator<Item = &'r Resolved<'a>>,
+) -> Option<Resolved<'a>>
+where
+    'a: 'r,
+{
+    for resolved in group {
+        match exec.matching(resolved).next() {
+            None => return Some(resolved.clone()),
+            Some(run) if !run.state.is_terminated() => return None,
+            Some(_) => {}
+        }
+    }
+    None
 }

@@ -1,15 +1,18 @@
 //! The process pass (spec §6.3), repeated until the execution stops changing: restart, end
-//! detection, killing, next task runs, afterExecution, dispatch, flowable states.
+//! detection, killing, next task runs, listeners and afterExecution, dispatch, flowable states.
 
-use saker_core::{StateType, TaskRunId, format_duration};
+use std::rc::Rc;
+
+use saker_core::{StateType, TaskRun, TaskRunId, format_duration};
 use saker_expr::Value;
-use saker_flow::FlowOutput;
+use saker_flow::{FlowOutput, Task};
 
 use crate::action::LogLevel;
 use crate::cx::{Cx, resolve_list};
 use crate::dispatch::dispatch;
 use crate::flowable::{self, loop_until, pause};
 use crate::inputs;
+use crate::listeners;
 use crate::next;
 use crate::select::{self, Branches};
 
@@ -18,9 +21,10 @@ const MAX_PASSES: usize = 10_000;
 
 pub(crate) fn run(cx: &mut Cx<'_>) {
     for _ in 0..MAX_PASSES {
-        let before = cx.exec.clone();
+        // Change tracking instead of a clone + compare of the whole execution per pass.
+        cx.begin_step();
         pass(cx);
-        if *cx.exec == before {
+        if !cx.end_step() {
             return;
         }
     }
@@ -67,10 +71,10 @@ fn pass(cx: &mut Cx<'_>) {
         && !matches!(state, StateType::Killing | StateType::Queued)
     {
         let top = top_branches(cx);
-        let (_, current) = select::select(cx.exec, &top, None);
-        if select::all_terminated(cx.exec, &current) {
+        let (_, current) = select::select(cx.runs(), &top, None);
+        if select::all_terminated(cx.runs(), current) {
             let tasks = top.tasks.as_deref().unwrap_or(&[]);
-            let final_state = select::guess_final_state(cx.exec, tasks, false, false);
+            let final_state = select::guess_final_state(cx.runs(), tasks, false, false);
             end(cx, final_state);
         }
     }
@@ -78,10 +82,10 @@ fn pass(cx: &mut Cx<'_>) {
     // 3. Killing: nothing new starts, the execution is KILLED.
     if cx.exec.state.current() == StateType::Killing {
         let now = cx.now;
-        for run in cx.exec.task_run_list.iter_mut() {
-            if run.state.current().is_created() && run.force_execution != Some(true) {
-                run.transition(StateType::Killed, now);
-            }
+        let created =
+            cx.runs_in(|r| r.state.current().is_created() && r.force_execution != Some(true));
+        for run_id in &created {
+            cx.set_state(run_id, StateType::Killed);
         }
         cx.exec.transition(StateType::Killed, now);
         cx.log(LogLevel::Info, None, "Flow killed".into());
@@ -93,8 +97,8 @@ fn pass(cx: &mut Cx<'_>) {
         !state.is_terminated() && !matches!(state, StateType::Killing | StateType::Queued);
     if scheduling {
         let top = top_branches(cx);
-        let (_, current) = select::select(cx.exec, &top, None);
-        for resolved in next::sequential(cx.exec, &current) {
+        let (_, current) = select::select(cx.runs(), &top, None);
+        for resolved in next::sequential(cx.runs(), current) {
             cx.create(&resolved, false);
         }
     }
@@ -108,10 +112,12 @@ fn pass(cx: &mut Cx<'_>) {
         }
     }
 
-    // 5. afterExecution, once terminated.
-    if cx.exec.state.is_terminated() && !cx.flow.after_execution.is_empty() {
+    // 5. Listeners, then afterExecution, once terminated.
+    let listening =
+        cx.exec.state.is_terminated() && !cx.flow.listeners.is_empty() && listeners::schedule(cx);
+    if cx.exec.state.is_terminated() && !listening && !cx.flow.after_execution.is_empty() {
         let after = resolve_list(&cx.flow.after_execution, None);
-        for resolved in next::sequential(cx.exec, &after) {
+        for resolved in next::sequential(cx.runs(), &after) {
             cx.create(&resolved, true);
         }
     }
@@ -159,9 +165,9 @@ fn child_nexts(cx: &mut Cx<'_>, run_id: &TaskRunId) {
     if task.canonical == flowable::PAUSE && !pause::was_paused(&run) {
         return;
     }
-    let result = flowable.branches(cx, task, &run).and_then(|branches| {
-        let (which, current) = select::select(cx.exec, &branches, None);
-        flowable.next(cx, task, which, &current)
+    let result = branches_of(cx, flowable, task, &run).and_then(|branches| {
+        let (which, current) = select::select(cx.runs(), &branches, None);
+        flowable.next(cx, task, which, current)
     });
     match result {
         Ok(nexts) => {
@@ -171,6 +177,23 @@ fn child_nexts(cx: &mut Cx<'_>, run_id: &TaskRunId) {
         }
         Err(message) => cx.fail(run_id, message),
     }
+}
+
+/// The branches of a flowable run, computed once per `apply` when they are static.
+fn branches_of<'a>(
+    cx: &mut Cx<'a>,
+    flowable: &dyn flowable::Flowable,
+    task: &'a Task,
+    run: &TaskRun,
+) -> Result<Rc<Branches<'a>>, String> {
+    if let Some(branches) = cx.branch_cache.get(&run.id) {
+        return Ok(branches.clone());
+    }
+    let branches = Rc::new(flowable.branches(cx, task, run)?);
+    if flowable.static_branches(task) {
+        cx.branch_cache.insert(run.id.clone(), branches.clone());
+    }
+    Ok(branches)
 }
 
 fn settle(cx: &mut Cx<'_>, run_id: &TaskRunId) {
@@ -205,9 +228,7 @@ fn settle(cx: &mut Cx<'_>, run_id: &TaskRunId) {
         loop_until::settle(cx, task, run_id);
         return;
     }
-    let state = flowable
-        .branches(cx, task, &run)
-        .map(|b| flowable.resolve_state(cx, task, &b));
+    let state = branches_of(cx, flowable, task, &run).map(|b| flowable.resolve_state(cx, task, &b));
     match state {
         Ok(Some(state)) => {
             cx.set_state(run_id, state);
@@ -253,9 +274,10 @@ fn render_outputs(cx: &Cx<'_>, outputs: &[FlowOutput]) -> Result<saker_core::Jso
     let mut rendered = saker_core::JsonMap::new();
     for output in outputs {
         let value = cx.render_value(&output.value, None, None).and_then(|v| {
-            // Typed like an input of its type (spec §1.7). No encryption key reaches the
-            // engine yet, so SECRET outputs fail as on a server without one.
-            inputs::type_output(output, v, &inputs::NoInputHost).map_err(|e| e.message)
+            // Typed like an input of its type (spec §1.7); SECRET ones encrypted with the
+            // host's key.
+            inputs::type_output(output, v, &inputs::ServicesHost(cx.services))
+                .map_err(|e| e.message)
         });
         match value {
             Ok(value) => {

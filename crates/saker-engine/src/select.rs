@@ -1,9 +1,12 @@
 //! Branch selection between a level's `tasks`, `errors` and `finally` (spec §6.4), the final
 //! state guess (§6.9) and the generic flowable state resolution.
 
-use saker_core::{Execution, StateType, TaskRun};
+#[cfg(test)]
+use saker_core::Execution;
+use saker_core::{StateType, TaskRun};
 
 use crate::cx::Resolved;
+use crate::runs::Runs;
 
 /// Which list of a level is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,70 +26,79 @@ pub(crate) struct Branches<'a> {
 }
 
 /// Runs matching any resolved task of `list`, in creation order.
-pub(crate) fn runs_of<'e>(exec: &'e Execution, list: &[Resolved<'_>]) -> Vec<&'e TaskRun> {
-    exec.task_run_list
-        .iter()
-        .filter(|run| list.iter().any(|r| r.matches(run)))
-        .collect()
+pub(crate) fn runs_of<'e>(exec: impl Into<Runs<'e>>, list: &[Resolved<'_>]) -> Vec<&'e TaskRun> {
+    let runs: Runs<'e> = exec.into();
+    let list_runs = &runs.exec.task_run_list;
+    let position = |run: &TaskRun| run as *const TaskRun as usize - list_runs.as_ptr() as usize;
+    let mut found: Vec<&'e TaskRun> = list.iter().flat_map(|r| runs.matching(r)).collect();
+    // Creation order, each run once; resolved lists usually follow creation order already.
+    if !found.windows(2).all(|w| position(w[0]) < position(w[1])) {
+        found.sort_by_key(|run| position(run));
+        found.dedup_by(|a, b| std::ptr::eq(*a, *b));
+    }
+    found
 }
 
 /// Every resolved task has a terminated run.
-pub(crate) fn all_terminated(exec: &Execution, list: &[Resolved<'_>]) -> bool {
-    list.iter().all(|r| {
-        exec.task_run_list
-            .iter()
-            .any(|run| r.matches(run) && run.state.is_terminated())
-    })
+pub(crate) fn all_terminated<'e>(exec: impl Into<Runs<'e>>, list: &[Resolved<'_>]) -> bool {
+    let runs: Runs<'e> = exec.into();
+    list.iter()
+        .all(|r| runs.matching(r).any(|run| run.state.is_terminated()))
 }
 
-fn any_run(exec: &Execution, list: &[Resolved<'_>]) -> bool {
-    exec.task_run_list
-        .iter()
-        .any(|run| list.iter().any(|r| r.matches(run)))
+fn any_run(runs: Runs<'_>, list: &[Resolved<'_>]) -> bool {
+    list.iter().any(|r| runs.matching(r).next().is_some())
+}
+
+/// Whether a run of `list` satisfies `check` (like `runs_of(..).iter().any(..)`, without
+/// collecting and ordering every run first).
+fn any_run_where(runs: Runs<'_>, list: &[Resolved<'_>], check: impl Fn(&TaskRun) -> bool) -> bool {
+    list.iter().any(|r| runs.matching(r).any(&check))
 }
 
 /// Kestra's `findTaskDependingFlowState`: the list that runs now.
-pub(crate) fn select<'a>(
-    exec: &Execution,
-    branches: &Branches<'a>,
+/// The list is borrowed from `branches`: copying a ForEach's whole list on every call was a
+/// large part of each pass.
+pub(crate) fn select<'a, 'b, 'e>(
+    exec: impl Into<Runs<'e>>,
+    branches: &'b Branches<'a>,
     forced: Option<StateType>,
-) -> (Which, Vec<Resolved<'a>>) {
+) -> (Which, &'b [Resolved<'a>]) {
+    let exec: Runs<'e> = exec.into();
     let tasks = branches.tasks.as_deref().unwrap_or(&[]);
     let (errors, finally) = (&branches.errors, &branches.finally);
     if any_run(exec, finally) {
-        return (Which::Finally, finally.clone());
+        return (Which::Finally, finally);
     }
     let errors_started = any_run(exec, errors);
     if !errors_started && forced == Some(StateType::Failed) {
         return if errors.is_empty() {
-            (Which::Finally, finally.clone())
+            (Which::Finally, finally)
         } else {
-            (Which::Errors, errors.clone())
+            (Which::Errors, errors)
         };
     }
-    let tasks_failed = runs_of(exec, tasks)
-        .iter()
-        .any(|run| run.state.current().is_failed());
+    let tasks_failed = any_run_where(exec, tasks, |run| run.state.current().is_failed());
     // A failed run waiting for its retry is RETRYING (not FAILED) here: retries are decided
     // when the result arrives, so the "wait for the retry" case of Kestra cannot occur.
     if errors_started || tasks_failed {
         if !finally.is_empty() && !errors.is_empty() && !all_terminated(exec, errors) {
-            return (Which::Errors, errors.clone());
+            return (Which::Errors, errors);
         }
         if finally.is_empty() {
-            return (Which::Errors, errors.clone());
+            return (Which::Errors, errors);
         }
     }
     if !finally.is_empty() && (all_terminated(exec, tasks) || tasks_failed) {
-        return (Which::Finally, finally.clone());
+        return (Which::Finally, finally);
     }
-    (Which::Tasks, tasks.to_vec())
+    (Which::Tasks, tasks)
 }
 
 /// Kestra's `guessFinalState` over the runs of `list`, then the `allowFailure` /
 /// `allowWarning` mapping of the owning flowable.
-pub(crate) fn guess_final_state(
-    exec: &Execution,
+pub(crate) fn guess_final_state<'e>(
+    exec: impl Into<Runs<'e>>,
     list: &[Resolved<'_>],
     allow_failure: bool,
     allow_warning: bool,
@@ -115,32 +127,30 @@ pub(crate) fn guess_final_state(
 
 /// Kestra's `FlowableUtils.resolveState`: the terminal state of a flowable, or `None` while it
 /// is still in progress. Derived from the main children only.
-pub(crate) fn resolve_state(
-    exec: &Execution,
+pub(crate) fn resolve_state<'e>(
+    exec: impl Into<Runs<'e>>,
     branches: &Branches<'_>,
     allow_failure: bool,
     allow_warning: bool,
     forced: Option<StateType>,
 ) -> Option<StateType> {
+    let exec: Runs<'e> = exec.into();
     let Some(tasks) = &branches.tasks else {
         return Some(StateType::fail(allow_failure, allow_warning));
     };
     // A child waiting for its retry keeps the flowable open (spec §6.5).
-    if runs_of(exec, tasks)
-        .iter()
-        .any(|run| run.state.current() == StateType::Retrying)
-    {
+    if any_run_where(exec, tasks, |run| {
+        run.state.current() == StateType::Retrying
+    }) {
         return None;
     }
     let (_, current) = select(exec, branches, forced);
     if !current.is_empty() {
-        return all_terminated(exec, &current)
+        return all_terminated(exec, current)
             .then(|| guess_final_state(exec, tasks, allow_failure, allow_warning));
     }
     let failed = forced == Some(StateType::Failed)
-        || runs_of(exec, tasks)
-            .iter()
-            .any(|run| run.state.current().is_failed());
+        || any_run_where(exec, tasks, |run| run.state.current().is_failed());
     // No children at all (all disabled, empty ForEach, If false without else) ends at once.
     (failed || tasks.is_empty())
         .then(|| guess_final_state(exec, tasks, allow_failure, allow_warning))

@@ -14,6 +14,17 @@ pub trait EngineServices: Services {
     fn globals(&self) -> JsonMap {
         JsonMap::new()
     }
+
+    /// Encrypts a SECRET input/output value with the server key (`kestra.encryption.secret-key`);
+    /// the default is a server without a key.
+    fn encrypt(&self, _plain: &str) -> Result<String, String> {
+        Err(crate::inputs::ENCRYPTION_NOT_CONFIGURED.to_owned())
+    }
+
+    /// Decrypts what [`EngineServices::encrypt`] produced.
+    fn decrypt(&self, _encrypted: &str) -> Result<String, String> {
+        Err(crate::inputs::ENCRYPTION_NOT_CONFIGURED.to_owned())
+    }
 }
 
 /// Services that know nothing (tests, dry runs).

@@ -10,7 +10,7 @@ use crate::cx::Cx;
 
 pub(crate) const SUBFLOW: &str = "io.kestra.plugin.core.flow.Subflow";
 
-fn flag(task: &Task, name: &str, default: bool) -> bool {
+pub(crate) fn flag(task: &Task, name: &str, default: bool) -> bool {
     task.params
         .get(name)
         .and_then(Value::as_bool)
@@ -31,7 +31,7 @@ pub(crate) fn start(cx: &mut Cx<'_>, task: &Task, run_id: &TaskRunId) {
         cx.fail(run_id, format!("unsupported task type {}", task.canonical));
         return;
     }
-    let request = match render_request(cx, task, run_id) {
+    let request = match render_request(cx, task, run_id, &JsonMap::new()) {
         Ok(request) => request,
         Err(message) => {
             cx.fail(run_id, message);
@@ -75,20 +75,28 @@ pub(crate) fn start(cx: &mut Cx<'_>, task: &Task, run_id: &TaskRunId) {
         trigger,
         schedule_date,
         wait,
+        outputs_uri: None,
     })));
 }
 
-/// The rendered properties of a Subflow task.
-struct Request {
-    namespace: String,
-    flow_id: String,
-    revision: Option<u32>,
-    inputs: JsonMap,
-    labels: Vec<Label>,
-    schedule_date: Option<saker_core::Instant>,
+/// The rendered properties of a Subflow task (or of ForEachItem's executable step).
+pub(crate) struct Request {
+    pub(crate) namespace: String,
+    pub(crate) flow_id: String,
+    pub(crate) revision: Option<u32>,
+    pub(crate) inputs: JsonMap,
+    pub(crate) labels: Vec<Label>,
+    pub(crate) schedule_date: Option<saker_core::Instant>,
 }
 
-fn render_request(cx: &Cx<'_>, task: &Task, run_id: &TaskRunId) -> Result<Request, String> {
+/// `taskrun` holds extra `taskrun.*` variables for rendering `inputs` (ForEachItem's `items`
+/// and `iteration`).
+pub(crate) fn render_request(
+    cx: &Cx<'_>,
+    task: &Task,
+    run_id: &TaskRunId,
+    taskrun: &JsonMap,
+) -> Result<Request, String> {
     let namespace = string(cx, task, run_id, "namespace")?;
     let flow_id = string(cx, task, run_id, "flowId")?;
     let revision = match task.params.get("revision") {
@@ -107,7 +115,7 @@ fn render_request(cx: &Cx<'_>, task: &Task, run_id: &TaskRunId) -> Result<Reques
     };
     let inputs = match task.params.get("inputs") {
         None | Some(Value::Null) => JsonMap::new(),
-        Some(raw) => match cx.render_value(raw, Some(task), Some(run_id))? {
+        Some(raw) => match cx.render_value_with_taskrun(raw, Some(task), Some(run_id), taskrun)? {
             Value::Object(map) => map,
             other => return Err(format!("`inputs` must be a map, got {other}")),
         },
@@ -173,7 +181,7 @@ fn render_request(cx: &Cx<'_>, task: &Task, run_id: &TaskRunId) -> Result<Reques
 
 /// `{id: <taskId>, type: <task type>, variables: {executionId, namespace, flowId, flowRevision,
 /// taskRunId, taskId, taskRunValue?, taskRunIteration?}}`.
-fn trigger(cx: &Cx<'_>, task: &Task, run_id: &TaskRunId) -> ExecutionTrigger {
+pub(crate) fn trigger(cx: &Cx<'_>, task: &Task, run_id: &TaskRunId) -> ExecutionTrigger {
     let mut variables = JsonMap::new();
     variables.insert("executionId".into(), Value::String(cx.exec.id.to_string()));
     variables.insert("namespace".into(), Value::String(cx.exec.namespace.clone()));

@@ -32,6 +32,7 @@ impl<'f> FlowIndex<'f> {
             .iter()
             .chain(&flow.finally)
             .chain(&flow.after_execution)
+            .chain(flow.listeners.iter().flat_map(|l| &l.tasks))
         {
             index.add(task, true);
         }

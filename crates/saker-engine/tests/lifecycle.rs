@@ -723,3 +723,52 @@ tasks:
     assert_eq!(run.task_state("approve"), StateType::Success);
     assert_eq!(run.count("notify"), 1);
 }
+
+#[test]
+fn listeners_run_after_the_end_without_changing_its_state() {
+    let run = Run::new(
+        r#"
+listeners:
+  - tasks:
+      - id: ko
+        type: Fail
+      - id: never
+        type: Log
+        message: a failed task stops its listener
+  - conditions:
+      - type: ExecutionStatus
+        in: [SUCCESS]
+    tasks:
+      - id: on_success
+        type: Return
+        format: "{{ execution.state }}"
+  - conditions:
+      - type: ExecutionStatus
+        in: [FAILED]
+    tasks:
+      - id: on_failure
+        type: Log
+        message: not for a successful execution
+tasks:
+  - id: first
+    type: Log
+    message: x
+afterExecution:
+  - id: end
+    type: Log
+    message: after the listeners
+"#,
+    )
+    .start();
+    assert_eq!(run.state(), StateType::Success);
+    let order: Vec<&str> = run
+        .exec
+        .task_run_list
+        .iter()
+        .map(|r| r.task_id.as_str())
+        .collect();
+    assert_eq!(order, ["first", "ko", "on_success", "end"]);
+    assert_eq!(run.task_state("ko"), StateType::Failed);
+    assert_eq!(run.task_state("on_success"), StateType::Success);
+    assert_eq!(run.count("on_failure"), 0);
+}

@@ -13,6 +13,7 @@
 
 mod ast;
 mod builtins;
+pub mod crypto;
 mod eval;
 mod lexer;
 mod library;

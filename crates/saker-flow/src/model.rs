@@ -129,6 +129,68 @@ impl Task {
     }
 }
 
+/// ForEachItem's hidden steps. Kestra runs a ForEachItem as a sequential flowable over three
+/// derived tasks (`<id>_split`, `<id>_items`, `<id>_merge`, its `getTasks()`); the model holds
+/// them as the task's `tasks` branch so the executor and the workers find them like any task.
+pub mod for_each_item {
+    use serde_json::Map;
+
+    use super::{Branch, Task, TaskCommon};
+    use crate::catalog::{Slot, TaskKind};
+
+    pub const TYPE: &str = "io.kestra.plugin.core.flow.ForEachItem";
+    /// Runnable: splits `items` into batch files; outputs `splits` (a file listing the batch
+    /// URIs) and `uris` (the same list, read by the executor).
+    pub const SPLIT: &str = "io.kestra.plugin.core.flow.ForEachItem$ForEachItemSplit";
+    /// Executable: one subflow execution per batch; outputs `iterations`, `numberOfBatches`,
+    /// `subflowOutputsBaseUri`.
+    pub const ITEMS: &str = "io.kestra.plugin.core.flow.ForEachItem$ForEachItemExecutable";
+    /// Runnable: concatenates the subflows' outputs files; outputs `subflowOutputs`.
+    pub const MERGE: &str = "io.kestra.plugin.core.flow.ForEachItem$ForEachItemMergeOutputs";
+    pub const SPLIT_SUFFIX: &str = "_split";
+    pub const ITEMS_SUFFIX: &str = "_items";
+    pub const MERGE_SUFFIX: &str = "_merge";
+
+    /// The hidden `tasks` branch of a ForEachItem task.
+    pub(crate) fn steps(task: &Task) -> Branch {
+        let pick = |keep: &dyn Fn(&str) -> bool| -> Map<String, serde_json::Value> {
+            task.params
+                .iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let step = |suffix: &str, canonical: &'static str, kind, params| Task {
+            id: format!("{}{suffix}", task.id),
+            type_name: canonical.to_owned(),
+            canonical,
+            kind,
+            common: TaskCommon::default(),
+            params,
+            branches: Vec::new(),
+            plugins: Vec::new(),
+            path: task.path.clone(),
+        };
+        let split_props = |k: &str| k == "items" || k == "batch";
+        Branch {
+            name: "tasks".into(),
+            slot: Slot::Tasks("tasks"),
+            case: None,
+            tasks: vec![
+                step(SPLIT_SUFFIX, SPLIT, TaskKind::Runnable, pick(&split_props)),
+                step(
+                    ITEMS_SUFFIX,
+                    ITEMS,
+                    TaskKind::Executable,
+                    pick(&|k| !split_props(k)),
+                ),
+                step(MERGE_SUFFIX, MERGE, TaskKind::Runnable, Map::new()),
+            ],
+            depends_on: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Branch {

@@ -559,7 +559,7 @@ impl<'a> Cx<'a> {
         let slots = self.slots(&mut o, info);
         let params = self.params(&o, info, path);
         let id = id?;
-        let task = Task {
+        let mut task = Task {
             id,
             type_name,
             canonical: info.type_name,
@@ -571,6 +571,10 @@ impl<'a> Cx<'a> {
             path: path.to_string(),
         };
         self.task_rules(&task, node);
+        if task.canonical == FOR_EACH_ITEM {
+            let steps = crate::model::for_each_item::steps(&task);
+            task.branches.insert(0, steps);
+        }
         Some(task)
     }
 

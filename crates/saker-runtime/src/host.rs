@@ -132,22 +132,57 @@ pub fn envs_from_vars(vars: impl IntoIterator<Item = (String, String)>) -> JsonM
 
 /// Replaces every secret value in `message` with Kestra's mask.
 pub fn mask(message: String, secrets: &[String]) -> String {
-    let mut message = message;
-    for secret in secrets {
-        if message.contains(secret.as_str()) {
-            message = message.replace(secret.as_str(), saker_task::log::MASK);
-        }
-    }
-    message
+    saker_task::log::mask_secrets(message, secrets.iter().map(String::as_str))
 }
 
 /// The expression services of the runtime: secrets, KV, internal-storage files, wall-clock
-/// `now()` and random `uuid()`; plus `envs` for the engine.
+/// `now()` and random `uuid()`; plus `envs` and SECRET input/output encryption for the engine.
+#[derive(Clone)]
 pub struct HostServices {
     pub secrets: Secrets,
     pub envs: JsonMap,
     pub kv: Arc<dyn KvStore>,
     pub files: Arc<dyn FileStore>,
+    /// Kestra's `kestra.encryption.secret-key` (base64 AES key); `None`: SECRET inputs and
+    /// outputs are rejected, as on a server without a key.
+    pub encryption_key: Option<String>,
+}
+
+/// The expression services of one worker attempt: the host's, plus `errorLogs()`, the ERROR
+/// log lines of its execution so far (Kestra's `LogEntry` JSON objects).
+pub(crate) struct AttemptServices {
+    pub host: Arc<HostServices>,
+    pub error_logs: Arc<Vec<Value>>,
+}
+
+impl Services for AttemptServices {
+    fn secret(&self, key: &str) -> Result<String, String> {
+        self.host.secret(key)
+    }
+
+    fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
+        self.host.kv(namespace, key)
+    }
+
+    fn read(&self, path: &str) -> Result<String, String> {
+        self.host.read(path)
+    }
+
+    fn file_size(&self, uri: &str) -> Result<Option<u64>, String> {
+        self.host.file_size(uri)
+    }
+
+    fn error_logs(&self) -> Result<Value, String> {
+        Ok(Value::Array(self.error_logs.as_ref().clone()))
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        self.host.now()
+    }
+
+    fn uuid(&self) -> String {
+        self.host.uuid()
+    }
 }
 
 /// Drives a future that is expected to be ready at once (in-memory backends). A store that
@@ -210,6 +245,20 @@ impl EngineServices for HostServices {
     fn envs(&self) -> JsonMap {
         self.envs.clone()
     }
+
+    fn encrypt(&self, plain: &str) -> Result<String, String> {
+        match &self.encryption_key {
+            Some(key) => saker_expr::crypto::encrypt(key, plain),
+            None => Err(saker_engine::inputs::ENCRYPTION_NOT_CONFIGURED.to_owned()),
+        }
+    }
+
+    fn decrypt(&self, encrypted: &str) -> Result<String, String> {
+        match &self.encryption_key {
+            Some(key) => saker_expr::crypto::decrypt(key, encrypted),
+            None => Err(saker_engine::inputs::ENCRYPTION_NOT_CONFIGURED.to_owned()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -250,7 +299,7 @@ mod tests {
         assert_eq!(masks[0], long);
         assert_eq!(
             mask("key is secretKey".into(), &masks),
-            "key is ******".to_owned()
+            "key is **masked*".to_owned()
         );
     }
 

@@ -3,7 +3,7 @@
 
 use saker_core::JsonMap;
 use saker_engine::EngineServices;
-use saker_engine::inputs::{InputContext, RawInput, resolve_inputs};
+use saker_engine::inputs::{InputContext, RawInput, ServicesHost, resolve_inputs};
 use saker_expr::{Engine, Value};
 use saker_flow::Flow;
 
@@ -24,7 +24,9 @@ pub fn resolve(
     variables.insert("envs".into(), Value::Object(services.envs()));
     variables.insert("globals".into(), Value::Object(services.globals()));
     let variables = Value::Object(variables);
-    let ctx = InputContext::new(engine, &variables, services);
+    // SECRET values are encrypted with the host's key (`EngineServices::encrypt`).
+    let host = ServicesHost(services);
+    let ctx = InputContext::new(engine, &variables, services).with_host(&host);
     resolve_inputs(flow, raw, &ctx).map_err(|error| error.to_string())
 }
 

@@ -19,15 +19,20 @@
 //! Code map: [`host`] (clock, ids, secrets, envs, expression services), [`worker`] (one
 //! attempt), [`inputs`] (execution inputs).
 
+mod for_each_item;
 pub mod host;
 pub mod inputs;
 mod worker;
+mod working_dir;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use saker_core::{Execution, ExecutionId, FlowRef, JsonMap, StateType, TaskRunId};
-use saker_engine::{Action, Event, Executor, LogLevel, StartSubflow, Timer, render_context};
+use saker_engine::{
+    Action, Event, Executor, LogLevel, RunChanges, StartSubflow, Timer, render_context,
+    worker_context,
+};
 use saker_expr::Engine;
 use saker_flow::Flow;
 use saker_storage::{Changed, FileStore, LogEntry, Store, StoreLogSource};
@@ -69,7 +74,12 @@ pub struct Runtime<S: Store> {
     engine: Arc<Engine>,
     observer: Option<Arc<dyn LogObserver>>,
     masks: Arc<Vec<String>>,
+    max_subflow_depth: usize,
 }
+
+/// How deep child executions (Subflow, ForEachItem) may nest by default: a flow calling itself
+/// at run time (directly or A→B→A) would otherwise never end.
+pub const DEFAULT_MAX_SUBFLOW_DEPTH: usize = 25;
 
 impl<S: Store> Runtime<S> {
     pub fn new(store: Arc<S>, files: Arc<dyn FileStore>, kv: Arc<dyn KvStore>) -> Self {
@@ -78,6 +88,7 @@ impl<S: Store> Runtime<S> {
             envs: JsonMap::new(),
             kv: kv.clone(),
             files: files.clone(),
+            encryption_key: None,
         });
         Runtime {
             store,
@@ -87,6 +98,7 @@ impl<S: Store> Runtime<S> {
             engine: Arc::new(Engine::new()),
             observer: None,
             masks: Arc::new(Vec::new()),
+            max_subflow_depth: DEFAULT_MAX_SUBFLOW_DEPTH,
         }
     }
 
@@ -96,9 +108,7 @@ impl<S: Store> Runtime<S> {
         self.masks = Arc::new(secrets.values_for_masking());
         self.services = Arc::new(HostServices {
             secrets,
-            envs: self.services.envs.clone(),
-            kv: self.kv.clone(),
-            files: self.files.clone(),
+            ..(*self.services).clone()
         });
         self
     }
@@ -107,11 +117,28 @@ impl<S: Store> Runtime<S> {
     #[must_use]
     pub fn with_envs(mut self, envs: JsonMap) -> Self {
         self.services = Arc::new(HostServices {
-            secrets: self.services.secrets.clone(),
             envs,
-            kv: self.kv.clone(),
-            files: self.files.clone(),
+            ..(*self.services).clone()
         });
+        self
+    }
+
+    /// The AES key (base64, 16 or 32 bytes) SECRET inputs and outputs are encrypted with:
+    /// Kestra's `kestra.encryption.secret-key`. Without one they are rejected.
+    #[must_use]
+    pub fn with_encryption_key(mut self, key: String) -> Self {
+        self.services = Arc::new(HostServices {
+            encryption_key: Some(key),
+            ..(*self.services).clone()
+        });
+        self
+    }
+
+    /// The deepest chain of child executions allowed (the root execution is depth 0); a child
+    /// beyond it is not created and its parent task run fails.
+    #[must_use]
+    pub fn with_max_subflow_depth(mut self, depth: usize) -> Self {
+        self.max_subflow_depth = depth;
         self
     }
 
@@ -123,6 +150,33 @@ impl<S: Store> Runtime<S> {
 
     pub fn store(&self) -> &Arc<S> {
         &self.store
+    }
+
+    /// Stores (and shows the observer) an execution-level log line of `execution`, such as a
+    /// warning about the flow found before it runs; secrets are masked.
+    pub async fn log_execution(
+        &self,
+        execution: &Execution,
+        level: Level,
+        message: String,
+    ) -> Result<(), RuntimeError> {
+        let entry = LogEntry {
+            namespace: execution.namespace.clone(),
+            flow_id: execution.flow_id.clone(),
+            task_id: None,
+            execution_id: execution.id.as_str().to_owned(),
+            task_run_id: None,
+            attempt_number: None,
+            timestamp: host::now(),
+            level,
+            thread: "executor".to_owned(),
+            message: mask(message, &self.masks),
+        };
+        self.store.append_logs(std::slice::from_ref(&entry)).await?;
+        if let Some(observer) = &self.observer {
+            observer.log(&entry);
+        }
+        Ok(())
     }
 
     /// Types `flow`'s execution inputs from raw values with this runtime's services
@@ -155,6 +209,7 @@ impl<S: Store> Runtime<S> {
             ids: RandomIds,
             flows: HashMap::new(),
             timer_generation: 0,
+            error_logs: std::sync::Mutex::default(),
         };
         driver.start(flow, execution, None).await?;
         driver.run().await?;
@@ -178,6 +233,8 @@ struct ParentLink {
     execution_id: ExecutionId,
     task_run_id: TaskRunId,
     wait: bool,
+    /// Where the child's flow outputs go when it ends (ForEachItem).
+    outputs_uri: Option<String>,
 }
 
 /// An execution this loop runs.
@@ -203,6 +260,9 @@ struct Driver<'r, S: Store> {
     ids: RandomIds,
     flows: HashMap<(String, String, Option<u32>), Arc<Flow>>,
     timer_generation: u64,
+    /// ERROR log lines per execution id, as `errorLogs()` returns them (shared with the attempts
+    /// dispatched since; a new line makes a new list).
+    error_logs: std::sync::Mutex<HashMap<String, Arc<Vec<serde_json::Value>>>>,
 }
 
 impl<S: Store> Driver<'_, S> {
@@ -255,6 +315,11 @@ impl<S: Store> Driver<'_, S> {
                     {
                         self.workers.remove(&result.task_run_id);
                     }
+                    if let Event::WorkerTaskRuns(report) = &event
+                        && report.released.is_some()
+                    {
+                        self.workers.remove(&report.task_run_id);
+                    }
                     self.pending.push_back((id, event));
                 }
                 Msg::Timer(id, timer, generation) => {
@@ -276,6 +341,13 @@ impl<S: Store> Driver<'_, S> {
     }
 
     async fn log(&self, entry: LogEntry) -> Result<(), RuntimeError> {
+        if entry.level == Level::Error
+            && let Ok(line) = serde_json::to_value(&entry)
+        {
+            let mut logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
+            let list = logs.entry(entry.execution_id.clone()).or_default();
+            Arc::make_mut(list).push(line);
+        }
         self.rt
             .store
             .append_logs(std::slice::from_ref(&entry))
@@ -292,8 +364,8 @@ impl<S: Store> Driver<'_, S> {
             return Ok(());
         };
         let now = host::now();
-        let before = live.execution.task_run_list.clone();
-        let actions = self.executor.apply(
+        // The engine reports what it changed: no clone + compare of every task run per event.
+        let applied = self.executor.apply_tracked(
             &live.flow,
             &mut live.execution,
             event,
@@ -301,7 +373,11 @@ impl<S: Store> Driver<'_, S> {
             &mut self.ids,
             &*self.rt.services,
         );
-        let changed = Changed::between(&before, &live.execution.task_run_list);
+        let actions = applied.actions;
+        let changed = match applied.changed {
+            RunChanges::All => Changed::All,
+            RunChanges::Runs(ids) => Changed::TaskRuns(ids),
+        };
         self.rt
             .store
             .save_execution(&live.execution, &changed)
@@ -350,7 +426,7 @@ impl<S: Store> Driver<'_, S> {
                 }
             }
             Action::CreateReplay { at } => self.create_replay(id, at).await?,
-            Action::Ended { state } => self.ended(id, state),
+            Action::Ended { state } => self.ended(id, state).await?,
         }
         Ok(())
     }
@@ -391,10 +467,13 @@ impl<S: Store> Driver<'_, S> {
         };
         let flow = &live.flow;
         let execution = &live.execution;
-        let (Some(run), Some(task)) = (
-            execution.find_task_run(task_run_id.as_str()),
-            flow.find_task(task_id),
-        ) else {
+        // Dispatched runs are recent: search from the end.
+        let run = execution
+            .task_run_list
+            .iter()
+            .rev()
+            .find(|r| r.id == task_run_id);
+        let (Some(run), Some(task)) = (run, flow.find_task(task_id)) else {
             // The engine only dispatches task runs of its own flow; answer anyway so the
             // execution cannot hang on a run nobody works on.
             let result = saker_engine::TaskRunResult::ended(task_run_id, StateType::Failed, None);
@@ -402,7 +481,27 @@ impl<S: Store> Driver<'_, S> {
                 .push_back((id.clone(), Event::TaskRunResult(result)));
             return;
         };
-        let variables = render_context(flow, execution, Some(task), Some(run), &*self.rt.services);
+        if task.kind == saker_flow::TaskKind::WorkingDirectory {
+            let block = working_dir::Block {
+                flow: flow.clone(),
+                execution: execution.clone(),
+                task_run_id: task_run_id.clone(),
+                services: self.run_services(),
+                host: self.rt.services.clone(),
+                secrets: self.rt.masks.clone(),
+            };
+            let cancel = CancellationToken::new();
+            self.workers.insert(task_run_id, cancel.clone());
+            tokio::spawn(working_dir::run(block, cancel, self.tx.clone()));
+            return;
+        }
+        // ForEachItem's merge step reads its sibling's outputs from the variables, not through
+        // a template of its own: it needs them all.
+        let variables = if task.canonical == saker_flow::for_each_item::MERGE {
+            render_context(flow, execution, Some(task), Some(run), &*self.rt.services)
+        } else {
+            worker_context(flow, execution, task, run, &*self.rt.services)
+        };
         let info = TaskRunInfo {
             execution_id: id.clone(),
             task_run_id: task_run_id.clone(),
@@ -419,7 +518,49 @@ impl<S: Store> Driver<'_, S> {
             timeout: task.common.timeout.clone(),
             variables,
         };
-        let services = RunServices {
+        let mut services = self.run_services();
+        let error_logs = self
+            .error_logs
+            .lock()
+            .ok()
+            .and_then(|l| l.get(id.as_str()).cloned());
+        if let Some(error_logs) = error_logs {
+            services.expr = Arc::new(host::AttemptServices {
+                host: self.rt.services.clone(),
+                error_logs,
+            });
+        }
+        // Decrypted SECRET inputs are masked like secrets (Kestra's `RunVariables`).
+        let mut masks = self.rt.masks.clone();
+        if flow
+            .inputs
+            .iter()
+            .any(|i| i.type_ == saker_flow::InputType::Secret)
+        {
+            let (_, secrets) =
+                saker_engine::inputs::inputs_variable(flow, &execution.inputs, &*self.rt.services);
+            if !secrets.is_empty() {
+                let mut all = masks.as_ref().clone();
+                all.extend(secrets);
+                all.sort_by_key(|v| std::cmp::Reverse(v.len()));
+                masks = Arc::new(all);
+            }
+        }
+        let cancel = CancellationToken::new();
+        self.workers.insert(task_run_id, cancel.clone());
+        tokio::spawn(worker::run(
+            job,
+            id.clone(),
+            services,
+            masks,
+            cancel,
+            self.tx.clone(),
+        ));
+    }
+
+    /// The services of a worker attempt.
+    fn run_services(&self) -> RunServices {
+        RunServices {
             engine: self.rt.engine.clone(),
             expr: self.rt.services.clone(),
             kv: self.rt.kv.clone(),
@@ -428,17 +569,7 @@ impl<S: Store> Driver<'_, S> {
             // Replaced by the worker's own sink (it needs the task run's identity).
             log_sink: Arc::new(saker_task::log::MemoryLogSink::new()),
             clock: Arc::new(SystemClock),
-        };
-        let cancel = CancellationToken::new();
-        self.workers.insert(task_run_id, cancel.clone());
-        tokio::spawn(worker::run(
-            job,
-            id.clone(),
-            services,
-            self.rt.masks.clone(),
-            cancel,
-            self.tx.clone(),
-        ));
+        }
     }
 
     fn arm_timer(&mut self, id: &ExecutionId, at: saker_core::Instant, timer: Timer) {
@@ -461,25 +592,106 @@ impl<S: Store> Driver<'_, S> {
         live.timers.push((timer, generation, handle.abort_handle()));
     }
 
-    fn ended(&mut self, id: &ExecutionId, state: StateType) {
+    async fn ended(&mut self, id: &ExecutionId, state: StateType) -> Result<(), RuntimeError> {
         let Some(live) = self.lives.get_mut(id) else {
-            return;
+            return Ok(());
         };
         live.ended = true;
         for (_, _, handle) in live.timers.drain(..) {
             handle.abort();
         }
-        if let Some(parent) = &live.parent
-            && parent.wait
+        let Some(parent) = live.parent.as_ref().filter(|p| p.wait) else {
+            return Ok(());
+        };
+        let mut state = state;
+        let mut failure = None;
+        // A ForEachItem child leaves its flow outputs (one ION line) for the merge step; Kestra
+        // only writes them for flows that declare outputs.
+        if let Some(uri) = &parent.outputs_uri
+            && !live.flow.outputs.is_empty()
         {
-            let event = Event::SubflowEnded {
-                task_run_id: parent.task_run_id.clone(),
-                execution_id: id.clone(),
-                state,
-                outputs: live.execution.outputs.clone(),
-            };
-            self.pending.push_back((parent.execution_id.clone(), event));
+            let mut line = serde_json::to_string(&live.execution.outputs).unwrap_or_default();
+            line.push('\n');
+            if let Err(error) = self.rt.files.put(uri, line.into_bytes()).await {
+                failure = Some(format!("Failed to store the subflow outputs: {error}"));
+                state = StateType::Failed;
+            }
         }
+        let (parent_id, task_run_id) = (parent.execution_id.clone(), parent.task_run_id.clone());
+        let outputs = match self.subflow_outputs(id, &parent_id, &task_run_id) {
+            Ok(outputs) => outputs,
+            Err(message) => {
+                // Kestra fails the Subflow run (the child keeps its own state).
+                failure = Some(format!(
+                    "Failed to extract outputs with the error: '{message}'"
+                ));
+                state = StateType::Failed;
+                JsonMap::new()
+            }
+        };
+        let event = Event::SubflowEnded {
+            task_run_id: task_run_id.clone(),
+            execution_id: id.clone(),
+            state,
+            outputs,
+        };
+        self.pending.push_back((parent_id.clone(), event));
+        if let Some(message) = failure
+            && let Some(entry) =
+                self.executor_log(&parent_id, LogLevel::Warn, Some(&task_run_id), message)
+        {
+            self.log(entry).await?;
+        }
+        Ok(())
+    }
+
+    /// The `outputs` a Subflow run gets from its ended child `id` (spec §4.1): the child's flow
+    /// outputs when its flow declares some, else the Subflow task's own (deprecated) `outputs`
+    /// property rendered in the child's context, as Kestra does.
+    fn subflow_outputs(
+        &self,
+        id: &ExecutionId,
+        parent_id: &ExecutionId,
+        task_run_id: &TaskRunId,
+    ) -> Result<JsonMap, String> {
+        let Some(child) = self.lives.get(id) else {
+            return Ok(JsonMap::new());
+        };
+        if !child.flow.outputs.is_empty() {
+            return Ok(child.execution.outputs.clone());
+        }
+        let property = self.lives.get(parent_id).and_then(|parent| {
+            let run = parent.execution.find_task_run(task_run_id.as_str())?;
+            parent.flow.find_task(&run.task_id)?.params.get("outputs")
+        });
+        let Some(property @ serde_json::Value::Object(_)) = property else {
+            return Ok(child.execution.outputs.clone());
+        };
+        let services = &*self.rt.services;
+        let ctx = render_context(&child.flow, &child.execution, None, None, services);
+        match self.rt.engine.render_value(property, &ctx, services) {
+            Ok(serde_json::Value::Object(outputs)) => Ok(outputs),
+            Ok(_) => Ok(JsonMap::new()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// `namespace.flowId` of `id` and of each execution above it, root first.
+    fn chain(&self, id: &ExecutionId) -> Vec<String> {
+        let mut chain = Vec::new();
+        let mut current = self.lives.get(id);
+        while let Some(live) = current {
+            chain.push(format!(
+                "{}.{}",
+                live.execution.namespace, live.execution.flow_id
+            ));
+            current = live
+                .parent
+                .as_ref()
+                .and_then(|p| self.lives.get(&p.execution_id));
+        }
+        chain.reverse();
+        chain
     }
 
     /// The parsed flow `(namespace, id[, revision])` from the store (cached per run).
@@ -528,10 +740,21 @@ impl<S: Store> Driver<'_, S> {
         parent_id: &ExecutionId,
         start: StartSubflow,
     ) -> Result<(), RuntimeError> {
-        let child = match self
-            .load_flow(&start.namespace, &start.flow_id, start.revision)
-            .await
-        {
+        let chain = self.chain(parent_id);
+        let child = if chain.len() > self.rt.max_subflow_depth {
+            Err(format!(
+                "Subflow depth limit ({}) reached: {} → {}.{} was not started (a flow that calls \
+                 itself, directly or through other flows, never ends)",
+                self.rt.max_subflow_depth,
+                chain.join(" → "),
+                start.namespace,
+                start.flow_id
+            ))
+        } else {
+            self.load_flow(&start.namespace, &start.flow_id, start.revision)
+                .await
+        };
+        let child = match child {
             Ok(flow) => {
                 let raw = inputs::raw_from_json(&start.inputs);
                 inputs::resolve(&flow, &raw, &self.rt.engine, &*self.rt.services)
@@ -582,6 +805,7 @@ impl<S: Store> Driver<'_, S> {
             execution_id: parent_id.clone(),
             task_run_id: start.task_run_id,
             wait: start.wait,
+            outputs_uri: start.outputs_uri,
         };
         self.start(flow, execution, Some(parent)).await
     }

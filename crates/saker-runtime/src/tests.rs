@@ -305,3 +305,293 @@ tasks:
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_subflow_cycle_is_cut_at_the_depth_limit() {
+    let observer = Arc::new(Collect::default());
+    let rt = runtime()
+        .with_max_subflow_depth(3)
+        .with_observer(observer.clone());
+    // A → B → A …: the flow ids are rendered, so validation cannot see the cycle.
+    let call = |me: &str, other: &str| {
+        format!(
+            "id: {me}\nnamespace: test\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: test\n    flowId: \"{{{{ '{other}' }}}}\"\n"
+        )
+    };
+    for (me, other) in [("a", "b"), ("b", "a")] {
+        let source = call(me, other);
+        rt.store().put_flow("test", me, &source).await.unwrap();
+    }
+    let execution = run(&rt, &call("a", "b")).await;
+    assert_eq!(execution.state.current(), StateType::Failed);
+    let logs = observer.0.lock().unwrap();
+    let cut: Vec<&LogEntry> = logs
+        .iter()
+        .filter(|l| l.message.contains("Subflow depth limit (3) reached"))
+        .collect();
+    assert_eq!(cut.len(), 1, "{logs:?}");
+    assert!(
+        cut[0]
+            .message
+            .contains("test.a → test.b → test.a → test.b → test.a was not started"),
+        "{}",
+        cut[0].message
+    );
+    // Four executions (depths 0 to 3), each failed by the one below it.
+    let failed: std::collections::HashSet<&str> = logs
+        .iter()
+        .filter(|l| l.message.starts_with("Flow completed with state FAILED"))
+        .map(|l| l.execution_id.as_str())
+        .collect();
+    assert_eq!(failed.len(), 4, "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_inputs_are_stored_encrypted_used_decrypted_and_masked() {
+    let key = saker_expr::crypto::generate_key();
+    let observer = Arc::new(Collect::default());
+    let rt = runtime()
+        .with_encryption_key(key.clone())
+        .with_observer(observer.clone());
+    let flow = parse(
+        r#"
+id: secret-input
+namespace: test
+inputs:
+  - id: pw
+    type: SECRET
+    defaults: password
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "my secret: {{ inputs.pw }}"
+  - id: use
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.pw | upper }}"
+"#,
+    );
+    let mut execution = new_execution(&flow);
+    execution.inputs = rt.resolve_inputs(&flow, &[]).unwrap();
+    let stored = execution.inputs["pw"].as_str().unwrap().to_owned();
+    assert_ne!(stored, "password");
+    assert_eq!(
+        saker_expr::crypto::decrypt(&key, &stored).unwrap(),
+        "password"
+    );
+    let execution = rt.run(flow, execution).await.unwrap();
+    assert_eq!(execution.state.current(), StateType::Success);
+    let outputs = execution.task_run_list[1].outputs.as_ref().unwrap();
+    assert_eq!(outputs["value"], json!("PASSWORD"));
+    let logs = observer.0.lock().unwrap();
+    assert!(
+        logs.iter().any(|l| l.message == "my secret: ********"),
+        "{logs:?}"
+    );
+    assert!(!logs.iter().any(|l| l.message.contains("password")));
+
+    // Without a key, SECRET inputs are rejected as on a Kestra server without one.
+    let error = runtime()
+        .resolve_inputs(&parse_secret_flow(), &[])
+        .unwrap_err();
+    assert!(error.contains("encryption is not configured"), "{error}");
+}
+
+fn parse_secret_flow() -> Arc<Flow> {
+    parse(
+        "id: s\nnamespace: test\ninputs:\n  - id: pw\n    type: SECRET\n    defaults: x\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_logs_lists_the_error_lines_of_the_execution() {
+    let execution = run(
+        &runtime(),
+        r#"
+id: errors
+namespace: test
+tasks:
+  - id: failed
+    type: io.kestra.plugin.core.execution.Fail
+errors:
+  - id: report
+    type: io.kestra.plugin.core.debug.Return
+    format: "{% for log in errorLogs() %}[{{ log.taskId }}: {{ log.message }}]{% endfor %}"
+"#,
+    )
+    .await;
+    assert_eq!(execution.state.current(), StateType::Failed);
+    let report = execution
+        .task_run_list
+        .iter()
+        .find(|r| r.task_id == "report")
+        .unwrap();
+    assert_eq!(
+        report.outputs.as_ref().unwrap()["value"],
+        json!("[failed: Task failure]")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subflow_outputs_property_renders_in_the_child_context() {
+    let rt = runtime();
+    let child = r#"
+id: child
+namespace: test
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.debug.Return
+    format: "hello"
+"#;
+    rt.store().put_flow("test", "child", child).await.unwrap();
+    let execution = run(
+        &rt,
+        r#"
+id: parent
+namespace: test
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: test
+    flowId: child
+    outputs:
+      extracted: "{{ outputs.hello.value }} world"
+  - id: broken
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: test
+    flowId: child
+    outputs:
+      extracted: "{{ outputs.nope.value }}"
+"#,
+    )
+    .await;
+    assert_eq!(
+        states(&execution),
+        [
+            ("ok".to_owned(), StateType::Success),
+            ("broken".to_owned(), StateType::Failed)
+        ]
+    );
+    let outputs = execution.task_run_list[0].outputs.as_ref().unwrap();
+    assert_eq!(outputs["outputs"]["extracted"], json!("hello world"));
+    let logs = rt
+        .store()
+        .logs(&LogFilter::execution(execution.id.as_str()))
+        .await
+        .unwrap();
+    assert!(
+        logs.iter().any(|l| l
+            .message
+            .starts_with("Failed to extract outputs with the error:")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn working_directory_runs_its_children_in_one_directory() {
+    let files = Arc::new(MemoryStorage::new());
+    let rt = Runtime::new(
+        Arc::new(MemoryStore::new()),
+        files.clone(),
+        Arc::new(MemoryKvStore::new()),
+    );
+    let source = r#"
+id: wd
+namespace: test
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a"]
+    tasks:
+      - id: block
+        type: io.kestra.plugin.core.flow.WorkingDirectory
+        inputFiles:
+          in.txt: "from {{ flow.id }}"
+        outputFiles:
+          - "*.out"
+        cache:
+          patterns: ["*.cached"]
+          ttl: PT1H
+        tasks:
+          - id: cached
+            type: io.kestra.plugin.core.storage.LocalFiles
+            outputs: ["*.cached"]
+          - id: write
+            type: io.kestra.plugin.core.storage.LocalFiles
+            inputs:
+              copy.out: "{{ taskrun.value }}-{{ outputs.cached[taskrun.value].uris | length }}"
+              keep.cached: kept
+            outputs: ["*.out"]
+          - id: skipped
+            type: io.kestra.plugin.core.debug.Return
+            format: never
+            runIf: "false"
+          - id: who
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ workerTaskrun.id }}|{{ outputs.write.a.uris | keys | join(',') }}"
+  - id: broken
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: fails
+        type: io.kestra.plugin.core.execution.Fail
+      - id: not-reached
+        type: io.kestra.plugin.core.debug.Return
+        format: x
+    errors:
+      - id: handled
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ tasks.fails.state }}"
+"#;
+    let flow = parse(source);
+    let execution = rt.run(flow.clone(), new_execution(&flow)).await.unwrap();
+    assert_eq!(
+        states(&execution),
+        [
+            ("each".to_owned(), StateType::Success),
+            ("block".to_owned(), StateType::Success),
+            ("cached".to_owned(), StateType::Success),
+            ("write".to_owned(), StateType::Success),
+            ("skipped".to_owned(), StateType::Skipped),
+            ("who".to_owned(), StateType::Success),
+            ("broken".to_owned(), StateType::Failed),
+            ("fails".to_owned(), StateType::Failed),
+            ("handled".to_owned(), StateType::Success),
+        ]
+    );
+    assert_eq!(execution.state.current(), StateType::Failed);
+    let run = |id: &str| {
+        execution
+            .task_run_list
+            .iter()
+            .find(|r| r.task_id == id)
+            .unwrap()
+    };
+    let block = run("block");
+    assert!(block.attempts.is_empty());
+    for child in ["cached", "write", "skipped", "who"] {
+        assert_eq!(run(child).dynamic, Some(true), "{child}");
+        assert_eq!(run(child).parent_task_run_id.as_ref(), Some(&block.id));
+    }
+    assert_eq!(run("handled").dynamic, None);
+    // Nothing cached yet on the first run.
+    assert_eq!(run("cached").outputs.as_ref().unwrap()["uris"], json!({}));
+    let who = run("who").outputs.as_ref().unwrap()["value"].clone();
+    assert_eq!(who, json!(format!("{}|copy.out", block.id)));
+    let uri = block.outputs.as_ref().unwrap()["outputFiles"]["copy.out"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // `taskrun.value` is the block's; `outputs` has the child before.
+    assert_eq!(files.get_now(&uri).unwrap(), b"a-0");
+
+    // A second execution restores the cache before the children run.
+    let second = rt.run(flow.clone(), new_execution(&flow)).await.unwrap();
+    let cached = second
+        .task_run_list
+        .iter()
+        .find(|r| r.task_id == "cached")
+        .unwrap();
+    let uris = cached.outputs.as_ref().unwrap()["uris"]
+        .as_object()
+        .unwrap();
+    assert_eq!(uris.keys().collect::<Vec<_>>(), ["keep.cached"]);
+}

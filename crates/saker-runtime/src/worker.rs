@@ -54,6 +54,30 @@ impl LogSink for TaskSink {
     }
 }
 
+/// A log sink filing lines under the task run of `info` (secrets masked).
+pub(crate) fn sink_for(
+    tx: UnboundedSender<Msg>,
+    info: &TaskRunInfo,
+    secrets: Arc<Vec<String>>,
+) -> Arc<dyn LogSink> {
+    Arc::new(TaskSink {
+        tx,
+        template: LogEntry {
+            namespace: info.namespace.clone(),
+            flow_id: info.flow_id.clone(),
+            task_id: Some(info.task_id.clone()),
+            execution_id: info.execution_id.as_str().to_owned(),
+            task_run_id: Some(info.task_run_id.as_str().to_owned()),
+            attempt_number: Some(info.attempt),
+            timestamp: crate::host::now(),
+            level: Level::Info,
+            thread: "worker".to_owned(),
+            message: String::new(),
+        },
+        secrets,
+    })
+}
+
 /// The text of a panic payload.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -79,7 +103,7 @@ fn timeout_of(ctx: &RunContext, timeout: Option<&str>) -> Result<Option<Duration
 pub(crate) async fn run(
     job: Job,
     execution_id: ExecutionId,
-    mut services: RunServices,
+    services: RunServices,
     secrets: Arc<Vec<String>>,
     cancel: CancellationToken,
     tx: UnboundedSender<Msg>,
@@ -91,6 +115,26 @@ pub(crate) async fn run(
     send(Event::TaskRunResult(TaskRunResult::running(
         task_run_id.clone(),
     )));
+    let (state, outputs) = attempt(job, &execution_id, services, secrets, cancel, &tx, None).await;
+    send(Event::TaskRunResult(TaskRunResult::ended(
+        task_run_id,
+        state,
+        outputs,
+    )));
+}
+
+/// Runs one attempt (in `working_dir` when given, the directory of a WorkingDirectory block)
+/// and returns its final state and outputs; its log lines go to `tx`.
+pub(crate) async fn attempt(
+    job: Job,
+    execution_id: &ExecutionId,
+    mut services: RunServices,
+    secrets: Arc<Vec<String>>,
+    cancel: CancellationToken,
+    tx: &UnboundedSender<Msg>,
+    working_dir: Option<&std::path::Path>,
+) -> (StateType, Option<serde_json::Map<String, Value>>) {
+    let task_run_id = job.info.task_run_id.clone();
     let sink = Arc::new(TaskSink {
         tx: tx.clone(),
         template: LogEntry {
@@ -110,9 +154,15 @@ pub(crate) async fn run(
     services.log_sink = sink.clone();
     let task_type = job.info.task_type.clone();
     let mut ctx = RunContext::new(job.info, job.variables, services, cancel.clone());
+    if let Some(dir) = working_dir {
+        ctx = ctx.with_working_dir(dir);
+    }
     let result = match timeout_of(&ctx, job.timeout.as_deref()) {
         Err(error) => Err(error),
-        Ok(timeout) => match Registry::global().runnable(&task_type) {
+        Ok(timeout) => match Registry::global()
+            .runnable(&task_type)
+            .or_else(|| crate::for_each_item::runnable(&task_type))
+        {
             None => Err(TaskError::Failed(format!(
                 "task type {task_type} cannot run in this version of saker yet"
             ))),
@@ -152,7 +202,7 @@ pub(crate) async fn run(
             }
         },
     };
-    let (state, outputs) = match result {
+    match result {
         Ok(outcome) => {
             let state = outcome.state.unwrap_or(StateType::Success);
             let outputs = (!outcome.outputs.is_empty()).then_some(outcome.outputs);
@@ -167,10 +217,5 @@ pub(crate) async fn run(
             });
             (StateType::Failed, None)
         }
-    };
-    send(Event::TaskRunResult(TaskRunResult::ended(
-        task_run_id,
-        state,
-        outputs,
-    )));
+    }
 }

@@ -139,16 +139,26 @@ impl Store for MemoryStore {
         let header = header_of(execution);
         match (inner.executions.get_mut(&execution.id), changed) {
             (Some(stored), Changed::TaskRuns(ids)) => {
-                let by_id: HashMap<&TaskRunId, &TaskRun> = execution
-                    .task_run_list
-                    .iter()
-                    .map(|run| (&run.id, run))
-                    .collect();
+                let list = &execution.task_run_list;
+                // A few changed runs (the usual delta) are found from the end, where new and
+                // active runs are; indexing the whole list per save was O(task runs) per event.
+                let by_id: HashMap<&TaskRunId, &TaskRun> = if ids.len() > 8 {
+                    list.iter().map(|run| (&run.id, run)).collect()
+                } else {
+                    HashMap::new()
+                };
+                let find = |id: &TaskRunId| -> Option<&TaskRun> {
+                    if ids.len() > 8 {
+                        by_id.get(id).copied()
+                    } else {
+                        list.iter().rev().find(|run| run.id == *id)
+                    }
+                };
                 // Checked before anything is written, so a bad delta changes nothing.
                 let runs = ids
                     .iter()
                     .map(|id| {
-                        by_id.get(id).map(|run| (*run).clone()).ok_or_else(|| {
+                        find(id).cloned().ok_or_else(|| {
                             Error::NotFound(format!("task run {} in the execution", id.as_str()))
                         })
                     })

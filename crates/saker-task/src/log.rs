@@ -102,7 +102,7 @@ impl LogSink for MemoryLogSink {
 }
 
 /// The logger handed to a task (`ctx.logger().info(..)`): stamps lines with the injected clock
-/// and masks secret values that were rendered during this run (Kestra prints `******`).
+/// and masks secret values that were rendered during this run ([`mask_secrets`]).
 #[derive(Clone)]
 pub struct TaskLogger {
     sink: Arc<dyn LogSink>,
@@ -110,8 +110,18 @@ pub struct TaskLogger {
     secrets: Arc<Mutex<Vec<String>>>,
 }
 
-/// Kestra's replacement text for a secret value in logs.
-pub const MASK: &str = "******";
+/// Kestra's replacement text for a secret value in logs: one `*` per character, and the first
+/// run of nine stars reads `**masked*` (Kestra 0.21's `RunContextLogger.replaceSecret`).
+pub fn mask_secrets<'a>(message: String, secrets: impl IntoIterator<Item = &'a str>) -> String {
+    let mut message = message;
+    for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
+        if message.contains(secret) {
+            message = message.replace(secret, &"*".repeat(secret.chars().count()));
+            message = message.replacen("*********", "**masked*", 1);
+        }
+    }
+    message
+}
 
 impl TaskLogger {
     pub fn new(
@@ -127,13 +137,8 @@ impl TaskLogger {
     }
 
     pub fn log(&self, level: Level, message: impl Into<String>) {
-        let mut message = message.into();
         let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            if message.contains(secret.as_str()) {
-                message = message.replace(secret.as_str(), MASK);
-            }
-        }
+        let message = mask_secrets(message.into(), secrets.iter().map(String::as_str));
         drop(secrets);
         self.sink.emit(LogLine {
             level,
@@ -186,4 +191,23 @@ pub struct LogQuery {
 /// `timestamp`, `level`, `thread`, `message`), in timestamp order.
 pub trait LogSource: Send + Sync {
     fn fetch(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<Value>, String>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_secrets;
+
+    #[test]
+    fn secrets_are_masked_star_for_char_with_kestras_nine_star_marker() {
+        let mask = |message: &str, secrets: &[&str]| {
+            mask_secrets(message.to_owned(), secrets.iter().copied())
+        };
+        assert_eq!(mask("my password!", &["password"]), "my ********!");
+        assert_eq!(mask("key=secretKey", &["secretKey"]), "key=**masked*");
+        assert_eq!(
+            mask("long: passwordlong", &["passwordlong"]),
+            "long: **masked****"
+        );
+        assert_eq!(mask("nothing here", &["", "absent"]), "nothing here");
+    }
 }

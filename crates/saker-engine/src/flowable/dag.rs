@@ -50,13 +50,18 @@ impl Flowable for Dag {
                     .iter()
                     .any(|t| t.id == *id && t.common.disabled);
                 disabled
-                    || cx.exec.task_run_list.iter().any(|run| {
-                        run.task_id == *id
-                            && run.parent_task_run_id.as_ref() == Some(&parent)
-                            && run.state.is_terminated()
-                    })
+                    || cx
+                        .runs()
+                        .children(Some(parent.as_str()))
+                        .any(|run| run.task_id == *id && run.state.is_terminated())
             })
         };
-        Ok(next::parallel(cx.exec, which, current, concurrent, &ready))
+        Ok(next::parallel(
+            cx.runs(),
+            which,
+            current,
+            concurrent,
+            &ready,
+        ))
     }
 }

@@ -20,6 +20,10 @@ pub(crate) struct EachSequential;
 pub(crate) struct EachParallel;
 
 impl Flowable for ForEach {
+    fn static_branches(&self, task: &Task) -> bool {
+        literal_values(task, "values")
+    }
+
     fn branches<'a>(
         &self,
         cx: &Cx<'a>,
@@ -41,13 +45,17 @@ impl Flowable for ForEach {
         };
         let run = cx.run(parent).ok_or("ForEach run vanished")?;
         match int_param(cx, task, run, "concurrencyLimit", 1)? {
-            1 => Ok(next::sequential(cx.exec, current)),
-            limit => Ok(next::concurrent_values(cx.exec, which, current, limit)),
+            1 => Ok(next::sequential(cx.runs(), current)),
+            limit => Ok(next::concurrent_values(cx.runs(), which, current, limit)),
         }
     }
 }
 
 impl Flowable for EachSequential {
+    fn static_branches(&self, task: &Task) -> bool {
+        literal_values(task, "value")
+    }
+
     fn branches<'a>(
         &self,
         cx: &Cx<'a>,
@@ -59,6 +67,10 @@ impl Flowable for EachSequential {
 }
 
 impl Flowable for EachParallel {
+    fn static_branches(&self, task: &Task) -> bool {
+        literal_values(task, "value")
+    }
+
     fn branches<'a>(
         &self,
         cx: &Cx<'a>,
@@ -80,9 +92,26 @@ impl Flowable for EachParallel {
         };
         let run = cx.run(parent).ok_or("EachParallel run vanished")?;
         let concurrent = int_param(cx, task, run, "concurrent", 0)?;
-        Ok(next::parallel(cx.exec, which, current, concurrent, &|_| {
-            true
-        }))
+        Ok(next::parallel(
+            cx.runs(),
+            which,
+            current,
+            concurrent,
+            &|_| true,
+        ))
+    }
+}
+
+/// A list of plain strings and integers: [`resolve_values`] renders nothing, so the values are
+/// the same on every pass.
+fn literal_values(task: &Task, property: &str) -> bool {
+    match task.params.get(property) {
+        Some(Value::Array(items)) => items.iter().all(|item| match item {
+            Value::String(text) => !saker_expr::is_template(text),
+            Value::Number(n) => n.is_i64() || n.is_u64(),
+            _ => false,
+        }),
+        _ => false,
     }
 }
 
@@ -158,13 +187,16 @@ pub(crate) fn resolve_values(
             shown.join(", ")
         ));
     }
-    let mut distinct: Vec<String> = Vec::new();
+    let mut distinct: Vec<String> = Vec::with_capacity(items.len());
+    // A set beside the list: `Vec::contains` per value was quadratic in the number of values.
+    let mut seen: std::collections::HashSet<String> =
+        std::collections::HashSet::with_capacity(items.len());
     for item in &items {
         let text = match item {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        if !distinct.contains(&text) {
+        if seen.insert(text.clone()) {
             distinct.push(text);
         }
     }

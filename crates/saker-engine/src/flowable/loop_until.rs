@@ -84,7 +84,7 @@ pub(crate) fn settle<'a>(cx: &mut Cx<'a>, task: &'a Task, run_id: &TaskRunId) {
         }
     };
     // The raw state decides whether to loop; allowFailure/allowWarning map the final one.
-    let Some(state) = select::resolve_state(cx.exec, &branches, false, false, None) else {
+    let Some(state) = select::resolve_state(cx.runs(), &branches, false, false, None) else {
         return;
     };
     let (allow_failure, allow_warning) = (task.common.allow_failure, task.common.allow_warning);

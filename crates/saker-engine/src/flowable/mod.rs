@@ -8,6 +8,7 @@ pub(crate) mod loop_until;
 pub(crate) mod pause;
 mod sequential;
 mod switch;
+pub(crate) mod working_directory;
 
 use saker_core::{JsonMap, StateType, TaskRun};
 use saker_expr::Value;
@@ -33,6 +34,13 @@ pub(crate) trait Flowable: Sync {
         run: &TaskRun,
     ) -> Result<Branches<'a>, String>;
 
+    /// Whether [`Flowable::branches`] of `task` depends on nothing but the task and the run's
+    /// id (no rendering): the pass then computes them once per `apply` instead of twice per
+    /// pass, which mattered for ForEach over thousands of values.
+    fn static_branches(&self, _task: &Task) -> bool {
+        false
+    }
+
     /// The children to create now out of the current list.
     fn next<'a>(
         &self,
@@ -41,7 +49,7 @@ pub(crate) trait Flowable: Sync {
         _which: Which,
         current: &[Resolved<'a>],
     ) -> Result<Vec<Resolved<'a>>, String> {
-        Ok(next::sequential(cx.exec, current))
+        Ok(next::sequential(cx.runs(), current))
     }
 
     /// The terminal state of the run, or `None` while it is in progress.
@@ -52,7 +60,7 @@ pub(crate) trait Flowable: Sync {
         branches: &Branches<'_>,
     ) -> Option<StateType> {
         select::resolve_state(
-            cx.exec,
+            cx.runs(),
             branches,
             task.common.allow_failure,
             task.common.allow_warning,
@@ -72,6 +80,8 @@ pub(crate) const DAG: &str = "io.kestra.plugin.core.flow.Dag";
 pub(crate) const ALLOW_FAILURE: &str = "io.kestra.plugin.core.flow.AllowFailure";
 pub(crate) const PAUSE: &str = "io.kestra.plugin.core.flow.Pause";
 pub(crate) const LOOP_UNTIL: &str = "io.kestra.plugin.core.flow.LoopUntil";
+pub(crate) const FOR_EACH_ITEM: &str = saker_flow::for_each_item::TYPE;
+pub(crate) const WORKING_DIRECTORY: &str = "io.kestra.plugin.core.flow.WorkingDirectory";
 
 /// The implementation of a flowable type, `None` for types the engine does not support yet.
 pub(crate) fn lookup(canonical: &str) -> Option<&'static dyn Flowable> {
@@ -87,6 +97,9 @@ pub(crate) fn lookup(canonical: &str) -> Option<&'static dyn Flowable> {
         DAG => &dag::Dag,
         PAUSE => &pause::Pause,
         LOOP_UNTIL => &loop_until::LoopUntil,
+        // Its hidden split/items/merge steps run in order (Kestra's `resolveSequentialNexts`).
+        FOR_EACH_ITEM => &sequential::Sequential,
+        WORKING_DIRECTORY => &working_directory::WorkingDirectory,
         _ => return None,
     })
 }

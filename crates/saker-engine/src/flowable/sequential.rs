@@ -42,7 +42,7 @@ impl Flowable for AllowFailure {
         task: &Task,
         branches: &Branches<'_>,
     ) -> Option<StateType> {
-        select::resolve_state(cx.exec, branches, true, task.common.allow_warning, None)
+        select::resolve_state(cx.runs(), branches, true, task.common.allow_warning, None)
     }
 }
 
@@ -71,8 +71,12 @@ impl Flowable for Parallel {
         };
         let run = cx.run(parent).ok_or("parallel run vanished")?;
         let concurrent = int_param(cx, task, run, "concurrent", 0)?;
-        Ok(next::parallel(cx.exec, which, current, concurrent, &|_| {
-            true
-        }))
+        Ok(next::parallel(
+            cx.runs(),
+            which,
+            current,
+            concurrent,
+            &|_| true,
+        ))
     }
 }

@@ -646,3 +646,40 @@ fn error_messages_snapshot() {
     lines.push(resolve(&missing, &[]).unwrap_err().to_string());
     insta::assert_snapshot!(lines.join("\n---\n"));
 }
+
+/// Engine services with a reversible fake cipher.
+struct Rot;
+
+impl saker_expr::Services for Rot {}
+
+impl EngineServices for Rot {
+    fn encrypt(&self, plain: &str) -> Result<String, String> {
+        Ok(format!("enc:{plain}"))
+    }
+    fn decrypt(&self, encrypted: &str) -> Result<String, String> {
+        encrypted
+            .strip_prefix("enc:")
+            .map(str::to_owned)
+            .ok_or_else(|| "not encrypted".to_owned())
+    }
+}
+
+#[test]
+fn the_inputs_variable_decrypts_secrets_and_is_absent_when_empty() {
+    let source = "id: f\nnamespace: ns\ninputs:\n  - id: pw\n    type: SECRET\n  - id: a.b\n    type: SECRET\n  - id: s\n    type: STRING\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let flow = saker_flow::parse_and_validate(source, None, &saker_flow::testing::TestCatalog)
+        .expect("valid flow");
+    let stored = json!({"pw": "enc:one", "a": {"b": "enc:two"}, "s": "enc:plain text"});
+    let (variable, secrets) = inputs_variable(&flow, stored.as_object().unwrap(), &Rot);
+    assert_eq!(
+        Value::Object(variable.unwrap()),
+        json!({"pw": "one", "a": {"b": "two"}, "s": "enc:plain text"})
+    );
+    assert_eq!(secrets, ["one", "two"]);
+    let (variable, secrets) = inputs_variable(&flow, &Map::new(), &Rot);
+    assert!(variable.is_none() && secrets.is_empty());
+    // SECRET outputs go through the services' key.
+    let out = output("o", InputType::Secret, true);
+    let typed = type_output(&out, json!("pw"), &ServicesHost(&Rot)).unwrap();
+    assert_eq!(typed["value"], json!("enc:pw"));
+}

@@ -99,6 +99,12 @@ static PLUGINS: &[PluginInfo] = &[
         FLOWABLE
     ),
     plugin!(
+        "io.kestra.plugin.core.flow.WorkingDirectory",
+        "WorkingDirectory",
+        TaskKind::WorkingDirectory,
+        FLOWABLE
+    ),
+    plugin!(
         "io.kestra.plugin.core.flow.EachSequential",
         "EachSequential",
         TaskKind::Flowable,
@@ -195,6 +201,15 @@ static PLUGINS: &[PluginInfo] = &[
         TaskKind::ExecutionUpdating,
         &[]
     ),
+    PluginInfo {
+        type_name: "io.kestra.plugin.core.condition.ExecutionStatus",
+        aliases: &["ExecutionStatus"],
+        kind: PluginKind::Condition,
+        title: "test",
+        slots: &[],
+        check: accept,
+        schema: any_schema,
+    },
 ];
 
 pub struct TestCatalog;
@@ -337,6 +352,12 @@ impl Run {
         for action in actions {
             self.trace.push(format!("  {}", self.action_text(&action)));
             match &action {
+                // A WorkingDirectory block is the worker's to report (tests send its reports).
+                Action::Dispatch { task_id, .. }
+                    if self
+                        .flow
+                        .find_task(task_id)
+                        .is_some_and(|t| t.kind == TaskKind::WorkingDirectory) => {}
                 Action::Dispatch { task_run_id, .. } => {
                     self.queue.push_back(Step::Event(Event::TaskRunResult(
                         TaskRunResult::running(task_run_id.clone()),
@@ -487,6 +508,22 @@ impl Run {
                 format!("> subflow {} ended {state}", self.name(task_run_id))
             }
             Event::RestartRequested => "> restart".into(),
+            Event::WorkerTaskRuns(report) => {
+                let children: Vec<String> = report
+                    .children
+                    .iter()
+                    .map(|c| format!("{} {}", c.task_id, c.result.state))
+                    .collect();
+                let released = match &report.released {
+                    Some(released) => format!(" released {}", released.state),
+                    None => String::new(),
+                };
+                format!(
+                    "> block {} [{}]{released}",
+                    self.name(&report.task_run_id),
+                    children.join(", ")
+                )
+            }
         }
     }
 

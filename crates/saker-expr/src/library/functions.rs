@@ -3,10 +3,6 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
-use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
-use base64::Engine as _;
-
 use crate::library::ion;
 use crate::library::util::{arg, arg_bool, arg_str, class_name, compare, req_i64, req_str};
 use crate::{Args, Call, Error, Result, Value};
@@ -387,79 +383,29 @@ pub(crate) fn random_port(_: &Call<'_>, _: &Args) -> Result<Value> {
     Ok(Value::from(port))
 }
 
-fn aes_key(key: &str) -> Result<Vec<u8>> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(key.trim())
-        .map_err(|_| Error::msg("The encryption key must be base64 encoded"))?;
-    if bytes.len() != 16 && bytes.len() != 32 {
-        return Err(Error::msg(format!(
-            "Invalid AES key length {} bytes: expected 16 or 32",
-            bytes.len()
-        )));
-    }
-    Ok(bytes)
-}
-
-/// AES/GCM/NoPadding: 12-byte random IV prepended to ciphertext+tag, base64 (Kestra's
-/// `EncryptionService`, byte-compatible).
+/// `encrypt(key, plaintext)`: see [`crate::crypto`].
 pub(crate) fn encrypt(_: &Call<'_>, args: &Args) -> Result<Value> {
-    let key = aes_key(req_str(args, 0, "key", "encrypt")?)?;
+    let key = req_str(args, 0, "key", "encrypt")?;
     let plaintext = arg_str(args, 1, "plaintext", "encrypt")?.unwrap_or("");
-    if plaintext.is_empty() {
-        return Ok(Value::String(plaintext.to_string()));
-    }
-    let fail = |_| Error::msg("encryption failed");
-    let (nonce, ct) = if key.len() == 16 {
-        let c = Aes128Gcm::new_from_slice(&key).map_err(|_| Error::msg("bad key"))?;
-        let n = Aes128Gcm::generate_nonce(&mut OsRng);
-        (n, c.encrypt(&n, plaintext.as_bytes()).map_err(fail)?)
-    } else {
-        let c = Aes256Gcm::new_from_slice(&key).map_err(|_| Error::msg("bad key"))?;
-        let n = Aes256Gcm::generate_nonce(&mut OsRng);
-        (n, c.encrypt(&n, plaintext.as_bytes()).map_err(fail)?)
-    };
-    let mut out = nonce.to_vec();
-    out.extend(ct);
-    Ok(Value::String(
-        base64::engine::general_purpose::STANDARD.encode(out),
-    ))
+    crate::crypto::encrypt(key, plaintext)
+        .map(Value::String)
+        .map_err(Error::msg)
 }
 
+/// `decrypt(key, encrypted)`: see [`crate::crypto`].
 pub(crate) fn decrypt(_: &Call<'_>, args: &Args) -> Result<Value> {
-    let key = aes_key(req_str(args, 0, "key", "decrypt")?)?;
+    let key = req_str(args, 0, "key", "decrypt")?;
     let encrypted = arg_str(args, 1, "encrypted", "decrypt")?.unwrap_or("");
-    if encrypted.is_empty() {
-        return Ok(Value::String(String::new()));
-    }
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(encrypted.trim())
-        .map_err(|_| Error::msg("The encrypted value must be base64 encoded"))?;
-    if data.len() < 12 + 16 {
-        return Err(Error::msg("The encrypted value is too short"));
-    }
-    let (iv, ct) = data.split_at(12);
-    let nonce = Nonce::from_slice(iv);
-    let fail = |_| Error::msg("decryption failed: wrong key or corrupted data");
-    let plain = if key.len() == 16 {
-        Aes128Gcm::new_from_slice(&key)
-            .map_err(|_| Error::msg("bad key"))?
-            .decrypt(nonce, ct)
-            .map_err(fail)?
-    } else {
-        Aes256Gcm::new_from_slice(&key)
-            .map_err(|_| Error::msg("bad key"))?
-            .decrypt(nonce, ct)
-            .map_err(fail)?
-    };
-    String::from_utf8(plain)
+    crate::crypto::decrypt(key, encrypted)
         .map(Value::String)
-        .map_err(|_| Error::msg("decrypted bytes are not UTF-8"))
+        .map_err(Error::msg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Engine, NoServices};
+    use base64::Engine as _;
     use serde_json::json;
 
     fn call_fn(f: crate::FunctionFn, pos: Vec<Value>) -> Result<Value> {

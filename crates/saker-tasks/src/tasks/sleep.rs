@@ -18,6 +18,8 @@ impl RunnableTask for Sleep {
 
     async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
         let duration = ctx.render_property(&params.duration)?;
+        // Kestra logs this line (log.Fetch of a flow with a Sleep counts it).
+        ctx.logger().info(format!("Waiting for {duration}"));
         tokio::select! {
             () = tokio::time::sleep(duration.as_duration()) => Ok(TaskOutcome::empty()),
             () = ctx.cancellation().cancelled() => Err(TaskError::Killed),
@@ -50,10 +52,16 @@ mod tests {
     async fn sleeps_for_the_rendered_duration() {
         let env = env();
         let start = tokio::time::Instant::now();
-        run(&env, TY, json!({"duration": "{{ inputs.d }}"}), json!({"inputs": {"d": "PT90S"}}))
-            .await
-            .unwrap();
+        run(
+            &env,
+            TY,
+            json!({"duration": "{{ inputs.d }}"}),
+            json!({"inputs": {"d": "PT90S"}}),
+        )
+        .await
+        .unwrap();
         assert_eq!(start.elapsed(), Duration::from_secs(90));
+        assert_eq!(env.logs.texts(), ["INFO Waiting for PT1M30S"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -116,7 +116,7 @@ impl Drop for TempDir {
 }
 
 /// `dir/name`, refusing names that would leave `dir` (absolute, `..`).
-fn inside(dir: &Path, name: &str) -> Result<PathBuf, TaskError> {
+pub(crate) fn inside(dir: &Path, name: &str) -> Result<PathBuf, TaskError> {
     let relative = Path::new(name);
     let escapes = relative
         .components()
@@ -131,7 +131,7 @@ fn inside(dir: &Path, name: &str) -> Result<PathBuf, TaskError> {
 
 /// The bytes of an input: the file a `kestra://`, `nsfile://` or `file://` URI points to (as
 /// Kestra's URIFetcher), or the text itself.
-async fn fetch(ctx: &RunContext, dir: &Path, content: &str) -> Result<Vec<u8>, TaskError> {
+pub(crate) async fn fetch(ctx: &RunContext, dir: &Path, content: &str) -> Result<Vec<u8>, TaskError> {
     if content.starts_with("kestra://") {
         saker_task::storage::check_uri(content).map_err(TaskError::failed)?;
         return ctx.storage().get(content).await.map_err(TaskError::failed);
@@ -180,13 +180,13 @@ fn namespace_file_uri(current: &str, rest: &str) -> Result<String, TaskError> {
 
 /// An output pattern: a glob relative to the working directory, or, like Java's PathMatcher, an
 /// explicit `glob:`/`regex:` pattern matched against the absolute path.
-enum Matcher {
+pub(crate) enum Matcher {
     Relative(Glob),
     Absolute(Glob),
 }
 
 impl Matcher {
-    fn new(pattern: &str) -> Result<Matcher, TaskError> {
+    pub(crate) fn new(pattern: &str) -> Result<Matcher, TaskError> {
         if pattern.starts_with("regex:") {
             return Err(TaskError::Failed(format!(
                 "unsupported output pattern '{pattern}': use a glob"
@@ -199,7 +199,7 @@ impl Matcher {
         .map_err(TaskError::Failed)
     }
 
-    fn matches(&self, relative: &str, absolute: &Path) -> bool {
+    pub(crate) fn matches(&self, relative: &str, absolute: &Path) -> bool {
         match self {
             Matcher::Relative(glob) => glob.matches(relative),
             Matcher::Absolute(glob) => glob.matches(&absolute.to_string_lossy()),
@@ -209,7 +209,7 @@ impl Matcher {
 
 /// Every regular file under `dir` (symbolic links not followed), as `/`-separated relative
 /// paths, sorted so outputs come in a stable order.
-fn regular_files(dir: &Path) -> std::io::Result<Vec<String>> {
+pub(crate) fn regular_files(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
@@ -234,7 +234,7 @@ fn regular_files(dir: &Path) -> std::io::Result<Vec<String>> {
 
 /// `<hash of the relative path>-<URL-encoded file name>`, as Kestra names output files: unique
 /// per path (two `x.txt` in different folders do not collide) and ending with the file name.
-fn stored_name(relative: &str) -> String {
+pub(crate) fn stored_name(relative: &str) -> String {
     let hash = relative.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });

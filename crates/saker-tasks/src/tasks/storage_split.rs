@@ -60,16 +60,20 @@ impl RunnableTask for Split {
     }
 }
 
+/// How to cut a file (also used by ForEachItem's split step, which batches like `Split`).
 #[derive(Debug, Clone, Copy)]
-enum By {
+pub enum By {
+    /// Parts of at least this many bytes (the last one may be smaller).
     Bytes(u64),
+    /// This many parts, rows dealt round-robin (empty parts dropped).
     Partitions(usize),
+    /// Parts of this many rows.
     Rows(usize),
 }
 
 /// Each row is written followed by the separator. `Partitions` deals rows round-robin;
 /// `Bytes` starts a new part once the current one reached the size.
-fn split_rows(rows: &[&str], separator: &str, how: By) -> Vec<String> {
+pub fn split_rows(rows: &[&str], separator: &str, how: By) -> Vec<String> {
     let row = |text: &str| format!("{text}{separator}");
     match how {
         By::Rows(n) => rows.chunks(n).map(|chunk| chunk.iter().map(|r| row(r)).collect()).collect(),
@@ -98,7 +102,7 @@ fn split_rows(rows: &[&str], separator: &str, how: By) -> Vec<String> {
 }
 
 /// `10MB`, `512KB`, `1GB` (1024-based, case-insensitive) or a plain number of bytes.
-fn parse_bytes(text: &str) -> Result<u64, TaskError> {
+pub fn parse_bytes(text: &str) -> Result<u64, TaskError> {
     let upper = text.trim().to_ascii_uppercase();
     let (number, factor) = [("GB", 1u64 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)]
         .iter()

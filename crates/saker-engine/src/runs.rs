@@ -1,0 +1,242 @@
+//! Task-run lookups for the process pass: an index beside the execution (by id, by
+//! `(taskId, parent, value)`, children by parent) so a lookup costs O(matches) instead of a
+//! scan of the whole list, which made every pass quadratic in the number of task runs.
+//!
+//! The index only holds positions of keys that never change once a run exists (id, task id,
+//! parent, value); states are always read from the list. It is trusted only while it covers
+//! the list exactly (same length, same last id); otherwise lookups fall back to a scan, so a
+//! list changed behind the index's back still gives correct answers.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use saker_core::{Execution, TaskRun, TaskRunId};
+
+use crate::cx::Resolved;
+
+/// FxHash: the keys are short strings hashed on every lookup; SipHash's DoS resistance buys
+/// nothing for an in-memory index of our own ids.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+fn key_hash(task_id: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
+    let mut h = Fx::default();
+    (task_id, parent, value).hash(&mut h);
+    h.finish()
+}
+
+fn parent_hash(parent: Option<&str>) -> u64 {
+    let mut h = Fx::default();
+    parent.hash(&mut h);
+    h.finish()
+}
+
+/// Positions in `task_run_list`. Hash collisions are possible in `by_key`/`children` (keys are
+/// hashes), so callers re-check the run they get.
+#[derive(Default)]
+pub(crate) struct RunIndex {
+    len: usize,
+    last_id: Option<TaskRunId>,
+    by_id: FxMap<TaskRunId, usize>,
+    by_key: FxMap<u64, Vec<usize>>,
+    children: FxMap<u64, Vec<usize>>,
+}
+
+impl RunIndex {
+    pub(crate) fn new(list: &[TaskRun]) -> Self {
+        let mut index = RunIndex::default();
+        index.sync(list);
+        index
+    }
+
+    /// Whether the index covers exactly `list`.
+    pub(crate) fn is_fresh(&self, list: &[TaskRun]) -> bool {
+        self.len == list.len() && list.last().map(|r| &r.id) == self.last_id.as_ref()
+    }
+
+    /// Brings the index up to date: appended runs are added, anything else (runs removed on
+    /// restart or by LoopUntil) rebuilds it. Returns whether it had to rebuild.
+    pub(crate) fn sync(&mut self, list: &[TaskRun]) -> bool {
+        if self.is_fresh(list) {
+            return false;
+        }
+        let prefix_intact = list.len() >= self.len
+            && (self.len == 0 || Some(&list[self.len - 1].id) == self.last_id.as_ref());
+        let rebuilt = !prefix_intact;
+        if rebuilt {
+            *self = RunIndex::default();
+        }
+        for (position, run) in list.iter().enumerate().skip(self.len) {
+            self.by_id.insert(run.id.clone(), position);
+            let parent = run.parent_task_run_id.as_ref().map(TaskRunId::as_str);
+            self.by_key
+                .entry(key_hash(&run.task_id, parent, run.value.as_deref()))
+                .or_default()
+                .push(position);
+            self.children
+                .entry(parent_hash(parent))
+                .or_default()
+                .push(position);
+        }
+        self.len = list.len();
+        self.last_id = list.last().map(|r| r.id.clone());
+        rebuilt
+    }
+
+    pub(crate) fn position(&self, list: &[TaskRun], id: &str) -> Option<usize> {
+        if self.is_fresh(list) {
+            self.by_id.get(id).copied()
+        } else {
+            list.iter().position(|r| r.id == id)
+        }
+    }
+}
+
+/// Read access to the task runs of an execution, indexed when an index is at hand (the
+/// executor) and by scanning otherwise (unit tests build bare executions).
+#[derive(Clone, Copy)]
+pub(crate) struct Runs<'e> {
+    pub(crate) exec: &'e Execution,
+    index: Option<&'e RunIndex>,
+}
+
+impl<'e> From<&'e Execution> for Runs<'e> {
+    fn from(exec: &'e Execution) -> Self {
+        Runs { exec, index: None }
+    }
+}
+
+impl<'e> From<&'e mut Execution> for Runs<'e> {
+    fn from(exec: &'e mut Execution) -> Self {
+        Runs { exec, index: None }
+    }
+}
+
+/// Either indexed positions or a scan of the list, both filtered by a predicate.
+pub(crate) enum RunIter<'e, F> {
+    Indexed(&'e [TaskRun], std::slice::Iter<'e, usize>, F),
+    Scan(std::slice::Iter<'e, TaskRun>, F),
+}
+
+impl<'e, F: FnMut(&TaskRun) -> bool> Iterator for RunIter<'e, F> {
+    type Item = &'e TaskRun;
+
+    fn next(&mut self) -> Option<&'e TaskRun> {
+        match self {
+            RunIter::Indexed(list, positions, keep) => {
+                positions.by_ref().map(|&p| &list[p]).find(|run| keep(run))
+            }
+            RunIter::Scan(runs, keep) => runs.by_ref().find(|run| keep(run)),
+        }
+    }
+}
+
+impl<'e> Runs<'e> {
+    pub(crate) fn new(exec: &'e Execution, index: &'e RunIndex) -> Self {
+        Runs {
+            exec,
+            index: Some(index),
+        }
+    }
+
+    fn fresh(&self) -> Option<&'e RunIndex> {
+        self.index
+            .filter(|index| index.is_fresh(&self.exec.task_run_list))
+    }
+
+    pub(crate) fn find(self, id: &str) -> Option<&'e TaskRun> {
+        match self.fresh() {
+            Some(index) => index.by_id.get(id).map(|&p| &self.exec.task_run_list[p]),
+            None => self.exec.find_task_run(id),
+        }
+    }
+
+    /// Runs of `resolved`'s task under its parent with its value, in creation order.
+    pub(crate) fn matching<'r>(
+        self,
+        resolved: &'r Resolved<'_>,
+    ) -> RunIter<'e, impl FnMut(&TaskRun) -> bool + 'r> {
+        let keep = move |run: &TaskRun| resolved.matches(run);
+        let list = self.exec.task_run_list.as_slice();
+        match self.fresh() {
+            Some(index) => {
+                let hash = key_hash(
+                    &resolved.task.id,
+                    resolved.parent.as_ref().map(TaskRunId::as_str),
+                    resolved.value.as_deref(),
+                );
+                let positions = index.by_key.get(&hash).map_or(&[][..], Vec::as_slice);
+                RunIter::Indexed(list, positions.iter(), keep)
+            }
+            None => RunIter::Scan(list.iter(), keep),
+        }
+    }
+
+    /// Direct children of `parent` (`None` = top level), in creation order.
+    pub(crate) fn children<'p>(
+        self,
+        parent: Option<&'p str>,
+    ) -> RunIter<'e, impl FnMut(&TaskRun) -> bool + 'p> {
+        let keep =
+            move |run: &TaskRun| run.parent_task_run_id.as_ref().map(TaskRunId::as_str) == parent;
+        let list = self.exec.task_run_list.as_slice();
+        match self.fresh() {
+            Some(index) => {
+                let positions = index
+                    .children
+                    .get(&parent_hash(parent))
+                    .map_or(&[][..], Vec::as_slice);
+                RunIter::Indexed(list, positions.iter(), keep)
+            }
+            None => RunIter::Scan(list.iter(), keep),
+        }
+    }
+
+    /// Ancestors of `run`, outermost first (like [`Execution::find_parents`], indexed).
+    pub(crate) fn parents(self, run: &TaskRun) -> Vec<&'e TaskRun> {
+        if self.fresh().is_none() {
+            return self.exec.find_parents(run);
+        }
+        let mut parents: Vec<&TaskRun> = Vec::new();
+        let mut next = run.parent_task_run_id.as_ref();
+        while let Some(parent_id) = next {
+            let Some(parent) = self.find(parent_id.as_str()) else {
+                break;
+            };
+            if parents.iter().any(|p| p.id == parent.id) || parent.id == run.id {
+                break;
+            }
+            parents.push(parent);
+            next = parent.parent_task_run_id.as_ref();
+        }
+        parents.reverse();
+        parents
+    }
+}
