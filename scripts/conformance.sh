@@ -7,12 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus="${SAKER_CONFORMANCE:-../shared/conformance}"
-bin="${SAKER_BIN:-target/debug/saker}"
+bin="${SAKER_BIN:-${CARGO_TARGET_DIR:-target}/debug/saker}"
 if [ ! -x "$corpus/run" ]; then
   echo "conformance corpus not found at $corpus; set SAKER_CONFORMANCE" >&2
   exit 1
 fi
 [ -x "$bin" ] || cargo build -p saker-cli
+# The runner starts each scenario in its own temporary directory: the path must be absolute.
+bin=$(realpath "$bin")
 check=0
 args=()
 for a in "$@"; do
