@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build"
 cargo build --workspace --all-targets --locked
 
+step "examples"
+scripts/examples.sh
+
 step "conformance ratchet"
 scripts/conformance.sh --check
 
