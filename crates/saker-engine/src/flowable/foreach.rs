@@ -7,7 +7,7 @@ use saker_core::TaskRun;
 use saker_expr::Value;
 use saker_flow::Task;
 
-use super::{Flowable, int_param};
+use super::{Flowable, parent_int_param};
 use crate::cx::{Cx, Resolved, resolve_list};
 use crate::next;
 use crate::select::{Branches, Which};
@@ -40,11 +40,10 @@ impl Flowable for ForEach {
         which: Which,
         current: &[Resolved<'a>],
     ) -> Result<Vec<Resolved<'a>>, String> {
-        let Some(parent) = current.first().and_then(|r| r.parent.as_ref()) else {
+        let Some(limit) = parent_int_param(cx, task, current, "concurrencyLimit", 1)? else {
             return Ok(Vec::new());
         };
-        let run = cx.run(parent).ok_or("ForEach run vanished")?;
-        match int_param(cx, task, run, "concurrencyLimit", 1)? {
+        match limit {
             1 => Ok(next::sequential(cx.runs(), current)),
             limit => Ok(next::concurrent_values(cx.runs(), which, current, limit)),
         }
@@ -87,11 +86,9 @@ impl Flowable for EachParallel {
         which: Which,
         current: &[Resolved<'a>],
     ) -> Result<Vec<Resolved<'a>>, String> {
-        let Some(parent) = current.first().and_then(|r| r.parent.as_ref()) else {
+        let Some(concurrent) = parent_int_param(cx, task, current, "concurrent", 0)? else {
             return Ok(Vec::new());
         };
-        let run = cx.run(parent).ok_or("EachParallel run vanished")?;
-        let concurrent = int_param(cx, task, run, "concurrent", 0)?;
         Ok(next::parallel(
             cx.runs(),
             which,

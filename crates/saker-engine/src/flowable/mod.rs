@@ -113,6 +113,24 @@ pub(crate) fn standard_branches<'a>(task: &'a Task, main: &str, run: &TaskRun) -
     }
 }
 
+/// Integer property `name` of the flowable whose next children `current` lists, read against
+/// its task run; `None` when `current` is empty (nothing to schedule at this level).
+pub(crate) fn parent_int_param(
+    cx: &Cx<'_>,
+    task: &Task,
+    current: &[Resolved<'_>],
+    name: &str,
+    default: usize,
+) -> Result<Option<usize>, String> {
+    let Some(parent) = current.first().and_then(|r| r.parent.as_ref()) else {
+        return Ok(None);
+    };
+    let run = cx
+        .run(parent)
+        .ok_or_else(|| format!("task run of `{}` vanished", task.id))?;
+    int_param(cx, task, run, name, default).map(Some)
+}
+
 /// An integer property that may be written as a number or a (rendered) string.
 pub(crate) fn int_param(
     cx: &Cx<'_>,

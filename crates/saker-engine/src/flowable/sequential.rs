@@ -3,7 +3,7 @@
 use saker_core::{StateType, TaskRun};
 use saker_flow::Task;
 
-use super::{Flowable, int_param, standard_branches};
+use super::{Flowable, parent_int_param, standard_branches};
 use crate::cx::{Cx, Resolved};
 use crate::next;
 use crate::select::{self, Branches, Which};
@@ -66,11 +66,9 @@ impl Flowable for Parallel {
         which: Which,
         current: &[Resolved<'a>],
     ) -> Result<Vec<Resolved<'a>>, String> {
-        let Some(parent) = current.first().and_then(|r| r.parent.as_ref()) else {
+        let Some(concurrent) = parent_int_param(cx, task, current, "concurrent", 0)? else {
             return Ok(Vec::new());
         };
-        let run = cx.run(parent).ok_or("parallel run vanished")?;
-        let concurrent = int_param(cx, task, run, "concurrent", 0)?;
         Ok(next::parallel(
             cx.runs(),
             which,
