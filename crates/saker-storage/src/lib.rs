@@ -11,14 +11,19 @@
 mod local;
 mod logs;
 mod memory;
+mod query;
+pub mod suite;
 
 use std::future::Future;
 
-use saker_core::{Execution, ExecutionId, TaskRun, TaskRunId};
+use saker_core::{Execution, ExecutionId, Instant, TaskRun, TaskRunId};
 
 pub use local::{FileStore, LocalStorage};
 pub use logs::{LogEntry, LogFilter, StoreLogSource};
 pub use memory::MemoryStore;
+pub use query::{
+    ExecutionQuery, LogSearch, Page, Paging, TriggerKey, TriggerRecord, sort_executions,
+};
 
 /// Storage failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +46,9 @@ pub struct FlowRecord {
     pub id: String,
     pub revision: u32,
     pub source: String,
+    /// A deleted flow is a last revision with this set (Kestra keeps the history); it is no
+    /// longer returned as the latest revision nor listed.
+    pub deleted: bool,
 }
 
 /// Which task runs of an execution changed since it was last saved.
@@ -115,6 +123,70 @@ pub trait Store: Send + Sync + 'static {
 
     /// The log lines matching `filter`, in insertion order.
     fn logs(&self, filter: &LogFilter) -> impl Future<Output = Result<Vec<LogEntry>>> + Send;
+
+    // ----- Added for the server (issue 4): search, deletion, recovery, triggers.
+
+    /// Every revision of a flow, oldest first (deleted markers included).
+    fn flow_revisions(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<FlowRecord>>> + Send;
+
+    /// Deletes a flow: appends a revision marked deleted (same source). `false` when there was
+    /// no live flow.
+    fn delete_flow(&self, namespace: &str, id: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Executions matching `query`, newest first ([`sort_executions`]), one page, with their
+    /// task runs.
+    fn search_executions(
+        &self,
+        query: &ExecutionQuery,
+    ) -> impl Future<Output = Result<Page<Execution>>> + Send;
+
+    /// Every execution not in a terminated state (CREATED, QUEUED, RUNNING, PAUSED, KILLING,
+    /// RESTARTED, RETRYING...), oldest first: what a restarted server resumes.
+    fn unfinished_executions(&self) -> impl Future<Output = Result<Vec<Execution>>> + Send;
+
+    /// Removes an execution, its task runs and its logs for good. `false` when unknown.
+    fn delete_execution(&self, id: &ExecutionId) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Log lines across executions, in insertion order, one page.
+    fn search_logs(
+        &self,
+        search: &LogSearch,
+    ) -> impl Future<Output = Result<Page<LogEntry>>> + Send;
+
+    /// Removes the log lines of an execution; returns how many.
+    fn delete_logs(&self, execution_id: &str) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Inserts or replaces a trigger's record (lease fields included, as given).
+    fn put_trigger(&self, record: &TriggerRecord) -> impl Future<Output = Result<()>> + Send;
+
+    fn get_trigger(
+        &self,
+        key: &TriggerKey,
+    ) -> impl Future<Output = Result<Option<TriggerRecord>>> + Send;
+
+    /// Every trigger record (of one namespace and its children when given), sorted by key.
+    fn list_triggers(
+        &self,
+        namespace: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<TriggerRecord>>> + Send;
+
+    fn delete_trigger(&self, key: &TriggerKey) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Takes the lease of a trigger for `owner` until `until`, atomically: granted when the
+    /// record has no lease, an expired one (`lease_until <= now`) or one held by `owner`.
+    /// Returns the record as leased, `None` when another owner holds it or the trigger has no
+    /// record.
+    fn acquire_trigger_lease(
+        &self,
+        key: &TriggerKey,
+        owner: &str,
+        until: Instant,
+        now: Instant,
+    ) -> impl Future<Output = Result<Option<TriggerRecord>>> + Send;
 }
 
 #[cfg(test)]

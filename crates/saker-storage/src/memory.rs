@@ -6,7 +6,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use saker_core::{Execution, ExecutionId, TaskRun, TaskRunId};
 
-use crate::{Changed, Error, FlowRecord, LogEntry, LogFilter, Result, Store};
+use saker_core::Instant;
+
+use crate::{
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
+    Store, TriggerKey, TriggerRecord, sort_executions,
+};
 
 /// An execution as stored: the header (with an empty task-run list) and its task runs in order.
 struct StoredExecution {
@@ -21,6 +26,19 @@ struct Inner {
     flows: BTreeMap<(String, String), Vec<FlowRecord>>,
     executions: HashMap<ExecutionId, StoredExecution>,
     logs: Vec<LogEntry>,
+    triggers: BTreeMap<TriggerKey, TriggerRecord>,
+}
+
+impl StoredExecution {
+    fn assemble(&self) -> Execution {
+        let mut execution = self.header.clone();
+        execution.task_run_list = self
+            .order
+            .iter()
+            .filter_map(|id| self.runs.get(id).cloned())
+            .collect();
+        execution
+    }
 }
 
 /// Everything in one mutex: operations are short and never held across an await.
@@ -95,6 +113,7 @@ impl Store for MemoryStore {
             .or_default();
         if let Some(last) = revisions.last()
             && last.source == source
+            && !last.deleted
         {
             return Ok(last.clone());
         }
@@ -103,6 +122,7 @@ impl Store for MemoryStore {
             id: id.to_owned(),
             revision: revisions.last().map_or(1, |last| last.revision + 1),
             source: source.to_owned(),
+            deleted: false,
         };
         revisions.push(record.clone());
         Ok(record)
@@ -119,7 +139,7 @@ impl Store for MemoryStore {
             return Ok(None);
         };
         Ok(match revision {
-            None => revisions.last().cloned(),
+            None => revisions.last().filter(|last| !last.deleted).cloned(),
             Some(revision) => revisions.iter().find(|r| r.revision == revision).cloned(),
         })
     }
@@ -130,7 +150,7 @@ impl Store for MemoryStore {
             .flows
             .iter()
             .filter(|((ns, _), _)| namespace.is_none_or(|wanted| ns == wanted))
-            .filter_map(|(_, revisions)| revisions.last().cloned())
+            .filter_map(|(_, revisions)| revisions.last().filter(|last| !last.deleted).cloned())
             .collect())
     }
 
@@ -193,15 +213,7 @@ impl Store for MemoryStore {
 
     async fn get_execution(&self, id: &ExecutionId) -> Result<Option<Execution>> {
         let inner = self.lock();
-        Ok(inner.executions.get(id).map(|stored| {
-            let mut execution = stored.header.clone();
-            execution.task_run_list = stored
-                .order
-                .iter()
-                .filter_map(|id| stored.runs.get(id).cloned())
-                .collect();
-            execution
-        }))
+        Ok(inner.executions.get(id).map(StoredExecution::assemble))
     }
 
     async fn append_logs(&self, entries: &[LogEntry]) -> Result<()> {
@@ -217,6 +229,154 @@ impl Store for MemoryStore {
             .filter(|entry| filter.matches(entry))
             .cloned()
             .collect())
+    }
+
+    async fn flow_revisions(&self, namespace: &str, id: &str) -> Result<Vec<FlowRecord>> {
+        Ok(self
+            .lock()
+            .flows
+            .get(&(namespace.to_owned(), id.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn delete_flow(&self, namespace: &str, id: &str) -> Result<bool> {
+        let mut inner = self.lock();
+        let Some(revisions) = inner.flows.get_mut(&(namespace.to_owned(), id.to_owned())) else {
+            return Ok(false);
+        };
+        let Some(last) = revisions.last().filter(|last| !last.deleted).cloned() else {
+            return Ok(false);
+        };
+        revisions.push(FlowRecord {
+            revision: last.revision + 1,
+            deleted: true,
+            ..last
+        });
+        Ok(true)
+    }
+
+    async fn search_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
+        let inner = self.lock();
+        let mut headers: Vec<Execution> = inner
+            .executions
+            .values()
+            .filter(|stored| query.matches(&stored.header))
+            .map(|stored| stored.header.clone())
+            .collect();
+        sort_executions(&mut headers);
+        let page = query.paging.apply(headers);
+        let results = page
+            .results
+            .iter()
+            .filter_map(|header| inner.executions.get(&header.id))
+            .map(StoredExecution::assemble)
+            .collect();
+        Ok(Page {
+            results,
+            total: page.total,
+        })
+    }
+
+    async fn unfinished_executions(&self) -> Result<Vec<Execution>> {
+        let inner = self.lock();
+        let mut unfinished: Vec<Execution> = inner
+            .executions
+            .values()
+            .filter(|stored| !stored.header.state.current().is_terminated())
+            .map(StoredExecution::assemble)
+            .collect();
+        unfinished.sort_by(|a, b| {
+            a.state
+                .start_date()
+                .cmp(&b.state.start_date())
+                .then_with(|| a.id.as_str().cmp(b.id.as_str()))
+        });
+        Ok(unfinished)
+    }
+
+    async fn delete_execution(&self, id: &ExecutionId) -> Result<bool> {
+        let mut inner = self.lock();
+        let existed = inner.executions.remove(id).is_some();
+        inner.logs.retain(|entry| entry.execution_id != id.as_str());
+        Ok(existed)
+    }
+
+    async fn search_logs(&self, search: &LogSearch) -> Result<Page<LogEntry>> {
+        let inner = self.lock();
+        let matching: Vec<LogEntry> = inner
+            .logs
+            .iter()
+            .filter(|entry| search.matches(entry))
+            .cloned()
+            .collect();
+        Ok(search.paging.apply(matching))
+    }
+
+    async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
+        let mut inner = self.lock();
+        let before = inner.logs.len();
+        inner
+            .logs
+            .retain(|entry| entry.execution_id != execution_id);
+        Ok((before - inner.logs.len()) as u64)
+    }
+
+    async fn put_trigger(&self, record: &TriggerRecord) -> Result<()> {
+        self.lock()
+            .triggers
+            .insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn get_trigger(&self, key: &TriggerKey) -> Result<Option<TriggerRecord>> {
+        Ok(self.lock().triggers.get(key).cloned())
+    }
+
+    async fn list_triggers(&self, namespace: Option<&str>) -> Result<Vec<TriggerRecord>> {
+        Ok(self
+            .lock()
+            .triggers
+            .values()
+            .filter(|record| {
+                namespace.is_none_or(|ns| {
+                    record.key.namespace == ns
+                        || record
+                            .key
+                            .namespace
+                            .strip_prefix(ns)
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_trigger(&self, key: &TriggerKey) -> Result<bool> {
+        Ok(self.lock().triggers.remove(key).is_some())
+    }
+
+    async fn acquire_trigger_lease(
+        &self,
+        key: &TriggerKey,
+        owner: &str,
+        until: Instant,
+        now: Instant,
+    ) -> Result<Option<TriggerRecord>> {
+        let mut inner = self.lock();
+        let Some(record) = inner.triggers.get_mut(key) else {
+            return Ok(None);
+        };
+        let free = match (&record.lease_owner, record.lease_until) {
+            (Some(holder), Some(expiry)) => holder == owner || expiry <= now,
+            _ => true,
+        };
+        if !free {
+            return Ok(None);
+        }
+        record.lease_owner = Some(owner.to_owned());
+        record.lease_until = Some(until);
+        Ok(Some(record.clone()))
     }
 }
 
@@ -236,25 +396,6 @@ mod tests {
             .build()
             .unwrap()
             .block_on(future)
-    }
-
-    #[test]
-    fn flows_get_a_revision_per_changed_source() {
-        block(async {
-            let store = MemoryStore::new();
-            assert_eq!(store.put_flow("ns", "f", "a").await.unwrap().revision, 1);
-            assert_eq!(store.put_flow("ns", "f", "a").await.unwrap().revision, 1);
-            assert_eq!(store.put_flow("ns", "f", "b").await.unwrap().revision, 2);
-            store.put_flow("other", "g", "c").await.unwrap();
-            let latest = store.get_flow("ns", "f", None).await.unwrap().unwrap();
-            assert_eq!(latest.source, "b");
-            let first = store.get_flow("ns", "f", Some(1)).await.unwrap().unwrap();
-            assert_eq!(first.source, "a");
-            assert!(store.get_flow("ns", "f", Some(3)).await.unwrap().is_none());
-            assert!(store.get_flow("ns", "x", None).await.unwrap().is_none());
-            assert_eq!(store.list_flows(None).await.unwrap().len(), 2);
-            assert_eq!(store.list_flows(Some("other")).await.unwrap().len(), 1);
-        });
     }
 
     #[test]
@@ -331,4 +472,9 @@ mod tests {
             );
         });
     }
+}
+
+#[cfg(test)]
+mod suite {
+    crate::store_suite!(async { super::MemoryStore::new() });
 }

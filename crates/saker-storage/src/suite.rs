@@ -1,0 +1,479 @@
+//! The storage test suite every [`Store`] backend runs: one set of behaviours, checked the same
+//! way on the in-memory, SQLite and PostgreSQL backends. A backend's tests call
+//! [`store_suite!`](crate::store_suite) with an async expression that makes a fresh, empty store.
+
+use saker_core::{Execution, ExecutionId, FlowRef, Instant, Label, StateType, TaskRun, TaskRunId};
+use saker_task::Level;
+
+use crate::{
+    Changed, ExecutionQuery, LogEntry, LogFilter, LogSearch, Paging, Store, TriggerKey,
+    TriggerRecord,
+};
+
+/// Expands to one `#[tokio::test]` per suite function, each on a fresh store made by `$make`
+/// (an async expression evaluating to a `Store`).
+#[macro_export]
+macro_rules! store_suite {
+    ($make:expr) => {
+        $crate::store_suite!(@tests $make;
+            flows_get_a_revision_per_changed_source,
+            deleted_flows_keep_their_history,
+            executions_round_trip_with_deltas,
+            search_filters_sorts_and_pages,
+            unfinished_executions_are_the_non_terminated_ones,
+            deleting_an_execution_removes_its_logs,
+            logs_filter_and_search,
+            triggers_and_their_leases,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = $make.await;
+                $crate::suite::$name(&store).await;
+            }
+        )*
+    };
+}
+
+/// `2026-01-01T00:00:00Z` plus `seconds`.
+pub fn at(seconds: i64) -> Instant {
+    saker_core::time::parse_instant("2026-01-01T00:00:00Z").unwrap()
+        + chrono::TimeDelta::seconds(seconds)
+}
+
+/// A CREATED execution of `namespace.flow` started at `at(start)`.
+pub fn execution(id: &str, namespace: &str, flow: &str, start: i64) -> Execution {
+    Execution::new(
+        ExecutionId::new(id),
+        &FlowRef::new(namespace, flow, 1),
+        &[],
+        Vec::new(),
+        at(start),
+    )
+}
+
+fn log(execution: &str, task: Option<&str>, level: Level, message: &str, at_s: i64) -> LogEntry {
+    LogEntry {
+        namespace: "io.test".to_owned(),
+        flow_id: "f".to_owned(),
+        task_id: task.map(str::to_owned),
+        execution_id: execution.to_owned(),
+        task_run_id: task.map(|t| format!("{t}-run")),
+        attempt_number: task.map(|_| 1),
+        timestamp: at(at_s),
+        level,
+        thread: "worker".to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+pub async fn flows_get_a_revision_per_changed_source<S: Store>(store: &S) {
+    assert_eq!(store.put_flow("ns", "f", "a").await.unwrap().revision, 1);
+    assert_eq!(store.put_flow("ns", "f", "a").await.unwrap().revision, 1);
+    assert_eq!(store.put_flow("ns", "f", "b").await.unwrap().revision, 2);
+    store.put_flow("other", "g", "c").await.unwrap();
+    store.put_flow("ns.child", "h", "d").await.unwrap();
+    let latest = store.get_flow("ns", "f", None).await.unwrap().unwrap();
+    assert_eq!((latest.revision, latest.source.as_str()), (2, "b"));
+    let first = store.get_flow("ns", "f", Some(1)).await.unwrap().unwrap();
+    assert_eq!(first.source, "a");
+    assert!(store.get_flow("ns", "f", Some(9)).await.unwrap().is_none());
+    assert!(store.get_flow("ns", "nope", None).await.unwrap().is_none());
+    let all: Vec<_> = store
+        .list_flows(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.namespace, r.id, r.revision))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("ns".to_owned(), "f".to_owned(), 2),
+            ("ns.child".to_owned(), "h".to_owned(), 1),
+            ("other".to_owned(), "g".to_owned(), 1)
+        ]
+    );
+    assert_eq!(store.list_flows(Some("ns")).await.unwrap().len(), 1);
+}
+
+pub async fn deleted_flows_keep_their_history<S: Store>(store: &S) {
+    store.put_flow("ns", "f", "a").await.unwrap();
+    assert!(store.delete_flow("ns", "f").await.unwrap());
+    assert!(!store.delete_flow("ns", "f").await.unwrap());
+    assert!(!store.delete_flow("ns", "unknown").await.unwrap());
+    assert!(store.get_flow("ns", "f", None).await.unwrap().is_none());
+    assert!(store.list_flows(None).await.unwrap().is_empty());
+    let history = store.flow_revisions("ns", "f").await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| (r.revision, r.deleted))
+            .collect::<Vec<_>>(),
+        [(1, false), (2, true)]
+    );
+    // Saving the same source again brings the flow back as a new revision.
+    let back = store.put_flow("ns", "f", "a").await.unwrap();
+    assert_eq!((back.revision, back.deleted), (3, false));
+    assert_eq!(
+        store
+            .get_flow("ns", "f", None)
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        3
+    );
+}
+
+pub async fn executions_round_trip_with_deltas<S: Store>(store: &S) {
+    let mut execution = execution("e1", "ns", "f", 0);
+    execution.labels.push(Label::new("team", "data"));
+    store
+        .save_execution(&execution, &Changed::All)
+        .await
+        .unwrap();
+    let a = TaskRun::new(TaskRunId::new("a"), &execution, "ta", at(1));
+    let b = TaskRun::new(TaskRunId::new("b"), &execution, "tb", at(1));
+    let before = execution.task_run_list.clone();
+    execution.task_run_list.push(a);
+    execution.task_run_list.push(b);
+    execution.transition(StateType::Running, at(1));
+    let changed = Changed::between(&before, &execution.task_run_list);
+    store.save_execution(&execution, &changed).await.unwrap();
+    // Only `b` changes: `a` must come back as it was.
+    let before = execution.task_run_list.clone();
+    execution.task_run_list[1].transition(StateType::Running, at(2));
+    let changed = Changed::between(&before, &execution.task_run_list);
+    assert_eq!(changed, Changed::TaskRuns(vec![TaskRunId::new("b")]));
+    store.save_execution(&execution, &changed).await.unwrap();
+    let loaded = store
+        .get_execution(&ExecutionId::new("e1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded, execution);
+    // A delta naming an unknown run is refused and changes nothing.
+    let unknown = Changed::TaskRuns(vec![TaskRunId::new("zz")]);
+    assert!(store.save_execution(&execution, &unknown).await.is_err());
+    // A full rewrite may drop runs (restart).
+    execution.task_run_list.truncate(1);
+    store
+        .save_execution(&execution, &Changed::All)
+        .await
+        .unwrap();
+    let loaded = store
+        .get_execution(&ExecutionId::new("e1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded.task_run_list.len(), 1);
+    assert!(
+        store
+            .get_execution(&ExecutionId::new("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn seed_executions<S: Store>(store: &S) {
+    let specs = [
+        ("e1", "io.a", "f1", 10, StateType::Success),
+        ("e2", "io.a", "f1", 20, StateType::Failed),
+        ("e3", "io.a.sub", "f2", 30, StateType::Running),
+        ("e4", "io.ab", "f1", 40, StateType::Success),
+        ("e5", "io.a", "f2", 50, StateType::Paused),
+    ];
+    for (id, ns, flow, start, state) in specs {
+        let mut e = execution(id, ns, flow, start);
+        if id == "e2" {
+            e.labels.push(Label::new("team", "data"));
+        }
+        if id == "e3" {
+            e.parent_id = Some(ExecutionId::new("e1"));
+        }
+        e.transition(state, at(start + 1));
+        store.save_execution(&e, &Changed::All).await.unwrap();
+    }
+}
+
+fn ids(page: &crate::Page<Execution>) -> Vec<&str> {
+    page.results.iter().map(|e| e.id.as_str()).collect()
+}
+
+pub async fn search_filters_sorts_and_pages<S: Store>(store: &S) {
+    seed_executions(store).await;
+    let all = store
+        .search_executions(&ExecutionQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (ids(&all), all.total),
+        (vec!["e5", "e4", "e3", "e2", "e1"], 5)
+    );
+    let query = |f: &dyn Fn(&mut ExecutionQuery)| {
+        let mut q = ExecutionQuery::default();
+        f(&mut q);
+        q
+    };
+    let ns = store
+        .search_executions(&query(&|q| q.namespace = Some("io.a".into())))
+        .await
+        .unwrap();
+    assert_eq!(ids(&ns), ["e5", "e3", "e2", "e1"]);
+    let flow = store
+        .search_executions(&query(&|q| {
+            q.namespace = Some("io.a".into());
+            q.flow_id = Some("f1".into());
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&flow), ["e2", "e1"]);
+    let states = store
+        .search_executions(&query(&|q| {
+            q.states = vec![StateType::Success, StateType::Paused]
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&states), ["e5", "e4", "e1"]);
+    let labels = store
+        .search_executions(&query(&|q| q.labels = vec![Label::new("team", "data")]))
+        .await
+        .unwrap();
+    assert_eq!(ids(&labels), ["e2"]);
+    let window = store
+        .search_executions(&query(&|q| {
+            q.start_from = Some(at(20));
+            q.start_to = Some(at(40));
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&window), ["e3", "e2"]);
+    let parent = store
+        .search_executions(&query(&|q| q.parent_id = Some("e1".into())))
+        .await
+        .unwrap();
+    assert_eq!(ids(&parent), ["e3"]);
+    let text = store
+        .search_executions(&query(&|q| q.text = Some("SUB".into())))
+        .await
+        .unwrap();
+    assert_eq!(ids(&text), ["e3"]);
+    let page2 = store
+        .search_executions(&query(&|q| q.paging = Paging { page: 2, size: 2 }))
+        .await
+        .unwrap();
+    assert_eq!((ids(&page2), page2.total), (vec!["e3", "e2"], 5));
+    let beyond = store
+        .search_executions(&query(&|q| q.paging = Paging { page: 9, size: 2 }))
+        .await
+        .unwrap();
+    assert_eq!((ids(&beyond).len(), beyond.total), (0, 5));
+}
+
+pub async fn unfinished_executions_are_the_non_terminated_ones<S: Store>(store: &S) {
+    seed_executions(store).await;
+    let created = execution("e0", "io.a", "f1", 5);
+    store.save_execution(&created, &Changed::All).await.unwrap();
+    let unfinished: Vec<String> = store
+        .unfinished_executions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id.as_str().to_owned())
+        .collect();
+    assert_eq!(unfinished, ["e0", "e3", "e5"]);
+}
+
+pub async fn deleting_an_execution_removes_its_logs<S: Store>(store: &S) {
+    seed_executions(store).await;
+    store
+        .append_logs(&[
+            log("e1", None, Level::Info, "one", 1),
+            log("e2", None, Level::Info, "two", 2),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .delete_execution(&ExecutionId::new("e1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_execution(&ExecutionId::new("e1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .get_execution(&ExecutionId::new("e1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .logs(&LogFilter::execution("e1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.logs(&LogFilter::execution("e2")).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn logs_filter_and_search<S: Store>(store: &S) {
+    store
+        .append_logs(&[
+            log("e1", None, Level::Info, "execution started", 1),
+            log("e1", Some("t1"), Level::Debug, "debug line", 2),
+            log("e1", Some("t1"), Level::Warn, "Careful now", 3),
+            log("e1", Some("t2"), Level::Error, "boom", 4),
+            log("e2", Some("t1"), Level::Info, "other execution", 5),
+        ])
+        .await
+        .unwrap();
+    let messages = |entries: Vec<LogEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.message).collect()
+    };
+    let all = store.logs(&LogFilter::execution("e1")).await.unwrap();
+    assert_eq!(
+        messages(all),
+        ["execution started", "debug line", "Careful now", "boom"]
+    );
+    let filter = LogFilter {
+        task_ids: vec!["t1".into()],
+        min_level: Some(Level::Info),
+        ..LogFilter::execution("e1")
+    };
+    assert_eq!(
+        messages(store.logs(&filter).await.unwrap()),
+        ["Careful now"]
+    );
+    let by_run = LogFilter {
+        task_run_id: Some("t2-run".into()),
+        ..LogFilter::execution("e1")
+    };
+    assert_eq!(messages(store.logs(&by_run).await.unwrap()), ["boom"]);
+
+    let search = LogSearch {
+        namespace: Some("io".into()),
+        min_level: Some(Level::Info),
+        paging: Paging { page: 1, size: 2 },
+        ..LogSearch::default()
+    };
+    let page = store.search_logs(&search).await.unwrap();
+    assert_eq!(
+        (messages(page.results), page.total),
+        (
+            vec!["execution started".to_owned(), "Careful now".to_owned()],
+            4
+        )
+    );
+    let text = LogSearch {
+        text: Some("careful".into()),
+        from: Some(at(2)),
+        to: Some(at(4)),
+        paging: Paging { page: 1, size: 0 },
+        ..LogSearch::default()
+    };
+    assert_eq!(
+        messages(store.search_logs(&text).await.unwrap().results),
+        ["Careful now"]
+    );
+    assert_eq!(store.delete_logs("e1").await.unwrap(), 4);
+    assert!(
+        store
+            .logs(&LogFilter::execution("e1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.logs(&LogFilter::execution("e2")).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn triggers_and_their_leases<S: Store>(store: &S) {
+    let key = |ns: &str, flow: &str, id: &str| TriggerKey {
+        namespace: ns.to_owned(),
+        flow_id: flow.to_owned(),
+        trigger_id: id.to_owned(),
+    };
+    let record = |k: TriggerKey| TriggerRecord {
+        key: k,
+        next_execution_date: Some(at(60)),
+        disabled: false,
+        context: serde_json::json!({"backfill": null, "n": 1}),
+        lease_owner: None,
+        lease_until: None,
+        updated: at(0),
+    };
+    let k1 = key("io.a", "f", "schedule");
+    store.put_trigger(&record(k1.clone())).await.unwrap();
+    store
+        .put_trigger(&record(key("io.a.sub", "g", "t")))
+        .await
+        .unwrap();
+    store
+        .put_trigger(&record(key("io.b", "h", "t")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_trigger(&k1).await.unwrap(),
+        Some(record(k1.clone()))
+    );
+    assert_eq!(store.list_triggers(None).await.unwrap().len(), 3);
+    assert_eq!(store.list_triggers(Some("io.a")).await.unwrap().len(), 2);
+
+    // Taken by one owner, refused to another until it expires, renewed by its holder.
+    let leased = store
+        .acquire_trigger_lease(&k1, "s1", at(10), at(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(leased.lease_owner.as_deref(), Some("s1"));
+    assert!(
+        store
+            .acquire_trigger_lease(&k1, "s2", at(15), at(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .acquire_trigger_lease(&k1, "s1", at(20), at(5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let taken = store
+        .acquire_trigger_lease(&k1, "s2", at(40), at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.lease_owner.as_deref(), Some("s2"));
+    assert!(
+        store
+            .acquire_trigger_lease(&key("io.x", "none", "t"), "s1", at(10), at(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Updating the record keeps what is written.
+    let mut disabled = taken.clone();
+    disabled.disabled = true;
+    store.put_trigger(&disabled).await.unwrap();
+    assert!(store.get_trigger(&k1).await.unwrap().unwrap().disabled);
+    assert!(store.delete_trigger(&k1).await.unwrap());
+    assert!(!store.delete_trigger(&k1).await.unwrap());
+    assert!(store.get_trigger(&k1).await.unwrap().is_none());
+}
