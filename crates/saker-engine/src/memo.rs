@@ -34,8 +34,9 @@ pub(crate) struct EachCursors {
 #[derive(Default)]
 pub(crate) struct Memo {
     pub(crate) index: RunIndex,
-    /// Values of Each flowables with literal values, by task id (the same for every run).
-    pub(crate) values: FxMap<String, Arc<[String]>>,
+    /// Values of Each flowables by task id when they are literal (the same for every run),
+    /// `None` when they are not.
+    pub(crate) values: FxMap<String, Option<Arc<[String]>>>,
     pub(crate) cursors: FxMap<TaskRunId, EachCursors>,
     /// The flow it was derived with (its address: the caller keeps one flow per execution).
     flow: usize,

@@ -112,6 +112,7 @@ pub(crate) struct RunIndex {
 }
 
 impl RunIndex {
+    #[cfg(debug_assertions)]
     pub(crate) fn new(list: &[TaskRun], is_flowable: &dyn Fn(&str) -> bool) -> Self {
         let mut index = RunIndex::default();
         index.sync(list, is_flowable);

@@ -179,15 +179,16 @@ fn each_list<'a>(cx: &mut Cx<'a>, task: &'a Task, run: &TaskRun) -> Option<EachL
         EACH_SEQUENTIAL | EACH_PARALLEL => "value",
         _ => return None,
     };
-    if !literal_values(task, property) {
-        return None;
-    }
+    // Kept per task, the answer "not literal" too: checking a list of values is O(values).
     let values = match cx.memo.values.get(&task.id) {
-        Some(values) => values.clone(),
+        Some(values) => values.clone()?,
         None => {
-            let values: Arc<[String]> = resolve_values(cx, task, run, property).ok()?.into();
+            let values: Option<Arc<[String]>> = literal_values(task, property)
+                .then(|| resolve_values(cx, task, run, property).ok())
+                .flatten()
+                .map(Into::into);
             cx.memo.values.insert(task.id.clone(), values.clone());
-            values
+            values?
         }
     };
     let children: Vec<&Task> = task
