@@ -10,6 +10,7 @@ use saker_flow::{Flow, Task};
 
 use crate::action::{Action, LogLevel};
 use crate::context::{Needs, render_context_for};
+use crate::memo::Memo;
 use crate::runs::{RunIndex, Runs};
 use crate::select::Branches;
 use crate::services::{At, EngineServices};
@@ -56,6 +57,8 @@ pub(crate) struct Track {
     /// The execution without its task runs, at the start of the step.
     header: Option<Execution>,
     len_at_step: usize,
+    /// The index's epoch at the start of the step: a rebuild since voids the kept figures.
+    epoch_at_step: u64,
     /// Positions of runs changed (or added) during this `apply`, and whether the list was
     /// reshaped (runs removed), which makes every run "changed".
     pub(crate) changed: BTreeSet<usize>,
@@ -73,7 +76,8 @@ pub(crate) struct Cx<'a> {
     pub(crate) services: &'a dyn EngineServices,
     pub(crate) expr: &'a saker_expr::Engine,
     pub(crate) actions: Vec<Action>,
-    pub(crate) runs_index: RunIndex,
+    /// The index and cursors kept between `apply` calls (see [`crate::memo`]).
+    pub(crate) memo: Memo,
     pub(crate) track: Track,
     /// Branches of flowables whose branches are static (see `Flowable::static_branches`),
     /// by task run id, for this `apply`.
@@ -91,7 +95,7 @@ fn header_of(exec: &mut Execution) -> Execution {
 impl<'a> Cx<'a> {
     /// Task runs, indexed.
     pub(crate) fn runs(&self) -> Runs<'_> {
-        Runs::new(self.exec, &self.runs_index)
+        Runs::new(self.exec, &self.memo.index)
     }
 
     pub(crate) fn run(&self, id: &TaskRunId) -> Option<&TaskRun> {
@@ -100,7 +104,8 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn run_mut(&mut self, id: &TaskRunId) -> Option<&mut TaskRun> {
         let position = self
-            .runs_index
+            .memo
+            .index
             .position(&self.exec.task_run_list, id.as_str())?;
         let run = &mut self.exec.task_run_list[position];
         self.track
@@ -113,9 +118,10 @@ impl<'a> Cx<'a> {
     /// Starts a step (the event handler, or one process pass): later, [`Cx::end_step`] tells
     /// whether it changed anything.
     pub(crate) fn begin_step(&mut self) {
-        if self.runs_index.sync(&self.exec.task_run_list) {
+        if self.sync_index() {
             self.track.all = true;
         }
+        self.track.epoch_at_step = self.memo.index.epoch;
         self.track.snapshots.clear();
         self.track.header = Some(header_of(self.exec));
         self.track.len_at_step = self.exec.task_run_list.len();
@@ -126,7 +132,20 @@ impl<'a> Cx<'a> {
     pub(crate) fn end_step(&mut self) -> bool {
         let list_len = self.exec.task_run_list.len();
         let mut changed = false;
-        if list_len < self.track.len_at_step || self.runs_index.sync(&self.exec.task_run_list) {
+        // The kept figures follow the runs changed in place; after a rebuild within the step
+        // (runs removed) they are derived again from scratch.
+        if self.derived_ok() {
+            self.memo.index.reconcile(
+                &self.exec.task_run_list,
+                self.track.snapshots.iter().map(|(p, before)| (*p, before)),
+            );
+        } else {
+            let epoch = self.memo.index.epoch + 1;
+            self.memo.index = RunIndex::default();
+            self.memo.index.epoch = epoch;
+            self.sync_index();
+        }
+        if list_len < self.track.len_at_step || self.sync_index() {
             // Runs were removed: positions moved, everything counts as changed.
             self.track.all = true;
             changed = true;
@@ -147,6 +166,104 @@ impl<'a> Cx<'a> {
             changed = true;
         }
         changed
+    }
+
+    /// Adds appended runs to the index (rebuilds it when runs were removed; returns whether).
+    pub(crate) fn sync_index(&mut self) -> bool {
+        let flow = &self.index;
+        self.memo.index.sync(&self.exec.task_run_list, &|task_id| {
+            flow.task(task_id).is_some_and(|t| t.is_flowable())
+        })
+    }
+
+    /// Whether the index's state-derived figures, plus the runs changed in this step, describe
+    /// the execution (no rebuild since the step began, nothing appended behind its back).
+    pub(crate) fn derived_ok(&self) -> bool {
+        self.memo.index.epoch == self.track.epoch_at_step
+            && self.memo.index.is_fresh(&self.exec.task_run_list)
+    }
+
+    /// Runs changed in this step that `parent` is the direct parent of.
+    fn dirty_children<'s>(
+        &'s self,
+        parent: &'s str,
+    ) -> impl Iterator<Item = (&'s TaskRun, &'s TaskRun)> + 's {
+        let list = &self.exec.task_run_list;
+        self.track.snapshots.iter().filter_map(move |(&p, before)| {
+            list.get(p)
+                .filter(|run| {
+                    run.parent_task_run_id.as_ref().map(TaskRunId::as_str) == Some(parent)
+                })
+                .map(|run| (before, run))
+        })
+    }
+
+    /// False when no direct child of `parent` is FAILED (true may be a false positive).
+    pub(crate) fn maybe_failed_child(&self, parent: &TaskRunId) -> bool {
+        !self.derived_ok()
+            || self.memo.index.stats(parent.as_str()).failed()
+            || self
+                .dirty_children(parent.as_str())
+                .any(|(_, run)| run.state.current().is_failed())
+    }
+
+    /// False when no direct child of `parent` is RETRYING (true may be a false positive).
+    pub(crate) fn maybe_retrying_child(&self, parent: &TaskRunId) -> bool {
+        !self.derived_ok()
+            || self.memo.index.stats(parent.as_str()).retrying()
+            || self
+                .dirty_children(parent.as_str())
+                .any(|(_, run)| run.state.current() == StateType::Retrying)
+    }
+
+    /// How many times a child of `parent` went from terminated back to open (a stamp for
+    /// cursors that assume a terminated prefix), or `None` when it cannot be told cheaply.
+    pub(crate) fn regress_stamp(&self, parent: &TaskRunId) -> Option<u64> {
+        if !self.derived_ok()
+            || self
+                .dirty_children(parent.as_str())
+                .any(|(before, run)| before.state.is_terminated() && !run.state.is_terminated())
+        {
+            return None;
+        }
+        Some(self.memo.index.stats(parent.as_str()).regress())
+    }
+
+    /// [`Cx::runs_in`] for a predicate that only accepts runs that are not terminated (and
+    /// only flowables, with `flowables`): looks at the open runs instead of every run.
+    pub(crate) fn open_runs_in(
+        &self,
+        flowables: bool,
+        predicate: impl Fn(&TaskRun) -> bool,
+    ) -> Vec<TaskRunId> {
+        if !self.derived_ok() {
+            return self.runs_in(predicate);
+        }
+        let list = &self.exec.task_run_list;
+        let index = &self.memo.index;
+        let mut positions: Vec<usize> = index.open(flowables).iter().copied().collect();
+        let dirty = self.track.snapshots.keys().copied();
+        let before = positions.len();
+        positions.extend(dirty.filter(|&p| !flowables || index.is_flowable(p)));
+        if positions.len() > before {
+            positions.sort_unstable();
+            positions.dedup();
+        }
+        let found: Vec<TaskRunId> = positions
+            .into_iter()
+            .filter_map(|p| list.get(p))
+            .filter(|run| predicate(run))
+            .map(|run| run.id.clone())
+            .collect();
+        debug_assert!(
+            found
+                .iter()
+                .zip(self.runs_in(&predicate))
+                .all(|(a, b)| *a == b)
+                && found.len() == self.runs_in(&predicate).len(),
+            "open runs out of date"
+        );
+        found
     }
 
     /// The task of a task run (`None` for a run of a task no longer in the flow).
@@ -253,7 +370,7 @@ impl<'a> Cx<'a> {
             run.force_execution = Some(true);
         }
         self.exec.add_task_run(run);
-        if self.runs_index.sync(&self.exec.task_run_list) {
+        if self.sync_index() {
             self.track.all = true;
         }
         if self.exec.state.current() == StateType::Created {
@@ -270,7 +387,7 @@ impl<'a> Cx<'a> {
             .with_state(StateType::Running, self.now);
         run.dynamic = Some(true);
         self.exec.add_task_run(run);
-        if self.runs_index.sync(&self.exec.task_run_list) {
+        if self.sync_index() {
             self.track.all = true;
         }
     }

@@ -158,7 +158,7 @@ fn end_attempt(
         cx.set_state(id, raw);
         return;
     };
-    let policy = retry::policy(cx.flow, &cx.index, cx.exec, run);
+    let policy = retry::policy(cx.flow, &cx.index, cx.runs(), run);
     let mut state = raw;
     if state == StateType::Success
         && run.attempts.len() > 1
@@ -180,7 +180,7 @@ fn schedule_retry(cx: &mut Cx<'_>, id: &TaskRunId) -> bool {
     let Some(run) = cx.run(id).cloned() else {
         return false;
     };
-    let Some(policy) = retry::policy(cx.flow, &cx.index, cx.exec, &run) else {
+    let Some(policy) = retry::policy(cx.flow, &cx.index, cx.runs(), &run) else {
         return false;
     };
     let now = cx.now;

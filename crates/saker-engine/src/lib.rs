@@ -29,6 +29,7 @@ mod for_each_item;
 mod handlers;
 pub mod inputs;
 mod listeners;
+mod memo;
 mod next;
 mod process;
 mod retry;
@@ -39,7 +40,8 @@ mod subflow;
 mod tree;
 mod updating;
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use saker_core::{Execution, IdSource, Instant, TaskRunId};
 use saker_flow::Flow;
@@ -50,12 +52,51 @@ pub use event::{BlockReleased, DynamicTaskRun, Event, TaskRunResult, Timer, Work
 pub use services::{EngineServices, NoEngineServices};
 
 use crate::cx::{Cx, Track};
-use crate::runs::RunIndex;
+use crate::memo::Memo;
 use crate::tree::FlowIndex;
 
 /// The executor: owns the expression engine (its template cache) and applies events.
+///
+/// It also keeps, per execution id, what it derived from the execution (task-run index,
+/// open runs, ForEach progress; see `memo.rs`), so an event costs about the same whatever
+/// the number of task runs. That memo is checked against the execution on each call (same
+/// flow, task-run list only appended to since, else derived again), which holds as long as
+/// task runs are only changed by `apply` (or the execution is replaced as a whole).
 pub struct Executor {
     expr: saker_expr::Engine,
+    memos: Mutex<Memos>,
+}
+
+/// Memos by execution id. Bounded: an execution that is never driven to its end cannot make
+/// it grow without limit (a dropped memo is only derived again).
+#[derive(Default)]
+struct Memos {
+    by_execution: HashMap<String, Memo>,
+    clock: u64,
+}
+
+const MAX_MEMOS: usize = 256;
+
+impl Memos {
+    fn take(&mut self, id: &str) -> Option<Memo> {
+        self.by_execution.remove(id)
+    }
+
+    fn keep(&mut self, id: &str, mut memo: Memo) {
+        self.clock += 1;
+        memo.last_use = self.clock;
+        if self.by_execution.len() >= MAX_MEMOS {
+            let oldest = self
+                .by_execution
+                .iter()
+                .min_by_key(|(_, m)| m.last_use)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.by_execution.remove(&oldest);
+            }
+        }
+        self.by_execution.insert(id.to_owned(), memo);
+    }
 }
 
 impl Default for Executor {
@@ -68,6 +109,7 @@ impl Executor {
     pub fn new() -> Self {
         Executor {
             expr: saker_expr::Engine::new(),
+            memos: Mutex::new(Memos::default()),
         }
     }
 
@@ -100,7 +142,10 @@ impl Executor {
         services: &dyn EngineServices,
     ) -> Applied {
         let was_terminated = execution.state.is_terminated();
-        let runs_index = RunIndex::new(&execution.task_run_list);
+        let index = FlowIndex::new(flow);
+        let is_flowable = |task_id: &str| index.task(task_id).is_some_and(|t| t.is_flowable());
+        let kept = self.memos().take(execution.id.as_str());
+        let memo = Memo::resume(kept, flow, execution, &is_flowable);
         let mut cx = Cx {
             flow,
             index: FlowIndex::new(flow),
@@ -110,7 +155,7 @@ impl Executor {
             services,
             expr: &self.expr,
             actions: Vec::new(),
-            runs_index,
+            memo,
             track: Track::default(),
             branch_cache: Default::default(),
         };
@@ -146,9 +191,30 @@ impl Executor {
                     .collect(),
             )
         };
+        #[cfg(debug_assertions)]
+        cx.memo.check(cx.exec, &is_flowable);
+        // A finished execution with nothing open keeps no memo (a restart derives it again).
+        if !(cx.exec.state.is_terminated() && cx.memo.index.open(false).is_empty()) {
+            self.memos().keep(cx.exec.id.as_str(), cx.memo);
+        }
         Applied {
             actions: cx.actions,
             changed,
+        }
+    }
+}
+
+impl Executor {
+    fn memos(&self) -> std::sync::MutexGuard<'_, Memos> {
+        // A panic while holding the lock leaves only derived data behind: start over.
+        match self.memos.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                *guard = Memos::default();
+                self.memos.clear_poison();
+                guard
+            }
         }
     }
 }

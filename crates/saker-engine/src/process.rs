@@ -8,9 +8,10 @@ use saker_expr::Value;
 use saker_flow::{FlowOutput, Task};
 
 use crate::action::LogLevel;
+use crate::cx::Resolved;
 use crate::cx::{Cx, resolve_list};
 use crate::dispatch::dispatch;
-use crate::flowable::{self, loop_until, pause};
+use crate::flowable::{self, foreach, loop_until, pause};
 use crate::inputs;
 use crate::listeners;
 use crate::next;
@@ -82,8 +83,9 @@ fn pass(cx: &mut Cx<'_>) {
     // 3. Killing: nothing new starts, the execution is KILLED.
     if cx.exec.state.current() == StateType::Killing {
         let now = cx.now;
-        let created =
-            cx.runs_in(|r| r.state.current().is_created() && r.force_execution != Some(true));
+        let created = cx.open_runs_in(false, |r| {
+            r.state.current().is_created() && r.force_execution != Some(true)
+        });
         for run_id in &created {
             cx.set_state(run_id, StateType::Killed);
         }
@@ -127,7 +129,7 @@ fn pass(cx: &mut Cx<'_>) {
         cx.exec.state.current(),
         StateType::Killing | StateType::Killed
     );
-    for run_id in cx.runs_in(|r| r.state.current().is_created()) {
+    for run_id in cx.open_runs_in(false, |r| r.state.current().is_created()) {
         let forced = cx
             .run(&run_id)
             .is_some_and(|r| r.force_execution == Some(true));
@@ -145,7 +147,7 @@ fn pass(cx: &mut Cx<'_>) {
 }
 
 fn running_flowables(cx: &Cx<'_>) -> Vec<TaskRunId> {
-    cx.runs_in(|run| {
+    cx.open_runs_in(true, |run| {
         run.state.current().is_running()
             && cx.index.task(&run.task_id).is_some_and(|t| t.is_flowable())
     })
@@ -165,10 +167,17 @@ fn child_nexts(cx: &mut Cx<'_>, run_id: &TaskRunId) {
     if task.canonical == flowable::PAUSE && !pause::was_paused(&run) {
         return;
     }
-    let result = branches_of(cx, flowable, task, &run).and_then(|branches| {
-        let (which, current) = select::select(cx.runs(), &branches, None);
-        flowable.next(cx, task, which, current)
-    });
+    let result = match foreach::fast_next(cx, task, &run) {
+        Some(fast) => {
+            #[cfg(debug_assertions)]
+            {
+                let general = general_next(cx, flowable, task, &run);
+                assert_eq!(keys(&fast), keys(&general), "ForEach fast path differs");
+            }
+            fast
+        }
+        None => general_next(cx, flowable, task, &run),
+    };
     match result {
         Ok(nexts) => {
             for resolved in nexts {
@@ -177,6 +186,40 @@ fn child_nexts(cx: &mut Cx<'_>, run_id: &TaskRunId) {
         }
         Err(message) => cx.fail(run_id, message),
     }
+}
+
+fn general_next<'a>(
+    cx: &mut Cx<'a>,
+    flowable: &dyn flowable::Flowable,
+    task: &'a Task,
+    run: &TaskRun,
+) -> Result<Vec<Resolved<'a>>, String> {
+    branches_of(cx, flowable, task, run).and_then(|branches| {
+        let (which, current) = select::select(cx.runs(), &branches, None);
+        flowable.next(cx, task, which, current)
+    })
+}
+
+fn general_state<'a>(
+    cx: &mut Cx<'a>,
+    flowable: &dyn flowable::Flowable,
+    task: &'a Task,
+    run: &TaskRun,
+) -> Result<Option<StateType>, String> {
+    branches_of(cx, flowable, task, run).map(|b| flowable.resolve_state(cx, task, &b))
+}
+
+/// What the fast path is checked against in debug builds.
+#[cfg(debug_assertions)]
+type Key = (String, Option<String>, Option<i32>, Option<TaskRunId>);
+
+#[cfg(debug_assertions)]
+fn keys(result: &Result<Vec<Resolved<'_>>, String>) -> Result<Vec<Key>, String> {
+    result.clone().map(|list| {
+        list.into_iter()
+            .map(|r| (r.task.id.clone(), r.value, r.iteration, r.parent))
+            .collect()
+    })
 }
 
 /// The branches of a flowable run, computed once per `apply` when they are static.
@@ -228,7 +271,17 @@ fn settle(cx: &mut Cx<'_>, run_id: &TaskRunId) {
         loop_until::settle(cx, task, run_id);
         return;
     }
-    let state = branches_of(cx, flowable, task, &run).map(|b| flowable.resolve_state(cx, task, &b));
+    let state = match foreach::fast_state(cx, task, &run) {
+        Some(fast) => {
+            debug_assert_eq!(
+                Ok(fast),
+                general_state(cx, flowable, task, &run),
+                "ForEach fast path differs"
+            );
+            Ok(fast)
+        }
+        None => general_state(cx, flowable, task, &run),
+    };
     match state {
         Ok(Some(state)) => {
             cx.set_state(run_id, state);

@@ -2,16 +2,17 @@
 //! attempt is due. Random intervals draw from the injected [`IdSource`], keeping `apply` pure.
 
 use chrono::TimeDelta;
-use saker_core::{Execution, IdSource, Instant, TaskRun, parse_duration};
+use saker_core::{IdSource, Instant, TaskRun, parse_duration};
 use saker_flow::{Flow, Retry, RetryBehavior, RetryType};
 
+use crate::runs::Runs;
 use crate::tree::FlowIndex;
 
 /// Task `retry` → nearest flowable ancestor's `retry` → flow `retry`.
 pub(crate) fn policy<'a>(
     flow: &'a Flow,
     index: &FlowIndex<'a>,
-    exec: &Execution,
+    runs: Runs<'_>,
     run: &TaskRun,
 ) -> Option<&'a Retry> {
     if let Some(retry) = index
@@ -20,7 +21,8 @@ pub(crate) fn policy<'a>(
     {
         return Some(retry);
     }
-    exec.find_parents(run)
+    // Indexed: a scan of the list per task-run result was O(task runs) per event.
+    runs.parents(run)
         .into_iter()
         .rev()
         .find_map(|parent| {

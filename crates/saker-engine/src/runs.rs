@@ -7,17 +7,17 @@
 //! the list exactly (same length, same last id); otherwise lookups fall back to a scan, so a
 //! list changed behind the index's back still gives correct answers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use saker_core::{Execution, TaskRun, TaskRunId};
+use saker_core::{Execution, StateType, TaskRun, TaskRunId};
 
 use crate::cx::Resolved;
 
 /// FxHash: the keys are short strings hashed on every lookup; SipHash's DoS resistance buys
 /// nothing for an in-memory index of our own ids.
 #[derive(Default, Clone, Copy)]
-struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
@@ -44,7 +44,7 @@ impl Fx {
     }
 }
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 fn key_hash(task_id: &str, parent: Option<&str>, value: Option<&str>) -> u64 {
     let mut h = Fx::default();
@@ -58,21 +58,64 @@ fn parent_hash(parent: Option<&str>) -> u64 {
     h.finish()
 }
 
+/// Per-parent figures over the parent's direct children (keyed by the parent's hash, so two
+/// parents may share an entry: the figures are then too high, which only makes the checks
+/// that use them fall back to an exact scan).
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ParentStats {
+    failed: usize,
+    retrying: usize,
+    /// Bumped whenever a child goes from terminated back to not terminated (restart), which
+    /// voids every cursor that assumed a terminated prefix.
+    regress: u64,
+}
+
+impl ParentStats {
+    fn count(&mut self, run: &TaskRun, add: bool) {
+        let state = run.state.current();
+        let (failed, retrying) = (
+            usize::from(state.is_failed()),
+            usize::from(state == StateType::Retrying),
+        );
+        if add {
+            self.failed += failed;
+            self.retrying += retrying;
+        } else {
+            self.failed -= failed;
+            self.retrying -= retrying;
+        }
+    }
+}
+
 /// Positions in `task_run_list`. Hash collisions are possible in `by_key`/`children` (keys are
 /// hashes), so callers re-check the run they get.
+///
+/// Besides the keys, it keeps figures derived from states (the open runs, per-parent counts),
+/// as of the last [`RunIndex::reconcile`]: the executor keeps the index between `apply` calls
+/// and brings those up to date from the runs it changed, so no event costs a pass over every
+/// run.
 #[derive(Default)]
 pub(crate) struct RunIndex {
     len: usize,
     last_id: Option<TaskRunId>,
+    /// Bumped on every rebuild (runs removed): positions and cursors from before are void.
+    pub(crate) epoch: u64,
     by_id: FxMap<TaskRunId, usize>,
     by_key: FxMap<u64, Vec<usize>>,
     children: FxMap<u64, Vec<usize>>,
+    /// Whether the run's task is a flowable, by position.
+    flowable: Vec<bool>,
+    /// Runs not terminated, and those of them that are flowables.
+    open: BTreeSet<usize>,
+    open_flowables: BTreeSet<usize>,
+    stats: FxMap<u64, ParentStats>,
 }
 
 impl RunIndex {
-    pub(crate) fn new(list: &[TaskRun]) -> Self {
+    #[cfg(debug_assertions)]
+    pub(crate) fn new(list: &[TaskRun], is_flowable: &dyn Fn(&str) -> bool) -> Self {
         let mut index = RunIndex::default();
-        index.sync(list);
+        index.sync(list, is_flowable);
         index
     }
 
@@ -81,9 +124,10 @@ impl RunIndex {
         self.len == list.len() && list.last().map(|r| &r.id) == self.last_id.as_ref()
     }
 
-    /// Brings the index up to date: appended runs are added, anything else (runs removed on
-    /// restart or by LoopUntil) rebuilds it. Returns whether it had to rebuild.
-    pub(crate) fn sync(&mut self, list: &[TaskRun]) -> bool {
+    /// Brings the index up to date: appended runs are added (with their current states),
+    /// anything else (runs removed on restart or by LoopUntil) rebuilds it. Returns whether it
+    /// had to rebuild.
+    pub(crate) fn sync(&mut self, list: &[TaskRun], is_flowable: &dyn Fn(&str) -> bool) -> bool {
         if self.is_fresh(list) {
             return false;
         }
@@ -91,7 +135,9 @@ impl RunIndex {
             && (self.len == 0 || Some(&list[self.len - 1].id) == self.last_id.as_ref());
         let rebuilt = !prefix_intact;
         if rebuilt {
+            let epoch = self.epoch + 1;
             *self = RunIndex::default();
+            self.epoch = epoch;
         }
         for (position, run) in list.iter().enumerate().skip(self.len) {
             self.by_id.insert(run.id.clone(), position);
@@ -100,14 +146,51 @@ impl RunIndex {
                 .entry(key_hash(&run.task_id, parent, run.value.as_deref()))
                 .or_default()
                 .push(position);
-            self.children
-                .entry(parent_hash(parent))
-                .or_default()
-                .push(position);
+            let parent_key = parent_hash(parent);
+            self.children.entry(parent_key).or_default().push(position);
+            let flowable = is_flowable(&run.task_id);
+            self.flowable.push(flowable);
+            if !run.state.is_terminated() {
+                self.open.insert(position);
+                if flowable {
+                    self.open_flowables.insert(position);
+                }
+            }
+            self.stats.entry(parent_key).or_default().count(run, true);
         }
         self.len = list.len();
         self.last_id = list.last().map(|r| r.id.clone());
         rebuilt
+    }
+
+    /// Accounts for runs changed in place: `changed` gives each one's position and its value
+    /// when the index last saw it. Positions must be covered by the index (no rebuild since).
+    pub(crate) fn reconcile<'r>(
+        &mut self,
+        list: &[TaskRun],
+        changed: impl Iterator<Item = (usize, &'r TaskRun)>,
+    ) {
+        for (position, before) in changed {
+            let Some(after) = list.get(position).filter(|_| position < self.len) else {
+                continue;
+            };
+            let parent = after.parent_task_run_id.as_ref().map(TaskRunId::as_str);
+            let stats = self.stats.entry(parent_hash(parent)).or_default();
+            stats.count(before, false);
+            stats.count(after, true);
+            if before.state.is_terminated() && !after.state.is_terminated() {
+                stats.regress += 1;
+            }
+            if after.state.is_terminated() {
+                self.open.remove(&position);
+                self.open_flowables.remove(&position);
+            } else {
+                self.open.insert(position);
+                if self.flowable[position] {
+                    self.open_flowables.insert(position);
+                }
+            }
+        }
     }
 
     pub(crate) fn position(&self, list: &[TaskRun], id: &str) -> Option<usize> {
@@ -116,6 +199,69 @@ impl RunIndex {
         } else {
             list.iter().position(|r| r.id == id)
         }
+    }
+
+    /// Runs not terminated as of the last reconcile (flowables only with `flowables`).
+    pub(crate) fn open(&self, flowables: bool) -> &BTreeSet<usize> {
+        if flowables {
+            &self.open_flowables
+        } else {
+            &self.open
+        }
+    }
+
+    pub(crate) fn is_flowable(&self, position: usize) -> bool {
+        self.flowable.get(position).copied().unwrap_or(false)
+    }
+
+    /// The figures of `parent`'s children.
+    pub(crate) fn stats(&self, parent: &str) -> ParentStats {
+        self.stats
+            .get(&parent_hash(Some(parent)))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The state-derived part, to compare a kept index with a fresh one (debug checks).
+    #[cfg(debug_assertions)]
+    pub(crate) fn derived(&self) -> Derived {
+        let mut stats: Vec<(u64, usize, usize)> = self
+            .stats
+            .iter()
+            .map(|(k, s)| (*k, s.failed, s.retrying))
+            .filter(|(_, f, r)| *f > 0 || *r > 0)
+            .collect();
+        stats.sort_unstable();
+        (
+            self.len,
+            self.last_id.clone(),
+            self.open.clone(),
+            self.open_flowables.clone(),
+            self.flowable.clone(),
+            stats,
+        )
+    }
+}
+
+#[cfg(debug_assertions)]
+pub(crate) type Derived = (
+    usize,
+    Option<TaskRunId>,
+    BTreeSet<usize>,
+    BTreeSet<usize>,
+    Vec<bool>,
+    Vec<(u64, usize, usize)>,
+);
+
+impl ParentStats {
+    pub(crate) fn failed(&self) -> bool {
+        self.failed > 0
+    }
+    pub(crate) fn retrying(&self) -> bool {
+        self.retrying > 0
+    }
+    pub(crate) fn regress(&self) -> u64 {
+        self.regress
     }
 }
 

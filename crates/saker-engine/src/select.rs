@@ -46,7 +46,7 @@ pub(crate) fn all_terminated<'e>(exec: impl Into<Runs<'e>>, list: &[Resolved<'_>
         .all(|r| runs.matching(r).any(|run| run.state.is_terminated()))
 }
 
-fn any_run(runs: Runs<'_>, list: &[Resolved<'_>]) -> bool {
+pub(crate) fn any_run(runs: Runs<'_>, list: &[Resolved<'_>]) -> bool {
     list.iter().any(|r| runs.matching(r).next().is_some())
 }
 

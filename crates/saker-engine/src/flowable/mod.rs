@@ -2,7 +2,7 @@
 //! them. One file per type behind [`Flowable`], dispatched by the task's canonical type name.
 
 mod dag;
-mod foreach;
+pub(crate) mod foreach;
 mod if_;
 pub(crate) mod loop_until;
 pub(crate) mod pause;
