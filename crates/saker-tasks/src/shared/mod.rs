@@ -6,6 +6,7 @@
 mod glob;
 mod ion;
 mod param_groups;
+pub(crate) mod legacy_script;
 mod params;
 pub(crate) mod process;
 pub(crate) mod python_env;

@@ -78,6 +78,8 @@ pub async fn run(
     command
         .args(args)
         .current_dir(&spec.cwd)
+        // The worker's own PWD would be inherited otherwise, and some shells trust it.
+        .env("PWD", &spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -255,7 +257,7 @@ impl Drop for Group {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn spec(script: &str) -> ProcessSpec {

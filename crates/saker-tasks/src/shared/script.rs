@@ -134,17 +134,26 @@ fn check_runner(
         return Ok(());
     }
     let image = image.unwrap_or_else(|| default_image.to_owned());
+    docker_fallback(ctx, &format!("containerImage '{image}'"))
+}
+
+/// A legacy task with `runner: DOCKER`.
+pub fn check_legacy_docker(ctx: &RunContext) -> Result<(), TaskError> {
+    docker_fallback(ctx, "the image of dockerOptions")
+}
+
+fn docker_fallback(ctx: &RunContext, image: &str) -> Result<(), TaskError> {
     match docker_policy()? {
         DockerPolicy::Process => Ok(()),
         DockerPolicy::Warn => {
             ctx.logger().warn(format!(
-                "Saker has no Docker task runner: the script runs as a local process and containerImage '{image}' is not used \
+                "Saker has no Docker task runner: the script runs as a local process and {image} is not used \
                  (set `taskRunner: {{type: {PROCESS_RUNNER}}}` to silence this, or SAKER_DOCKER_RUNNER=fail to refuse such tasks)"
             ));
             Ok(())
         }
         DockerPolicy::Fail => Err(TaskError::Failed(format!(
-            "this task needs the Docker task runner (containerImage '{image}'), which Saker does not have, and SAKER_DOCKER_RUNNER=fail; \
+            "this task needs the Docker task runner ({image}), which Saker does not have, and SAKER_DOCKER_RUNNER=fail; \
              use `taskRunner: {{type: {PROCESS_RUNNER}}}` to run it as a local process"
         ))),
     }
@@ -581,5 +590,262 @@ mod tests {
         let (s3, e3) = next_uri(text, e2).unwrap();
         assert_eq!(&text[s3..e3], "kestra://");
         assert!(next_uri(text, e3).is_none());
+    }
+}
+
+/// The script tasks run end to end, with real processes, against in-memory services.
+#[cfg(test)]
+mod run_tests {
+    use super::PROCESS_RUNNER;
+    use crate::test_support::{env, run_in};
+    use saker_core::StateType;
+    use saker_task::memory::{MemoryEnv, test_info};
+    use saker_task::storage::Storage;
+    use saker_task::{RunContext, TaskRunnerDef};
+    use serde_json::{Value, json};
+
+    const SHELL: &str = "io.kestra.plugin.scripts.shell.Commands";
+
+    fn process_ctx(env: &MemoryEnv, ty: &str) -> RunContext {
+        env.context(test_info("task1", ty), json!({}))
+            .with_task_runner(Some(TaskRunnerDef {
+                type_name: PROCESS_RUNNER.into(),
+                params: Default::default(),
+            }))
+    }
+
+    async fn run(env: &MemoryEnv, ty: &str, props: Value) -> saker_task::TaskOutcome {
+        let mut ctx = process_ctx(env, ty);
+        run_in(&mut ctx, ty, props).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn shell_commands_report_vars_files_and_logs() {
+        let env = env();
+        env.storage
+            .put("kestra:///company/team/flow/executions/e0/data.csv", b"a,b\n1,2\n".to_vec())
+            .await
+            .unwrap();
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({
+                "env": {"GREETING": "hi {{ flow.id }}", "N": 3},
+                "inputFiles": {"in/data.txt": "inline {{ task.id }}", "copy.csv": "kestra:///company/team/flow/executions/e0/data.csv"},
+                "beforeCommands": ["echo before"],
+                "commands": [
+                    "echo \"$GREETING $N\"",
+                    "echo '::{\"outputs\":{\"count\":2,\"wd\":\"{{ workingDir }}\"},\"metrics\":[{\"name\":\"rows\",\"type\":\"counter\",\"value\":2}]}::'",
+                    "cat in/data.txt > out.txt; wc -l < kestra:///company/team/flow/executions/e0/data.csv > lines.txt",
+                    "test \"$WORKING_DIR\" = \"$PWD\" && echo same-dir",
+                    "echo oops >&2"
+                ],
+                "outputFiles": ["*.txt", "copy.csv"]
+            }),
+        )
+        .await;
+        assert_eq!(outcome.state, None);
+        let vars = &outcome.outputs["vars"];
+        assert_eq!(vars["count"], 2);
+        assert!(vars["wd"].as_str().unwrap().contains("saker-script-"), "{vars}");
+        assert_eq!(outcome.outputs["exitCode"], 0);
+        assert_eq!(outcome.metrics, [saker_task::Metric::counter("rows", 2.0)]);
+        let files = outcome.outputs["outputFiles"].as_object().unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["copy.csv", "lines.txt", "out.txt"]);
+        let read = |key: &str| env.storage.get_now(files[key].as_str().unwrap()).unwrap();
+        assert_eq!(read("out.txt"), b"inline task1");
+        assert_eq!(read("lines.txt"), b"2\n");
+        assert_eq!(read("copy.csv"), b"a,b\n1,2\n");
+        let logs = env.logs.texts();
+        for expected in ["INFO before", "INFO hi flow 3", "INFO same-dir", "ERROR oops"] {
+            assert!(logs.iter().any(|l| l == expected), "{expected} missing in {logs:#?}");
+        }
+        assert!(!logs.iter().any(|l| l.contains("::{") && !l.starts_with("DEBUG")), "{logs:#?}");
+        assert!(!logs.iter().any(|l| l.starts_with("WARN")), "{logs:#?}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_fails_the_task_but_keeps_its_outputs() {
+        let env = env();
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({"commands": [
+                "echo '::{\"outputs\":{\"before\":true}}::'",
+                "echo partial > part.txt",
+                "false",
+                "echo never"
+            ], "outputFiles": ["part.txt"]}),
+        )
+        .await;
+        assert_eq!(outcome.state, Some(StateType::Failed));
+        assert_eq!(outcome.outputs["exitCode"], 1);
+        assert_eq!(outcome.outputs["vars"], json!({"before": true}));
+        assert!(outcome.outputs["outputFiles"]["part.txt"].is_string());
+        let logs = env.logs.texts();
+        assert!(logs.contains(&"ERROR Command failed with exit code 1".to_owned()), "{logs:#?}");
+        assert!(!logs.contains(&"INFO never".to_owned()));
+        // Without failFast the last command decides.
+        let outcome = run(&env, SHELL, json!({"failFast": false, "commands": ["false", "echo after"]})).await;
+        assert_eq!(outcome.state, None);
+        assert_eq!(outcome.outputs["exitCode"], 0);
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_give_clear_errors_or_warnings() {
+        let env = env();
+        // A glob matching nothing: success, no file, a warning.
+        let outcome = run(&env, SHELL, json!({"commands": ["true"], "outputFiles": ["*.parquet"]})).await;
+        assert_eq!(outcome.state, None);
+        assert_eq!(outcome.outputs["outputFiles"], json!({}));
+        assert!(env.logs.texts().iter().any(|l| l == "WARN outputFiles: no file of the working directory matches '*.parquet'"));
+        // An input file outside the working directory.
+        let mut ctx = process_ctx(&env, SHELL);
+        let error = run_in(&mut ctx, SHELL, json!({"commands": ["true"], "inputFiles": {"../escape.txt": "x"}}))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("invalid input file name '../escape.txt'"), "{error}");
+        // A missing interpreter.
+        let error = run_in(&mut ctx, SHELL, json!({"commands": ["true"], "interpreter": ["/usr/bin/no-such-shell", "-c"]}))
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("cannot start '/usr/bin/no-such-shell'") && text.contains("No such file"), "{text}");
+        // A kestra:// URI in the commands that does not exist.
+        let error = run_in(&mut ctx, SHELL, json!({"commands": ["cat kestra:///company/team/missing.csv"]}))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("cannot download 'kestra:///company/team/missing.csv'"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn docker_runner_falls_back_to_a_process_with_a_warning() {
+        let env = env();
+        let mut ctx = env.context(test_info("task1", SHELL), json!({}));
+        let outcome = run_in(&mut ctx, SHELL, json!({"commands": ["echo ran"], "containerImage": "alpine:3"}))
+            .await
+            .unwrap();
+        assert_eq!(outcome.state, None);
+        let logs = env.logs.texts();
+        assert!(logs.iter().any(|l| l.starts_with("WARN Saker has no Docker task runner") && l.contains("containerImage 'alpine:3' is not used")), "{logs:#?}");
+        assert!(logs.contains(&"INFO ran".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn shell_script_and_output_directory() {
+        let env = env();
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.scripts.shell.Script",
+            json!({"outputDirectory": true, "script": "set -u\necho data > {{ outputDir }}/r.txt\necho \"$OUTPUT_DIR\" | grep -q '{{ outputDir }}' && echo ok"}),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        let uri = outcome.outputs["outputFiles"]["r.txt"].as_str().unwrap();
+        assert_eq!(env.storage.get_now(uri).unwrap(), b"data\n");
+        assert!(env.logs.texts().contains(&"INFO ok".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn python_and_node_scripts_run() {
+        let env = env();
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.scripts.python.Script",
+            json!({"script": "import json, sys\nprint('::' + json.dumps({'outputs': {'fib': 55, 'flow': '{{ flow.id }}'}}) + '::')\nprint('warn', file=sys.stderr)"}),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        assert_eq!(outcome.outputs["vars"], json!({"fib": 55, "flow": "flow"}));
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.scripts.node.Script",
+            json!({"script": "console.log('::' + JSON.stringify({outputs: {n: 1 + 1}}) + '::')"}),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        assert_eq!(outcome.outputs["vars"], json!({"n": 2}));
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.scripts.python.Commands",
+            json!({"inputFiles": {"main.py": "print('from main')"}, "commands": ["python3 main.py"]}),
+        )
+        .await;
+        assert_eq!(outcome.state, None);
+        assert!(env.logs.texts().contains(&"INFO from main".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_kill_stops_the_script_and_its_children() {
+        let env = env();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let mut ctx = env
+            .context_with_cancel(test_info("task1", SHELL), json!({}), cancel.clone())
+            .with_task_runner(Some(TaskRunnerDef { type_name: PROCESS_RUNNER.into(), params: Default::default() }));
+        let script = format!("sleep 100 & echo $! > {p}; echo $$ >> {p}; wait", p = pids.display());
+        let task = tokio::spawn(async move { run_in(&mut ctx, SHELL, json!({"commands": [script]})).await });
+        while std::fs::read_to_string(&pids).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let start = std::time::Instant::now();
+        cancel.cancel();
+        let result = task.await.unwrap();
+        assert_eq!(result.unwrap_err(), saker_task::TaskError::Killed);
+        let pids: Vec<i32> = std::fs::read_to_string(&pids).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+        while pids.iter().any(|pid| crate::shared::process::tests::process_exists(*pid)) {
+            assert!(start.elapsed() < std::time::Duration::from_secs(1), "still running: {pids:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn legacy_bash_output_files_and_line_counts() {
+        let env = env();
+        let outcome = run(
+            &env,
+            "io.kestra.core.tasks.scripts.Bash",
+            json!({
+                "outputFiles": ["first"],
+                "outputDirs": ["dir"],
+                "inputFiles": {"in.txt": "hello"},
+                "commands": [
+                    "cat in.txt > {{ outputFiles.first }}",
+                    "echo two > {{ outputDirs.dir }}/two.txt",
+                    "echo '::{\"outputs\":{\"k\":\"v\"}}::'",
+                    "echo err >&2"
+                ]
+            }),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        let out = &outcome.outputs;
+        assert_eq!(out["vars"], json!({"k": "v"}));
+        assert_eq!((out["stdOutLineCount"].clone(), out["stdErrLineCount"].clone()), (json!(1), json!(1)));
+        assert_eq!(env.storage.get_now(out["outputFiles"]["first"].as_str().unwrap()).unwrap(), b"hello");
+        assert_eq!(env.storage.get_now(out["files"]["dir/two.txt"].as_str().unwrap()).unwrap(), b"two\n");
+        assert!(env.logs.texts().contains(&"WARN err".to_owned()));
+        let outcome = run(&env, "io.kestra.core.tasks.scripts.Bash", json!({"commands": ["exit 4", "echo no"]})).await;
+        assert_eq!(outcome.state, Some(StateType::Failed));
+        assert_eq!(outcome.outputs["exitCode"], 4);
+        let mut ctx = process_ctx(&env, "io.kestra.core.tasks.scripts.Bash");
+        let error = run_in(&mut ctx, "io.kestra.core.tasks.scripts.Bash", json!({"commands": ["true"], "outputFiles": ["../x"]}))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("only relative path is supported"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn legacy_node_runs_main_js() {
+        let env = env();
+        let outcome = run(
+            &env,
+            "io.kestra.core.tasks.scripts.Node",
+            json!({"inputFiles": {"main.js": "console.log(process.argv.slice(2).join('+'))"}, "args": ["a", "b"]}),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        assert!(env.logs.texts().contains(&"INFO a+b".to_owned()));
     }
 }
