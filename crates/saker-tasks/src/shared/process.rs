@@ -103,7 +103,8 @@ pub async fn run(
         done: false,
     };
 
-    let (tx, mut rx) = mpsc::channel::<Line>(256);
+    // Small: with lines up to 1 MiB, the buffered lines bound the memory a chatty script costs.
+    let (tx, mut rx) = mpsc::channel::<Line>(16);
     let readers = async {
         tokio::join!(
             read_lines(stdout, Stream::Stdout, tx.clone()),
