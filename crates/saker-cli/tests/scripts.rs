@@ -94,10 +94,19 @@ tasks:
 "#,
     );
     let run = flow_test(&flow, &[]);
-    assert_eq!(run.execution["state"]["current"], "SUCCESS", "{}", run.stderr);
+    assert_eq!(
+        run.execution["state"]["current"], "SUCCESS",
+        "{}",
+        run.stderr
+    );
     let write = task_run(&run.execution, "write");
-    let uri = write["outputs"]["outputFiles"]["people.csv"].as_str().unwrap();
-    assert!(uri.starts_with("kestra:///company/team/files/executions/"), "{uri}");
+    let uri = write["outputs"]["outputFiles"]["people.csv"]
+        .as_str()
+        .unwrap();
+    assert!(
+        uri.starts_with("kestra:///company/team/files/executions/"),
+        "{uri}"
+    );
     assert!(uri.ends_with("-people.csv"), "{uri}");
     let read = task_run(&run.execution, "read");
     assert_eq!(read["outputs"]["vars"]["lines"], 3);
@@ -130,7 +139,11 @@ tasks:
         ),
     );
     let run = flow_test(&flow, &[]);
-    assert_eq!(run.execution["state"]["current"], "FAILED", "{}", run.stderr);
+    assert_eq!(
+        run.execution["state"]["current"], "FAILED",
+        "{}",
+        run.stderr
+    );
     let task = task_run(&run.execution, "sleepy");
     let took = duration(&task["state"]);
     assert!(took < 2.0, "the task took {took} s");
@@ -170,7 +183,11 @@ tasks:
 "#,
     );
     let run = flow_test(&flow, &[]);
-    assert_eq!(run.execution["state"]["current"], "SUCCESS", "{}", run.stderr);
+    assert_eq!(
+        run.execution["state"]["current"], "SUCCESS",
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("containerImage 'alpine:3' is not used"),
         "{}",
@@ -227,11 +244,21 @@ tasks:
     let outputs = &task_run(&first.execution, "py")["outputs"];
     assert_eq!(outputs["vars"]["answer"], 42);
     assert_eq!(outputs["vars"]["who"], "deps");
-    assert!(first.stderr.contains("Python environment installed"), "{}", first.stderr);
-    let second = flow_test(&flow, &[("SAKER_CACHE_DIR", &cache)]);
-    assert_eq!(second.execution["state"]["current"], "SUCCESS", "{}", second.stderr);
     assert!(
-        second.stderr.contains("Python environment reused from the cache"),
+        first.stderr.contains("Python environment installed"),
+        "{}",
+        first.stderr
+    );
+    let second = flow_test(&flow, &[("SAKER_CACHE_DIR", &cache)]);
+    assert_eq!(
+        second.execution["state"]["current"], "SUCCESS",
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("Python environment reused from the cache"),
         "{}",
         second.stderr
     );
@@ -243,7 +270,10 @@ tasks:
         "python dependencies: first run {t1:.3} s (wall {:?}), second run {t2:.3} s (wall {:?})",
         first.wall, second.wall
     );
-    assert!(t2 < t1, "the cached run ({t2} s) should be faster than the first ({t1} s)");
+    assert!(
+        t2 < t1,
+        "the cached run ({t2} s) should be faster than the first ({t1} s)"
+    );
     let envs: Vec<_> = std::fs::read_dir(cache.join("venvs"))
         .unwrap()
         .filter_map(|e| e.ok())

@@ -11,11 +11,26 @@ use serde_json::json;
 #[tokio::test]
 async fn the_kestra_python_package_sends_outputs_metrics_and_logs() {
     let venv = tempfile::tempdir().unwrap();
-    let python = if Command::new("python3").arg("--version").output().is_ok() { "python3" } else { "python" };
-    let created = Command::new(python).args(["-m", "venv"]).arg(venv.path()).status().unwrap();
+    let python = if Command::new("python3").arg("--version").output().is_ok() {
+        "python3"
+    } else {
+        "python"
+    };
+    let created = Command::new(python)
+        .args(["-m", "venv"])
+        .arg(venv.path())
+        .status()
+        .unwrap();
     assert!(created.success(), "python -m venv failed");
     let pip = Command::new(venv.path().join("bin/python"))
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "kestra"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "kestra",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -26,10 +41,12 @@ async fn the_kestra_python_package_sends_outputs_metrics_and_logs() {
 
     let env = MemoryEnv::new(saker_core::time::parse_instant("2025-01-06T09:00:00Z").unwrap());
     let ty = "io.kestra.plugin.scripts.python.Commands";
-    let mut ctx = env.context(test_info("py", ty), json!({})).with_task_runner(Some(TaskRunnerDef {
-        type_name: "io.kestra.plugin.core.runner.Process".into(),
-        params: Default::default(),
-    }));
+    let mut ctx = env
+        .context(test_info("py", ty), json!({}))
+        .with_task_runner(Some(TaskRunnerDef {
+            type_name: "io.kestra.plugin.core.runner.Process".into(),
+            params: Default::default(),
+        }));
     let main = r#"
 from kestra import Kestra
 Kestra.outputs({"rows": 3, "name": "orders", "nested": {"ok": True}})
@@ -64,11 +81,20 @@ logger.warning("careful")
             Metric::timer("load", std::time::Duration::from_millis(1500)).with_tags(tags),
         ]
     );
-    assert_eq!(outcome.metrics[1].value, MetricValue::Timer(std::time::Duration::from_millis(1500)));
-    let find = |level: Level, suffix: &str| logs.iter().any(|l| l.level == level && l.message.ends_with(suffix));
+    assert_eq!(
+        outcome.metrics[1].value,
+        MetricValue::Timer(std::time::Duration::from_millis(1500))
+    );
+    let find = |level: Level, suffix: &str| {
+        logs.iter()
+            .any(|l| l.level == level && l.message.ends_with(suffix))
+    };
     assert!(find(Level::Info, " - loaded"), "{logs:#?}");
     assert!(find(Level::Warn, " - careful"), "{logs:#?}");
-    assert!(!logs.iter().any(|l| l.message.starts_with("::")), "protocol lines are not logged");
+    assert!(
+        !logs.iter().any(|l| l.message.starts_with("::")),
+        "protocol lines are not logged"
+    );
     // Kestra's MetricEntry shape, as the API would return it.
     let entry = outcome.metrics[1].entry(ctx.info(), env.clock.now());
     assert_eq!(entry["type"], "timer");

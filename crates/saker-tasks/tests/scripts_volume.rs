@@ -21,8 +21,10 @@ struct Counting {
 impl LogSink for Counting {
     fn emit(&self, line: LogLine) {
         self.lines.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(line.message.len() as u64, Ordering::Relaxed);
-        self.longest.fetch_max(line.message.len() as u64, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(line.message.len() as u64, Ordering::Relaxed);
+        self.longest
+            .fetch_max(line.message.len() as u64, Ordering::Relaxed);
         if line.message.contains("[line truncated: ") {
             self.notes.fetch_add(1, Ordering::Relaxed);
         }
@@ -46,13 +48,14 @@ async fn large_outputs_stream_with_flat_memory() {
     services.log_sink = sink.clone();
     let ty = "io.kestra.plugin.scripts.shell.Commands";
     let info = test_info("big", ty);
-    let variables = serde_json::Value::Object(saker_task::context::base_variables(&info, env.clock.now()));
-    let mut ctx = RunContext::new(info, variables, services, Default::default()).with_task_runner(Some(
-        TaskRunnerDef {
+    let variables =
+        serde_json::Value::Object(saker_task::context::base_variables(&info, env.clock.now()));
+    let mut ctx = RunContext::new(info, variables, services, Default::default()).with_task_runner(
+        Some(TaskRunnerDef {
             type_name: "io.kestra.plugin.core.runner.Process".into(),
             params: Default::default(),
-        },
-    ));
+        }),
+    );
     let before = peak_rss_kb();
     let start = std::time::Instant::now();
     let params = json!({"commands": [
@@ -75,8 +78,14 @@ async fn large_outputs_stream_with_flat_memory() {
     assert_eq!(outcome.outputs["vars"], json!({"done": true}));
     let lines = sink.lines.load(Ordering::Relaxed);
     assert!(lines > 1_000_000, "{lines} lines logged");
-    assert!(sink.notes.load(Ordering::Relaxed) >= 3, "long lines are cut with a note");
-    assert!(sink.longest.load(Ordering::Relaxed) < 70 * 1024, "logged lines are capped");
+    assert!(
+        sink.notes.load(Ordering::Relaxed) >= 3,
+        "long lines are cut with a note"
+    );
+    assert!(
+        sink.longest.load(Ordering::Relaxed) < 70 * 1024,
+        "logged lines are capped"
+    );
     eprintln!(
         "100 MB + 9 MB of long lines + 5 MB binary: {lines} lines, {} MB logged in {took:?}, peak RSS growth {growth_mb} MB",
         sink.bytes.load(Ordering::Relaxed) / 1_000_000

@@ -71,7 +71,8 @@ pub enum Flavor<'a> {
 
 /// An output name must stay in the working directory.
 fn check_name(name: &str) -> Result<(), TaskError> {
-    if name.starts_with("./") || name.starts_with("..") || name.starts_with('/') || name.is_empty() {
+    if name.starts_with("./") || name.starts_with("..") || name.starts_with('/') || name.is_empty()
+    {
         return Err(TaskError::Failed(format!(
             "Invalid outputFile (only relative path is supported) for path '{name}'"
         )));
@@ -144,7 +145,10 @@ pub async fn run_legacy(
                     "Invalid input files structure, expecting inputFiles property to contain at least a main.py key with python code value.",
                 ));
             }
-            let args = ctx.render_opt(args)?.map(|a| format!(" {}", a.join(" "))).unwrap_or_default();
+            let args = ctx
+                .render_opt(args)?
+                .map(|a| format!(" {}", a.join(" ")))
+                .unwrap_or_default();
             if ctx.render_opt(virtual_env)?.unwrap_or(true) {
                 // `./bin/python` of the legacy task: wrappers around a cached environment.
                 let request = super::python_env::Request {
@@ -159,14 +163,18 @@ pub async fn run_legacy(
                 for tool in ["python", "python3", "pip"] {
                     let target = venv.dir.join("bin").join(tool);
                     let path = bin.join(tool);
-                    std::fs::write(&path, format!("#!/bin/sh\nexec '{}' \"$@\"\n", target.display()))
-                        .map_err(TaskError::failed)?;
+                    std::fs::write(
+                        &path,
+                        format!("#!/bin/sh\nexec '{}' \"$@\"\n", target.display()),
+                    )
+                    .map_err(TaskError::failed)?;
                     use std::os::unix::fs::PermissionsExt;
                     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                         .map_err(TaskError::failed)?;
                 }
             } else if ctx.render_opt(python_path)?.is_some() {
-                ctx.logger().debug("virtualEnv is false: requirements are not installed".to_owned());
+                ctx.logger()
+                    .debug("virtualEnv is false: requirements are not installed".to_owned());
             }
             let commands = commands.unwrap_or_else(|| vec!["./bin/python main.py".to_owned()]);
             lines.extend(commands.into_iter().map(|c| format!("{c}{args}")));
@@ -177,9 +185,16 @@ pub async fn run_legacy(
             npm_path,
             args,
         } => {
-            let node = ctx.render_opt(node_path)?.unwrap_or_else(|| "node".to_owned());
-            let npm = ctx.render_opt(npm_path)?.unwrap_or_else(|| "npm".to_owned());
-            let args = ctx.render_opt(args)?.map(|a| format!(" {}", a.join(" "))).unwrap_or_default();
+            let node = ctx
+                .render_opt(node_path)?
+                .unwrap_or_else(|| "node".to_owned());
+            let npm = ctx
+                .render_opt(npm_path)?
+                .unwrap_or_else(|| "npm".to_owned());
+            let args = ctx
+                .render_opt(args)?
+                .map(|a| format!(" {}", a.join(" ")))
+                .unwrap_or_default();
             match ctx.render_opt(commands)? {
                 Some(commands) => lines.extend(commands),
                 None => {
@@ -209,7 +224,9 @@ pub async fn run_legacy(
     );
 
     let script = lines.join("\n");
-    let interpreter = ctx.render_opt(props.interpreter)?.unwrap_or_else(|| "/bin/sh".to_owned());
+    let interpreter = ctx
+        .render_opt(props.interpreter)?
+        .unwrap_or_else(|| "/bin/sh".to_owned());
     let mut argv = vec![interpreter];
     if script.len() > MAX_ARG {
         let path = workspace.new_file("bash", ".sh")?;
@@ -237,7 +254,10 @@ pub async fn run_legacy(
                 .await
                 .map_err(|e| TaskError::Failed(format!("cannot read output file '{name}': {e}")))?;
             let stored = crate::tasks::storage_local_files::stored_name(name);
-            uploaded.insert(name.clone(), Value::String(ctx.put_file_as(&stored, bytes).await?));
+            uploaded.insert(
+                name.clone(),
+                Value::String(ctx.put_file_as(&stored, bytes).await?),
+            );
         }
     }
     for (name, path) in &output_dirs {

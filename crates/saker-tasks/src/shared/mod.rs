@@ -5,8 +5,8 @@
 
 mod glob;
 mod ion;
-mod param_groups;
 pub(crate) mod legacy_script;
+mod param_groups;
 mod params;
 pub(crate) mod process;
 pub(crate) mod python_env;

@@ -117,7 +117,10 @@ pub async fn run(
         }
     };
     let pgid = group.pgid;
-    let child = group.child.as_mut().expect("child is set until the group is dropped");
+    let child = group
+        .child
+        .as_mut()
+        .expect("child is set until the group is dropped");
     let wait = async {
         let status = child.wait().await;
         // The main process is gone; anything left in its group would hold the pipes open (and
@@ -134,7 +137,8 @@ pub async fn run(
         () = cancelled(cancel) => return Err(TaskError::Killed),
     };
     group.done = true;
-    let status = status.map_err(|e| TaskError::Failed(format!("cannot wait for '{program}': {e}")))?;
+    let status =
+        status.map_err(|e| TaskError::Failed(format!("cannot wait for '{program}': {e}")))?;
     let code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
@@ -154,14 +158,24 @@ async fn read_lines(stream: Option<impl AsyncRead + Unpin>, kind: Stream, tx: mp
             Ok(n) => n,
             Err(error) => {
                 let text = format!("cannot read the process output: {error}");
-                let _ = tx.send(Line { stream: Stream::Stderr, text, dropped: 0 }).await;
+                let _ = tx
+                    .send(Line {
+                        stream: Stream::Stderr,
+                        text,
+                        dropped: 0,
+                    })
+                    .await;
                 break;
             }
         };
         let mut chunk = &buf[..n];
         while let Some(end) = chunk.iter().position(|b| *b == b'\n') {
             keep(&mut line, &mut dropped, &chunk[..end]);
-            if tx.send(finish(kind, &mut line, &mut dropped)).await.is_err() {
+            if tx
+                .send(finish(kind, &mut line, &mut dropped))
+                .await
+                .is_err()
+            {
                 return;
             }
             chunk = &chunk[end + 1..];
@@ -271,16 +285,20 @@ pub(crate) mod tests {
 
     async fn collect(script: &str) -> (Exit, Vec<Line>) {
         let mut lines = Vec::new();
-        let exit = run(&spec(script), None, |l| lines.push(l))
-            .await
-            .unwrap();
+        let exit = run(&spec(script), None, |l| lines.push(l)).await.unwrap();
         (exit, lines)
     }
 
     #[tokio::test]
     async fn streams_both_outputs_and_reports_the_exit_code() {
         let (exit, lines) = collect("echo out; echo err >&2; printf 'a\\r\\nlast'; exit 3").await;
-        assert_eq!(exit, Exit { code: 3, leftovers: false });
+        assert_eq!(
+            exit,
+            Exit {
+                code: 3,
+                leftovers: false
+            }
+        );
         let texts: Vec<_> = lines.iter().map(|l| (l.stream, l.text.as_str())).collect();
         assert!(texts.contains(&(Stream::Stdout, "out")));
         assert!(texts.contains(&(Stream::Stderr, "err")));
@@ -307,18 +325,23 @@ pub(crate) mod tests {
         let start = Instant::now();
         let (exit, _) = collect("sleep 30 & echo started").await;
         assert!(exit.leftovers);
-        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]
     async fn missing_program_is_a_clear_error() {
         let mut spec = spec("");
         spec.argv = vec!["/no/such/interpreter".into(), "-c".into(), "true".into()];
-        let error = run(&spec, None, |_| {})
-            .await
-            .unwrap_err();
+        let error = run(&spec, None, |_| {}).await.unwrap_err();
         let text = error.to_string();
-        assert!(text.contains("cannot start '/no/such/interpreter'"), "{text}");
+        assert!(
+            text.contains("cannot start '/no/such/interpreter'"),
+            "{text}"
+        );
         assert!(text.contains("No such file"), "{text}");
     }
 
@@ -342,7 +365,10 @@ pub(crate) mod tests {
         assert_eq!(pids.len(), 2);
         let start = Instant::now();
         while pids.iter().any(|pid| process_exists(*pid)) {
-            assert!(start.elapsed() < Duration::from_secs(2), "processes left: {pids:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "processes left: {pids:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -8,7 +8,9 @@
 //! `~/.cache/saker/venvs`. With `uv` on PATH (and `packageManager` not `PIP`) `uv venv` and
 //! `uv pip install` build it; otherwise `python -m venv` and pip.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use saker_task::{Level, RunContext, TaskError};
@@ -43,7 +45,11 @@ pub struct Request {
 
 /// The cache root for virtual environments.
 pub fn cache_root() -> PathBuf {
-    let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |key: &str| {
+        std::env::var_os(key)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = env("SAKER_CACHE_DIR") {
         return dir.join("venvs");
     }
@@ -72,13 +78,31 @@ pub fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// The Python interpreter used without a virtual environment: `python` like Kestra's images,
-/// or `python3` where only that exists.
+/// or `python3` where only that exists, resolved once to the real executable. Version
+/// managers (pyenv, asdf) put shell-script shims first on PATH, which cost more than Python's
+/// own start-up on every task.
 pub fn default_python() -> String {
-    if which("python").is_some() || which("python3").is_none() {
-        "python".to_owned()
-    } else {
-        "python3".to_owned()
-    }
+    static RESOLVED: OnceLock<String> = OnceLock::new();
+    RESOLVED
+        .get_or_init(|| {
+            let name = if which("python").is_some() || which("python3").is_none() {
+                "python"
+            } else {
+                "python3"
+            };
+            // Blocks for one interpreter start, once per process.
+            std::process::Command::new(name)
+                .args(["-c", "import sys; print(sys.executable)"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|out| out.status.success())
+                .and_then(|out| String::from_utf8(out.stdout).ok())
+                .map(|text| text.trim().to_owned())
+                .filter(|path| !path.is_empty())
+                .unwrap_or_else(|| name.to_owned())
+        })
+        .clone()
 }
 
 /// Gets the environment for `request` ready, from the cache when possible.
@@ -141,15 +165,16 @@ pub async fn prepare(
     let marker = dir.join(READY_MARKER);
     if marker.is_file() {
         drop(lock);
-        ctx.logger()
-            .debug(format!("Reusing the cached Python environment {}", dir.display()));
+        ctx.logger().debug(format!(
+            "Reusing the cached Python environment {}",
+            dir.display()
+        ));
         return Ok(ready(dir, true, start));
     }
     if dir.exists() {
         // Left half-built by an interrupted run.
-        std::fs::remove_dir_all(&dir).map_err(|e| {
-            TaskError::Failed(format!("cannot clear '{}': {e}", dir.display()))
-        })?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| TaskError::Failed(format!("cannot clear '{}': {e}", dir.display())))?;
     }
     let built = build(ctx, &dir, &base, &requirements, use_uv).await;
     if built.is_ok() {
@@ -192,8 +217,15 @@ fn base_python(request: &Request, use_uv: bool) -> Result<String, TaskError> {
 
 /// What identifies the interpreter for the cache key: its `sys.executable` and full version.
 async fn python_identity(ctx: &RunContext, base: &str, use_uv: bool) -> Result<String, TaskError> {
-    if use_uv && !base.starts_with("python") {
+    if use_uv && !base.starts_with("python") && !base.starts_with('/') {
         return Ok(format!("uv:{base}"));
+    }
+    // Asked once per interpreter and process: the answer only changes with an upgrade in place,
+    // which a worker restart picks up.
+    static KNOWN: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(identity) = known.lock().unwrap_or_else(|e| e.into_inner()).get(base) {
+        return Ok(identity.clone());
     }
     let spec = ProcessSpec {
         argv: vec![
@@ -218,6 +250,10 @@ async fn python_identity(ctx: &RunContext, base: &str, use_uv: bool) -> Result<S
             exit.code
         )));
     }
+    known
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(base.to_owned(), out.clone());
     Ok(out)
 }
 
@@ -253,9 +289,21 @@ async fn build(
     let python = dir.join("bin").join("python").display().to_string();
     let mut steps: Vec<Vec<String>> = Vec::new();
     if use_uv {
-        steps.push(vec!["uv".into(), "venv".into(), "--python".into(), base.into(), dir_text]);
+        steps.push(vec![
+            "uv".into(),
+            "venv".into(),
+            "--python".into(),
+            base.into(),
+            dir_text,
+        ]);
         if !requirements.is_empty() {
-            let mut install = vec!["uv".into(), "pip".into(), "install".into(), "--python".into(), python];
+            let mut install = vec![
+                "uv".into(),
+                "pip".into(),
+                "install".into(),
+                "--python".into(),
+                python,
+            ];
             install.extend(requirements.iter().cloned());
             steps.push(install);
         }

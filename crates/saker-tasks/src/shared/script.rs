@@ -190,7 +190,11 @@ impl Workspace {
             .prefix(prefix)
             .suffix(suffix)
             .tempfile_in(&self.dir)
-            .map_err(|e| TaskError::Failed(format!("cannot create a file in the working directory: {e}")))?;
+            .map_err(|e| {
+                TaskError::Failed(format!(
+                    "cannot create a file in the working directory: {e}"
+                ))
+            })?;
         let (_, path) = file.keep().map_err(TaskError::failed)?;
         Ok(path)
     }
@@ -200,7 +204,11 @@ impl Workspace {
         let dir = tempfile::Builder::new()
             .prefix(prefix)
             .tempdir_in(&self.dir)
-            .map_err(|e| TaskError::Failed(format!("cannot create a directory in the working directory: {e}")))?;
+            .map_err(|e| {
+                TaskError::Failed(format!(
+                    "cannot create a directory in the working directory: {e}"
+                ))
+            })?;
         Ok(dir.keep())
     }
 }
@@ -220,9 +228,11 @@ pub async fn write_input_files(
             other => other.to_string().into_bytes(),
         };
         if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| TaskError::Failed(format!("cannot create the folder of input file '{name}': {e}")))?;
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                TaskError::Failed(format!(
+                    "cannot create the folder of input file '{name}': {e}"
+                ))
+            })?;
         }
         tokio::fs::write(&path, bytes)
             .await
@@ -283,9 +293,7 @@ impl<'a> UriLocalizer<'a> {
         let bytes = ctx.storage().get(uri).await.map_err(|e| {
             TaskError::Failed(format!("cannot download '{uri}' found in the script: {e}"))
         })?;
-        let path = self
-            .workspace
-            .new_file("", super::extension_of(uri))?;
+        let path = self.workspace.new_file("", super::extension_of(uri))?;
         tokio::fs::write(&path, bytes)
             .await
             .map_err(|e| TaskError::Failed(format!("cannot write '{}': {e}", path.display())))?;
@@ -383,8 +391,9 @@ pub async fn upload_matching(
     }
     for (pattern, used) in patterns.iter().zip(used) {
         if !used {
-            ctx.logger()
-                .warn(format!("outputFiles: no file of the working directory matches '{pattern}'"));
+            ctx.logger().warn(format!(
+                "outputFiles: no file of the working directory matches '{pattern}'"
+            ));
         }
     }
     Ok(uris)
@@ -417,7 +426,12 @@ async fn upload(ctx: &RunContext, absolute: &Path, relative: &str) -> Result<Str
 
 /// The outcome of a script: SUCCESS on exit code 0; otherwise FAILED with the outputs
 /// gathered so far still attached (Kestra keeps `vars` and `outputFiles` of a failed script).
-pub fn outcome(ctx: &RunContext, exit_code: i32, outputs: Map<String, Value>, metrics: Vec<Metric>) -> TaskOutcome {
+pub fn outcome(
+    ctx: &RunContext,
+    exit_code: i32,
+    outputs: Map<String, Value>,
+    metrics: Vec<Metric>,
+) -> TaskOutcome {
     let mut outcome = TaskOutcome {
         outputs,
         state: None,
@@ -491,12 +505,18 @@ pub async fn run_exec(
                 requirements,
                 python_version: ctx.render_opt(deps.python_version)?,
                 package_manager: ctx.render_opt(deps.package_manager)?,
-                cache: ctx.render_opt(deps.dependency_cache_enabled)?.unwrap_or(true),
+                cache: ctx
+                    .render_opt(deps.dependency_cache_enabled)?
+                    .unwrap_or(true),
             };
             let venv = super::python_env::prepare(ctx, &request, &dir).await?;
             ctx.logger().info(format!(
                 "Python environment {} in {} ms",
-                if venv.cached { "reused from the cache" } else { "installed" },
+                if venv.cached {
+                    "reused from the cache"
+                } else {
+                    "installed"
+                },
                 venv.took.as_millis()
             ));
             let path = std::env::var_os("PATH").unwrap_or_default();
@@ -524,14 +544,19 @@ pub async fn run_exec(
                 Lang::Shell => commands.push(text),
                 Lang::Python | Lang::Node => {
                     let (suffix, program) = if lang == Lang::Python {
-                        (".py", python_cmd.clone().unwrap_or_else(super::python_env::default_python))
+                        (
+                            ".py",
+                            python_cmd
+                                .clone()
+                                .unwrap_or_else(super::python_env::default_python),
+                        )
                     } else {
                         (".js", "node".to_owned())
                     };
                     let path = workspace.new_file("", suffix)?;
-                    tokio::fs::write(&path, text)
-                        .await
-                        .map_err(|e| TaskError::Failed(format!("cannot write the script file: {e}")))?;
+                    tokio::fs::write(&path, text).await.map_err(|e| {
+                        TaskError::Failed(format!("cannot write the script file: {e}"))
+                    })?;
                     commands.push(format!("{program} {}", path.display()));
                 }
             }
@@ -623,7 +648,10 @@ mod run_tests {
     async fn shell_commands_report_vars_files_and_logs() {
         let env = env();
         env.storage
-            .put("kestra:///company/team/flow/executions/e0/data.csv", b"a,b\n1,2\n".to_vec())
+            .put(
+                "kestra:///company/team/flow/executions/e0/data.csv",
+                b"a,b\n1,2\n".to_vec(),
+            )
             .await
             .unwrap();
         let outcome = run(
@@ -647,20 +675,39 @@ mod run_tests {
         assert_eq!(outcome.state, None);
         let vars = &outcome.outputs["vars"];
         assert_eq!(vars["count"], 2);
-        assert!(vars["wd"].as_str().unwrap().contains("saker-script-"), "{vars}");
+        assert!(
+            vars["wd"].as_str().unwrap().contains("saker-script-"),
+            "{vars}"
+        );
         assert_eq!(outcome.outputs["exitCode"], 0);
         assert_eq!(outcome.metrics, [saker_task::Metric::counter("rows", 2.0)]);
         let files = outcome.outputs["outputFiles"].as_object().unwrap();
-        assert_eq!(files.keys().collect::<Vec<_>>(), ["copy.csv", "lines.txt", "out.txt"]);
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            ["copy.csv", "lines.txt", "out.txt"]
+        );
         let read = |key: &str| env.storage.get_now(files[key].as_str().unwrap()).unwrap();
         assert_eq!(read("out.txt"), b"inline task1");
         assert_eq!(read("lines.txt"), b"2\n");
         assert_eq!(read("copy.csv"), b"a,b\n1,2\n");
         let logs = env.logs.texts();
-        for expected in ["INFO before", "INFO hi flow 3", "INFO same-dir", "ERROR oops"] {
-            assert!(logs.iter().any(|l| l == expected), "{expected} missing in {logs:#?}");
+        for expected in [
+            "INFO before",
+            "INFO hi flow 3",
+            "INFO same-dir",
+            "ERROR oops",
+        ] {
+            assert!(
+                logs.iter().any(|l| l == expected),
+                "{expected} missing in {logs:#?}"
+            );
         }
-        assert!(!logs.iter().any(|l| l.contains("::{") && !l.starts_with("DEBUG")), "{logs:#?}");
+        assert!(
+            !logs
+                .iter()
+                .any(|l| l.contains("::{") && !l.starts_with("DEBUG")),
+            "{logs:#?}"
+        );
         assert!(!logs.iter().any(|l| l.starts_with("WARN")), "{logs:#?}");
     }
 
@@ -683,10 +730,18 @@ mod run_tests {
         assert_eq!(outcome.outputs["vars"], json!({"before": true}));
         assert!(outcome.outputs["outputFiles"]["part.txt"].is_string());
         let logs = env.logs.texts();
-        assert!(logs.contains(&"ERROR Command failed with exit code 1".to_owned()), "{logs:#?}");
+        assert!(
+            logs.contains(&"ERROR Command failed with exit code 1".to_owned()),
+            "{logs:#?}"
+        );
         assert!(!logs.contains(&"INFO never".to_owned()));
         // Without failFast the last command decides.
-        let outcome = run(&env, SHELL, json!({"failFast": false, "commands": ["false", "echo after"]})).await;
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({"failFast": false, "commands": ["false", "echo after"]}),
+        )
+        .await;
         assert_eq!(outcome.state, None);
         assert_eq!(outcome.outputs["exitCode"], 0);
     }
@@ -695,39 +750,84 @@ mod run_tests {
     async fn bad_inputs_give_clear_errors_or_warnings() {
         let env = env();
         // A glob matching nothing: success, no file, a warning.
-        let outcome = run(&env, SHELL, json!({"commands": ["true"], "outputFiles": ["*.parquet"]})).await;
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({"commands": ["true"], "outputFiles": ["*.parquet"]}),
+        )
+        .await;
         assert_eq!(outcome.state, None);
         assert_eq!(outcome.outputs["outputFiles"], json!({}));
-        assert!(env.logs.texts().iter().any(|l| l == "WARN outputFiles: no file of the working directory matches '*.parquet'"));
+        assert!(
+            env.logs
+                .texts()
+                .iter()
+                .any(|l| l
+                    == "WARN outputFiles: no file of the working directory matches '*.parquet'")
+        );
         // An input file outside the working directory.
         let mut ctx = process_ctx(&env, SHELL);
-        let error = run_in(&mut ctx, SHELL, json!({"commands": ["true"], "inputFiles": {"../escape.txt": "x"}}))
-            .await
-            .unwrap_err();
-        assert!(error.to_string().contains("invalid input file name '../escape.txt'"), "{error}");
+        let error = run_in(
+            &mut ctx,
+            SHELL,
+            json!({"commands": ["true"], "inputFiles": {"../escape.txt": "x"}}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("invalid input file name '../escape.txt'"),
+            "{error}"
+        );
         // A missing interpreter.
-        let error = run_in(&mut ctx, SHELL, json!({"commands": ["true"], "interpreter": ["/usr/bin/no-such-shell", "-c"]}))
-            .await
-            .unwrap_err();
+        let error = run_in(
+            &mut ctx,
+            SHELL,
+            json!({"commands": ["true"], "interpreter": ["/usr/bin/no-such-shell", "-c"]}),
+        )
+        .await
+        .unwrap_err();
         let text = error.to_string();
-        assert!(text.contains("cannot start '/usr/bin/no-such-shell'") && text.contains("No such file"), "{text}");
+        assert!(
+            text.contains("cannot start '/usr/bin/no-such-shell'") && text.contains("No such file"),
+            "{text}"
+        );
         // A kestra:// URI in the commands that does not exist.
-        let error = run_in(&mut ctx, SHELL, json!({"commands": ["cat kestra:///company/team/missing.csv"]}))
-            .await
-            .unwrap_err();
-        assert!(error.to_string().contains("cannot download 'kestra:///company/team/missing.csv'"), "{error}");
+        let error = run_in(
+            &mut ctx,
+            SHELL,
+            json!({"commands": ["cat kestra:///company/team/missing.csv"]}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot download 'kestra:///company/team/missing.csv'"),
+            "{error}"
+        );
     }
 
     #[tokio::test]
     async fn docker_runner_falls_back_to_a_process_with_a_warning() {
         let env = env();
         let mut ctx = env.context(test_info("task1", SHELL), json!({}));
-        let outcome = run_in(&mut ctx, SHELL, json!({"commands": ["echo ran"], "containerImage": "alpine:3"}))
-            .await
-            .unwrap();
+        let outcome = run_in(
+            &mut ctx,
+            SHELL,
+            json!({"commands": ["echo ran"], "containerImage": "alpine:3"}),
+        )
+        .await
+        .unwrap();
         assert_eq!(outcome.state, None);
         let logs = env.logs.texts();
-        assert!(logs.iter().any(|l| l.starts_with("WARN Saker has no Docker task runner") && l.contains("containerImage 'alpine:3' is not used")), "{logs:#?}");
+        assert!(
+            logs.iter()
+                .any(|l| l.starts_with("WARN Saker has no Docker task runner")
+                    && l.contains("containerImage 'alpine:3' is not used")),
+            "{logs:#?}"
+        );
         assert!(logs.contains(&"INFO ran".to_owned()));
     }
 
@@ -783,19 +883,42 @@ mod run_tests {
         let pids = dir.path().join("pids");
         let mut ctx = env
             .context_with_cancel(test_info("task1", SHELL), json!({}), cancel.clone())
-            .with_task_runner(Some(TaskRunnerDef { type_name: PROCESS_RUNNER.into(), params: Default::default() }));
-        let script = format!("sleep 100 & echo $! > {p}; echo $$ >> {p}; wait", p = pids.display());
-        let task = tokio::spawn(async move { run_in(&mut ctx, SHELL, json!({"commands": [script]})).await });
-        while std::fs::read_to_string(&pids).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+            .with_task_runner(Some(TaskRunnerDef {
+                type_name: PROCESS_RUNNER.into(),
+                params: Default::default(),
+            }));
+        let script = format!(
+            "sleep 100 & echo $! > {p}; echo $$ >> {p}; wait",
+            p = pids.display()
+        );
+        let task =
+            tokio::spawn(
+                async move { run_in(&mut ctx, SHELL, json!({"commands": [script]})).await },
+            );
+        while std::fs::read_to_string(&pids)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+            < 2
+        {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let start = std::time::Instant::now();
         cancel.cancel();
         let result = task.await.unwrap();
         assert_eq!(result.unwrap_err(), saker_task::TaskError::Killed);
-        let pids: Vec<i32> = std::fs::read_to_string(&pids).unwrap().lines().map(|l| l.parse().unwrap()).collect();
-        while pids.iter().any(|pid| crate::shared::process::tests::process_exists(*pid)) {
-            assert!(start.elapsed() < std::time::Duration::from_secs(1), "still running: {pids:?}");
+        let pids: Vec<i32> = std::fs::read_to_string(&pids)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        while pids
+            .iter()
+            .any(|pid| crate::shared::process::tests::process_exists(*pid))
+        {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(1),
+                "still running: {pids:?}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
@@ -822,18 +945,48 @@ mod run_tests {
         assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
         let out = &outcome.outputs;
         assert_eq!(out["vars"], json!({"k": "v"}));
-        assert_eq!((out["stdOutLineCount"].clone(), out["stdErrLineCount"].clone()), (json!(1), json!(1)));
-        assert_eq!(env.storage.get_now(out["outputFiles"]["first"].as_str().unwrap()).unwrap(), b"hello");
-        assert_eq!(env.storage.get_now(out["files"]["dir/two.txt"].as_str().unwrap()).unwrap(), b"two\n");
+        assert_eq!(
+            (
+                out["stdOutLineCount"].clone(),
+                out["stdErrLineCount"].clone()
+            ),
+            (json!(1), json!(1))
+        );
+        assert_eq!(
+            env.storage
+                .get_now(out["outputFiles"]["first"].as_str().unwrap())
+                .unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            env.storage
+                .get_now(out["files"]["dir/two.txt"].as_str().unwrap())
+                .unwrap(),
+            b"two\n"
+        );
         assert!(env.logs.texts().contains(&"WARN err".to_owned()));
-        let outcome = run(&env, "io.kestra.core.tasks.scripts.Bash", json!({"commands": ["exit 4", "echo no"]})).await;
+        let outcome = run(
+            &env,
+            "io.kestra.core.tasks.scripts.Bash",
+            json!({"commands": ["exit 4", "echo no"]}),
+        )
+        .await;
         assert_eq!(outcome.state, Some(StateType::Failed));
         assert_eq!(outcome.outputs["exitCode"], 4);
         let mut ctx = process_ctx(&env, "io.kestra.core.tasks.scripts.Bash");
-        let error = run_in(&mut ctx, "io.kestra.core.tasks.scripts.Bash", json!({"commands": ["true"], "outputFiles": ["../x"]}))
-            .await
-            .unwrap_err();
-        assert!(error.to_string().contains("only relative path is supported"), "{error}");
+        let error = run_in(
+            &mut ctx,
+            "io.kestra.core.tasks.scripts.Bash",
+            json!({"commands": ["true"], "outputFiles": ["../x"]}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("only relative path is supported"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -53,7 +53,9 @@ fn read_message(mut object: Map<String, Value>) -> Result<Message, String> {
             for metric in metrics {
                 match read_metric(&metric) {
                     Ok(metric) => message.metrics.push(metric),
-                    Err(why) => message.warnings.push(format!("Invalid metric {metric}: {why}")),
+                    Err(why) => message
+                        .warnings
+                        .push(format!("Invalid metric {metric}: {why}")),
                 }
             }
         }
@@ -72,7 +74,9 @@ fn read_message(mut object: Map<String, Value>) -> Result<Message, String> {
                 let level = match level_of(level) {
                     Some(level) => level,
                     None => {
-                        message.warnings.push(format!("Invalid log level '{level}'"));
+                        message
+                            .warnings
+                            .push(format!("Invalid log level '{level}'"));
                         Level::Info
                     }
                 };
@@ -102,7 +106,10 @@ fn read_metric(metric: &Value) -> Result<Metric, String> {
         .and_then(Value::as_str)
         .filter(|name| !name.is_empty())
         .ok_or("missing `name`")?;
-    let kind = metric.get("type").and_then(Value::as_str).ok_or("missing `type`")?;
+    let kind = metric
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("missing `type`")?;
     let raw = metric.get("value").ok_or("missing `value`")?;
     let value = match kind.to_ascii_lowercase().as_str() {
         "counter" => MetricValue::Counter(number(raw)?),
@@ -138,7 +145,9 @@ fn number(value: &Value) -> Result<f64, String> {
 /// duration. Negative values (the Python library's timing bug) count as zero.
 fn duration(value: &Value) -> Result<Duration, String> {
     let seconds = match value {
-        Value::String(text) if text.trim_start().starts_with(['P', 'p', '-']) && !is_number(text) => {
+        Value::String(text)
+            if text.trim_start().starts_with(['P', 'p', '-']) && !is_number(text) =>
+        {
             let delta = saker_core::parse_duration(text.trim())
                 .map_err(|e| format!("invalid duration '{text}': {e}"))?;
             return Ok(delta.to_std().unwrap_or_default());
@@ -183,7 +192,11 @@ impl<'a> Consumer<'a> {
             Stream::Stdout => self.stdout_lines += 1,
             Stream::Stderr => self.stderr_lines += 1,
         }
-        let parsed = if line.dropped == 0 { parse(&line.text) } else { None };
+        let parsed = if line.dropped == 0 {
+            parse(&line.text)
+        } else {
+            None
+        };
         let matched = parsed.is_some();
         match parsed {
             None => {}
@@ -251,7 +264,9 @@ mod tests {
     #[test]
     fn reads_the_python_librarys_messages() {
         // Exactly what `kestra` 0.x prints (json.dumps default separators).
-        let m = parse(r#"::{"outputs": {"a": 1, "b": "x"}}::"#).unwrap().unwrap();
+        let m = parse(r#"::{"outputs": {"a": 1, "b": "x"}}::"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(Value::Object(m.outputs), json!({"a": 1, "b": "x"}));
         let m = parse(
             r#"::{"metrics": [{"name": "rows", "type": "counter", "value": 42, "tags": {"t": "v"}}, {"name": "dur", "type": "timer", "value": 1.5, "tags": {}}, {"name": "g", "type": "gauge", "value": "2.5"}]}::"#,
@@ -261,49 +276,91 @@ mod tests {
         let mut tags = Map::new();
         tags.insert("t".into(), json!("v"));
         assert_eq!(m.metrics[0], Metric::counter("rows", 42.0).with_tags(tags));
-        assert_eq!(m.metrics[1], Metric::timer("dur", Duration::from_millis(1500)));
+        assert_eq!(
+            m.metrics[1],
+            Metric::timer("dur", Duration::from_millis(1500))
+        );
         assert_eq!(m.metrics[2], Metric::gauge("g", 2.5));
         let m = parse(r#"::{"logs": [{"level": "WARNING", "message": "careful"}, {"level": "ERROR", "message": "boom"}]}::"#)
             .unwrap()
             .unwrap();
-        assert_eq!(m.logs, [(Level::Warn, "careful".into()), (Level::Error, "boom".into())]);
+        assert_eq!(
+            m.logs,
+            [
+                (Level::Warn, "careful".into()),
+                (Level::Error, "boom".into())
+            ]
+        );
     }
 
     #[test]
     fn timers_take_seconds_iso_durations_and_tolerate_negatives() {
         let timer = |value: Value| {
-            let line = format!("::{}::", json!({"metrics": [{"name": "t", "type": "timer", "value": value}]}));
+            let line = format!(
+                "::{}::",
+                json!({"metrics": [{"name": "t", "type": "timer", "value": value}]})
+            );
             parse(&line).unwrap().unwrap().metrics[0].value
         };
-        assert_eq!(timer(json!("PT1.25S")), MetricValue::Timer(Duration::from_millis(1250)));
-        assert_eq!(timer(json!("2")), MetricValue::Timer(Duration::from_secs(2)));
+        assert_eq!(
+            timer(json!("PT1.25S")),
+            MetricValue::Timer(Duration::from_millis(1250))
+        );
+        assert_eq!(
+            timer(json!("2")),
+            MetricValue::Timer(Duration::from_secs(2))
+        );
         assert_eq!(timer(json!(-0.3)), MetricValue::Timer(Duration::ZERO));
         let m = parse(r#"::{"metrics": [{"name": "x", "type": "histogram", "value": 1}, {"name": "c", "type": "counter", "value": 1}]}::"#)
             .unwrap()
             .unwrap();
         assert_eq!(m.metrics.len(), 1);
-        assert!(m.warnings[0].contains("unknown metric type 'histogram'"), "{:?}", m.warnings);
+        assert!(
+            m.warnings[0].contains("unknown metric type 'histogram'"),
+            "{:?}",
+            m.warnings
+        );
     }
 
-    fn consumer_lines(legacy: bool, lines: Vec<Line>) -> (Vec<String>, Map<String, Value>, u64, u64) {
+    fn consumer_lines(
+        legacy: bool,
+        lines: Vec<Line>,
+    ) -> (Vec<String>, Map<String, Value>, u64, u64) {
         let sink = MemoryLogSink::new();
         let clock = Arc::new(saker_task::FixedClock::new(
             saker_core::time::parse_instant("2025-01-06T09:00:00Z").unwrap(),
         ));
-        let logger = TaskLogger::new(Arc::new(sink.clone()), clock, Arc::new(Mutex::new(Vec::new())));
+        let logger = TaskLogger::new(
+            Arc::new(sink.clone()),
+            clock,
+            Arc::new(Mutex::new(Vec::new())),
+        );
         let mut consumer = Consumer::new(&logger, legacy);
         for line in lines {
             consumer.accept(line);
         }
-        (sink.texts(), consumer.vars, consumer.stdout_lines, consumer.stderr_lines)
+        (
+            sink.texts(),
+            consumer.vars,
+            consumer.stdout_lines,
+            consumer.stderr_lines,
+        )
     }
 
     fn out(text: &str) -> Line {
-        Line { stream: Stream::Stdout, text: text.into(), dropped: 0 }
+        Line {
+            stream: Stream::Stdout,
+            text: text.into(),
+            dropped: 0,
+        }
     }
 
     fn err(text: &str) -> Line {
-        Line { stream: Stream::Stderr, text: text.into(), dropped: 0 }
+        Line {
+            stream: Stream::Stderr,
+            text: text.into(),
+            dropped: 0,
+        }
     }
 
     #[test]
@@ -325,7 +382,8 @@ mod tests {
         assert_eq!(logs[2], "ERROR oops");
         assert!(logs[3].starts_with("WARN Invalid outputs '"), "{}", logs[3]);
         assert_eq!(logs.len(), 4);
-        let (logs, vars, ..) = consumer_lines(true, vec![err("e"), out(r#"::{"outputs":{"k":1}}::"#)]);
+        let (logs, vars, ..) =
+            consumer_lines(true, vec![err("e"), out(r#"::{"outputs":{"k":1}}::"#)]);
         assert_eq!(logs, ["WARN e", r#"INFO ::{"outputs":{"k":1}}::"#]);
         assert_eq!(Value::Object(vars), json!({"k": 1}));
     }
@@ -335,10 +393,20 @@ mod tests {
         let long = "é".repeat(MAX_LOGGED_LINE);
         let (logs, ..) = consumer_lines(
             false,
-            vec![Line { stream: Stream::Stdout, text: long, dropped: 10 }],
+            vec![Line {
+                stream: Stream::Stdout,
+                text: long,
+                dropped: 10,
+            }],
         );
         let total = 2 * MAX_LOGGED_LINE + 10;
-        assert!(logs[0].ends_with(&format!("… [line truncated: {total} bytes, the first {MAX_LOGGED_LINE} logged]")), "{}", &logs[0][logs[0].len() - 80..]);
+        assert!(
+            logs[0].ends_with(&format!(
+                "… [line truncated: {total} bytes, the first {MAX_LOGGED_LINE} logged]"
+            )),
+            "{}",
+            &logs[0][logs[0].len() - 80..]
+        );
         assert!(logs[0].len() < MAX_LOGGED_LINE + 100);
     }
 }
