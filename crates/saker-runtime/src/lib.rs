@@ -517,6 +517,7 @@ impl<S: Store> Driver<'_, S> {
             params: task.params.clone(),
             timeout: task.common.timeout.clone(),
             variables,
+            task_runner: saker_task::TaskRunnerDef::of(task),
         };
         let mut services = self.run_services();
         let error_logs = self

@@ -26,6 +26,8 @@ pub(crate) struct Job {
     /// The task's `timeout` (ISO-8601 duration or expression).
     pub timeout: Option<String>,
     pub variables: Value,
+    /// The task's `taskRunner` (script tasks).
+    pub task_runner: Option<saker_task::TaskRunnerDef>,
 }
 
 /// Forwards task log lines, with the task run's identity and secrets masked, to the loop.
@@ -153,7 +155,8 @@ pub(crate) async fn attempt(
     });
     services.log_sink = sink.clone();
     let task_type = job.info.task_type.clone();
-    let mut ctx = RunContext::new(job.info, job.variables, services, cancel.clone());
+    let mut ctx = RunContext::new(job.info, job.variables, services, cancel.clone())
+        .with_task_runner(job.task_runner);
     if let Some(dir) = working_dir {
         ctx = ctx.with_working_dir(dir);
     }

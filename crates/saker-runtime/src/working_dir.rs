@@ -179,6 +179,7 @@ pub(crate) async fn run(block: Block, cancel: CancellationToken, tx: UnboundedSe
                     params: child.params.clone(),
                     timeout: child.common.timeout.clone(),
                     variables,
+                    task_runner: saker_task::TaskRunnerDef::of(child),
                 };
                 worker::attempt(
                     job,

@@ -92,6 +92,30 @@ pub struct RunContext {
     cancel: CancellationToken,
     files_written: u32,
     working_dir: Option<PathBuf>,
+    task_runner: Option<TaskRunnerDef>,
+}
+
+/// The `taskRunner` of a script task as written in the flow: its canonical type name and raw
+/// properties. Nested plugins are not part of a task's own properties, so the worker hands it
+/// over separately ([`RunContext::with_task_runner`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRunnerDef {
+    pub type_name: String,
+    pub params: Map<String, Value>,
+}
+
+impl TaskRunnerDef {
+    /// The `taskRunner` of `task`, if it has one.
+    pub fn of(task: &saker_flow::Task) -> Option<TaskRunnerDef> {
+        task.plugins
+            .iter()
+            .find(|(prop, _)| prop == "taskRunner")
+            .and_then(|(_, plugins)| plugins.first())
+            .map(|plugin| TaskRunnerDef {
+                type_name: plugin.canonical.to_owned(),
+                params: plugin.params.clone(),
+            })
+    }
 }
 
 impl RunContext {
@@ -122,6 +146,26 @@ impl RunContext {
             cancel,
             files_written: 0,
             working_dir: None,
+            task_runner: None,
+        }
+    }
+
+    /// Sets the task's `taskRunner` (set by the worker from the flow).
+    pub fn with_task_runner(mut self, runner: Option<TaskRunnerDef>) -> Self {
+        self.task_runner = runner;
+        self
+    }
+
+    /// The task's `taskRunner`, when the flow gives one.
+    pub fn task_runner(&self) -> Option<&TaskRunnerDef> {
+        self.task_runner.as_ref()
+    }
+
+    /// Adds (or replaces) a top-level render variable for the rest of this attempt (Kestra's
+    /// "additional variables": `workingDir`, `outputDir` of script tasks).
+    pub fn set_variable(&mut self, key: &str, value: Value) {
+        if let Value::Object(variables) = &mut self.variables {
+            variables.insert(key.to_owned(), value);
         }
     }
 

@@ -27,7 +27,7 @@ pub mod registry;
 pub mod storage;
 pub mod task;
 
-pub use context::{Clock, FixedClock, RunContext, RunServices, TaskRunInfo};
+pub use context::{Clock, FixedClock, RunContext, RunServices, TaskRunInfo, TaskRunnerDef};
 pub use duration::IsoDuration;
 pub use kv::{KvError, KvStore, KvType};
 pub use log::{Level, LogSink, LogSource, TaskLogger};

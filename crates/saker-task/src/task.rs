@@ -76,7 +76,7 @@ impl TaskOutcome {
     }
 }
 
-/// One metric point (Kestra's `Counter` and `Timer`).
+/// One metric point (Kestra's `Counter`, `Timer` and `Gauge`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
     pub name: String,
@@ -92,6 +92,19 @@ pub enum MetricValue {
     Counter(f64),
     /// A duration.
     Timer(Duration),
+    /// A sampled value (Kestra 2.0's `gauge`, sent by newer client libraries).
+    Gauge(f64),
+}
+
+impl MetricValue {
+    /// Kestra's metric `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MetricValue::Counter(_) => "counter",
+            MetricValue::Timer(_) => "timer",
+            MetricValue::Gauge(_) => "gauge",
+        }
+    }
 }
 
 impl Metric {
@@ -109,6 +122,56 @@ impl Metric {
             value: MetricValue::Timer(value),
             tags: Map::new(),
         }
+    }
+
+    pub fn gauge(name: &str, value: f64) -> Self {
+        Metric {
+            name: name.to_owned(),
+            value: MetricValue::Gauge(value),
+            tags: Map::new(),
+        }
+    }
+
+    /// Replaces the tags.
+    pub fn with_tags(mut self, tags: Map<String, Value>) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// Kestra's `MetricEntry` JSON (what `/api/v1/metrics` returns): the task run's identity,
+    /// `type`, `name`, `value` as a double (a timer in milliseconds), `timestamp` and `tags`
+    /// (string values).
+    pub fn entry(&self, info: &crate::TaskRunInfo, timestamp: saker_core::Instant) -> Value {
+        let value = match self.value {
+            MetricValue::Counter(v) | MetricValue::Gauge(v) => v,
+            MetricValue::Timer(d) => d.as_secs_f64() * 1000.0,
+        };
+        let tags: Map<String, Value> = self
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), Value::String(text))
+            })
+            .collect();
+        let mut entry = serde_json::json!({
+            "namespace": info.namespace,
+            "flowId": info.flow_id,
+            "taskId": info.task_id,
+            "executionId": info.execution_id.as_str(),
+            "taskRunId": info.task_run_id.as_str(),
+            "type": self.value.type_name(),
+            "name": self.name,
+            "value": value,
+            "timestamp": saker_core::time::format_instant(&timestamp),
+        });
+        if !tags.is_empty() {
+            entry["tags"] = Value::Object(tags);
+        }
+        entry
     }
 }
 

@@ -148,6 +148,9 @@ fn slots_are_never_params() {
 /// Task types a worker can run today. A runnable must be a runnable task (never a flowable or
 /// a trigger), and this list must grow, never silently shrink.
 const RUNNABLE: &[&str] = &[
+    "io.kestra.core.tasks.scripts.Bash",
+    "io.kestra.core.tasks.scripts.Node",
+    "io.kestra.core.tasks.scripts.Python",
     "io.kestra.plugin.core.debug.Echo",
     "io.kestra.plugin.core.debug.Return",
     "io.kestra.plugin.core.execution.Assert",
@@ -174,6 +177,12 @@ const RUNNABLE: &[&str] = &[
     "io.kestra.plugin.core.storage.Split",
     "io.kestra.plugin.core.storage.Write",
     "io.kestra.plugin.core.templating.TemplatedTask",
+    "io.kestra.plugin.scripts.node.Commands",
+    "io.kestra.plugin.scripts.node.Script",
+    "io.kestra.plugin.scripts.python.Commands",
+    "io.kestra.plugin.scripts.python.Script",
+    "io.kestra.plugin.scripts.shell.Commands",
+    "io.kestra.plugin.scripts.shell.Script",
 ];
 
 #[test]

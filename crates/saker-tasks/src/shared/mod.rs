@@ -5,8 +5,13 @@
 
 mod glob;
 mod ion;
+pub(crate) mod legacy_script;
 mod param_groups;
 mod params;
+pub(crate) mod process;
+pub(crate) mod python_env;
+pub(crate) mod script;
+pub(crate) mod script_protocol;
 mod values;
 
 pub use glob::Glob;

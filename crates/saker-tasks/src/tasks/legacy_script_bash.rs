@@ -14,6 +14,18 @@ plugin_params! {
     }
 }
 
+/// Runs the task as a local process (see `shared::legacy_script`).
+pub struct LegacyBash;
+
+impl RunnableTask for LegacyBash {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        use crate::shared::legacy_script::{Flavor, legacy_props, run_legacy};
+        run_legacy(ctx, legacy_props!(params), Flavor::Bash(&params.commands)).await
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.core.tasks.scripts.Bash",
     aliases: [],
@@ -21,6 +33,7 @@ register_plugin! {
     title: "Run shell commands (deprecated).",
     slots: [],
     params: Params,
+    runnable: LegacyBash,
 }
 
 #[cfg(test)]

@@ -20,6 +20,23 @@ plugin_params! {
     }
 }
 
+/// Runs the task as a local process (see `shared::legacy_script`).
+pub struct LegacyNode;
+
+impl RunnableTask for LegacyNode {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        use crate::shared::legacy_script::{Flavor, legacy_props, run_legacy};
+        run_legacy(ctx, legacy_props!(params), Flavor::Node {
+                commands: &params.commands,
+                node_path: &params.node_path,
+                npm_path: &params.npm_path,
+                args: &params.args,
+            }).await
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.core.tasks.scripts.Node",
     aliases: [],
@@ -27,4 +44,5 @@ register_plugin! {
     title: "Run Node.js (deprecated).",
     slots: [],
     params: Params,
+    runnable: LegacyNode,
 }

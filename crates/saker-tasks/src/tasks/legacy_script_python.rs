@@ -22,6 +22,24 @@ plugin_params! {
     }
 }
 
+/// Runs the task as a local process (see `shared::legacy_script`).
+pub struct LegacyPython;
+
+impl RunnableTask for LegacyPython {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        use crate::shared::legacy_script::{Flavor, legacy_props, run_legacy};
+        run_legacy(ctx, legacy_props!(params), Flavor::Python {
+                commands: &params.commands,
+                python_path: &params.python_path,
+                args: &params.args,
+                requirements: &params.requirements,
+                virtual_env: &params.virtual_env,
+            }).await
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.core.tasks.scripts.Python",
     aliases: [],
@@ -29,4 +47,5 @@ register_plugin! {
     title: "Run Python (deprecated).",
     slots: [],
     params: Params,
+    runnable: LegacyPython,
 }

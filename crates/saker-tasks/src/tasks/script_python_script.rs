@@ -24,6 +24,29 @@ plugin_params! {
     }
 }
 
+/// Runs the task as a local process (see `shared::script`).
+pub struct PythonScript;
+
+impl RunnableTask for PythonScript {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        crate::shared::script::run_exec(
+            ctx,
+            crate::shared::script::exec_props!(params),
+            crate::shared::script::Lang::Python,
+            crate::shared::script::Body::Script(&params.script),
+            Some(crate::shared::script::PythonDeps {
+                dependencies: &params.dependencies,
+                python_version: &params.python_version,
+                package_manager: &params.package_manager,
+                dependency_cache_enabled: &params.dependency_cache_enabled,
+            }),
+        )
+        .await
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.plugin.scripts.python.Script",
     aliases: [],
@@ -33,4 +56,5 @@ register_plugin! {
         Slot::Typed { prop: "taskRunner", kind: PluginKind::TaskRunner, many: false },
     ],
     params: Params,
+    runnable: PythonScript,
 }

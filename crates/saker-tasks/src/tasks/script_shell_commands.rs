@@ -16,6 +16,24 @@ plugin_params! {
     }
 }
 
+/// Runs the task as a local process (see `shared::script`).
+pub struct ShellCommands;
+
+impl RunnableTask for ShellCommands {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        crate::shared::script::run_exec(
+            ctx,
+            crate::shared::script::exec_props!(params),
+            crate::shared::script::Lang::Shell,
+            crate::shared::script::Body::Commands(&params.commands),
+            None,
+        )
+        .await
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.plugin.scripts.shell.Commands",
     aliases: [],
@@ -25,6 +43,7 @@ register_plugin! {
         Slot::Typed { prop: "taskRunner", kind: PluginKind::TaskRunner, many: false },
     ],
     params: Params,
+    runnable: ShellCommands,
 }
 
 #[cfg(test)]

@@ -16,6 +16,24 @@ plugin_params! {
     }
 }
 
+/// Runs the task as a local process (see `shared::script`).
+pub struct ShellScript;
+
+impl RunnableTask for ShellScript {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        crate::shared::script::run_exec(
+            ctx,
+            crate::shared::script::exec_props!(params),
+            crate::shared::script::Lang::Shell,
+            crate::shared::script::Body::Script(&params.script),
+            None,
+        )
+        .await
+    }
+}
+
 register_plugin! {
     type_name: "io.kestra.plugin.scripts.shell.Script",
     aliases: [],
@@ -25,4 +43,5 @@ register_plugin! {
         Slot::Typed { prop: "taskRunner", kind: PluginKind::TaskRunner, many: false },
     ],
     params: Params,
+    runnable: ShellScript,
 }
