@@ -29,8 +29,8 @@ pub struct Flow {
     pub concurrency: Option<Concurrency>,
     pub outputs: Vec<FlowOutput>,
     pub retry: Option<Retry>,
-    /// Raw SLA list (validated for shape only).
-    pub sla: Vec<Value>,
+    /// Flow-level SLAs (spec §1.9), in document order.
+    pub sla: Vec<Sla>,
     /// Raw checks list (validated for shape only).
     pub checks: Vec<Value>,
     pub disabled: bool,
@@ -68,6 +68,45 @@ impl Flow {
     pub fn find_task(&self, id: &str) -> Option<&Task> {
         self.all_tasks().into_iter().find(|t| t.id == id)
     }
+}
+
+/// One flow-level SLA (spec §1.9): a maximum duration or an assertion on the execution, and
+/// what a violation does. Serialized in Kestra's shape (`type` beside the other properties).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sla {
+    /// Not unique: Kestra accepts several SLAs with the same id.
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: SlaKind,
+    pub behavior: SlaBehavior,
+    /// Added to the execution on a violation (whatever the behavior).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<Label>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SlaKind {
+    /// Violated when the execution still runs `duration` (ISO-8601, as written) after it
+    /// started.
+    MaxDuration { duration: String },
+    /// Violated when the template renders falsy (spec §7.5) on a change of a running execution.
+    ExecutionAssertion {
+        #[serde(rename = "assert")]
+        assertion: String,
+    },
+}
+
+/// What a violated SLA does to the execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SlaBehavior {
+    /// The execution (and its last unfinished task run) ends FAILED; running work is killed.
+    Fail,
+    /// The same with CANCELLED.
+    Cancel,
+    /// Only the log line and the labels.
+    None,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -534,6 +534,7 @@ impl Run {
                 format!("pause {} -> {to}", self.name(task_run_id))
             }
             Timer::ScheduleDue => "schedule".into(),
+            Timer::SlaDue { sla_id } => format!("sla {sla_id}"),
             Timer::LoopDue {
                 task_run_id,
                 iteration,
