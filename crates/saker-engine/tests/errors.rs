@@ -286,7 +286,7 @@ errors:
     assert!(
         run.logs()
             .iter()
-            .any(|l| l.starts_with("failed to render `{{ nope.nope }}`")),
+            .any(|l| l.starts_with("Unable to find `nope` used in the expression `{{ nope.nope }}`")),
         "{:?}",
         run.logs()
     );
