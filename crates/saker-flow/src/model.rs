@@ -140,6 +140,10 @@ pub struct Task {
     pub plugins: Vec<(String, Vec<Plugin>)>,
     /// Flow path of the task (`tasks[2].then[0]`).
     pub path: String,
+    /// Why the executor cannot run this task, found when the flow was prepared for a run (a
+    /// Template task whose template is missing or disabled): its task run fails with this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<String>,
 }
 
 impl Task {
@@ -209,6 +213,7 @@ pub mod for_each_item {
             branches: Vec::new(),
             plugins: Vec::new(),
             path: task.path.clone(),
+            unresolved: None,
         };
         let split_props = |k: &str| k == "items" || k == "batch";
         Branch {

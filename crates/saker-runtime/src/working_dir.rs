@@ -29,6 +29,7 @@ pub(crate) struct Block {
     pub services: RunServices,
     pub host: Arc<HostServices>,
     pub secrets: Arc<Vec<String>>,
+    pub max_output_size: usize,
 }
 
 /// Sends the reports of one block.
@@ -179,6 +180,7 @@ pub(crate) async fn run(block: Block, cancel: CancellationToken, tx: UnboundedSe
                     params: child.params.clone(),
                     timeout: child.common.timeout.clone(),
                     variables,
+                    max_output_size: block.max_output_size,
                 };
                 worker::attempt(
                     job,

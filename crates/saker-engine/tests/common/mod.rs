@@ -131,7 +131,7 @@ static PLUGINS: &[PluginInfo] = &[
         "io.kestra.plugin.core.flow.Template",
         "Template",
         TaskKind::Flowable,
-        FLOWABLE
+        &[Slot::Tasks("errors"), Slot::Tasks("finally")]
     ),
     plugin!(
         "io.kestra.plugin.core.flow.LoopUntil",
