@@ -27,10 +27,7 @@ pub(crate) fn arm_deadlines(cx: &mut Cx<'_>, from: Instant) {
             Err(error) => cx.log(
                 LogLevel::Error,
                 None,
-                format!(
-                    "Ignoring SLA '{}' because of the error: {error}",
-                    sla.id
-                ),
+                format!("Ignoring SLA '{}' because of the error: {error}", sla.id),
             ),
         }
     }
@@ -84,10 +81,7 @@ pub(crate) fn on_change(cx: &mut Cx<'_>) {
             Err(message) => cx.log(
                 LogLevel::Error,
                 None,
-                format!(
-                    "Ignoring SLA '{}' because of the error: {message}",
-                    sla.id
-                ),
+                format!("Ignoring SLA '{}' because of the error: {message}", sla.id),
             ),
         }
     }
@@ -122,7 +116,10 @@ fn act(cx: &mut Cx<'_>, sla: &Sla, reason: &str) {
             cx.log(
                 LogLevel::Error,
                 None,
-                format!("Execution failed due to SLA '{}' violated: {reason}", sla.id),
+                format!(
+                    "Execution failed due to SLA '{}' violated: {reason}",
+                    sla.id
+                ),
             );
             Some(StateType::Failed)
         }

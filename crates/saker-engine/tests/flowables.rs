@@ -494,7 +494,11 @@ fn template_runs_the_included_tasks_with_its_args() {
     let run = run.start();
     assert_eq!(run.state(), StateType::Success);
     assert_eq!(run.exec.task_run_list.len(), 4);
-    let inner = run.exec.task_runs_by_task_id("inner").next().expect("inner ran");
+    let inner = run
+        .exec
+        .task_runs_by_task_id("inner")
+        .next()
+        .expect("inner ran");
     assert_eq!(
         inner.outputs.as_ref().and_then(|o| o.get("value")),
         Some(&serde_json::json!("hello test"))

@@ -122,9 +122,8 @@ fn assertion_cancel_cancels_before_any_task() {
     assert_eq!(run.state(), StateType::Cancelled);
     assert_eq!(run.count("log"), 0);
     assert!(
-        run.logs()
-            .iter()
-            .any(|l| l == "SLA 'condition' violated: assertion is false: {{ inputs.string != 'CANCEL' }}.")
+        run.logs().iter().any(|l| l
+            == "SLA 'condition' violated: assertion is false: {{ inputs.string != 'CANCEL' }}.")
     );
     insta::assert_snapshot!(run.report());
 }

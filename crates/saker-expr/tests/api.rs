@@ -270,7 +270,8 @@ fn errors_display_in_kestras_words() {
         }
     }
     let e = Engine::new();
-    let ctx = json!({"flow": {"namespace": "io.kestra.tests"}, "inputs": {"ns": "io.kestra.tests"}});
+    let ctx =
+        json!({"flow": {"namespace": "io.kestra.tests"}, "inputs": {"ns": "io.kestra.tests"}});
     let template = "{{ kv('my-key', inputs.ns, true).field }}";
     let err = e.render(template, &ctx, &EmptyKv).unwrap_err();
     assert_eq!(
@@ -281,8 +282,12 @@ fn errors_display_in_kestras_words() {
     // The default raises (Kestra ≥ 0.22); `errorOnMissing=false` gives null.
     assert!(e.render("{{ kv('my-key') }}", &ctx, &EmptyKv).is_err());
     assert_eq!(
-        e.render("{{ kv('my-key', errorOnMissing=false) ?? 'none' }}", &ctx, &EmptyKv)
-            .unwrap(),
+        e.render(
+            "{{ kv('my-key', errorOnMissing=false) ?? 'none' }}",
+            &ctx,
+            &EmptyKv
+        )
+        .unwrap(),
         "none"
     );
     let err = e.render("a\n{{ nope }}", &ctx, &NoServices).unwrap_err();

@@ -195,7 +195,10 @@ mod tests {
         let tpl = flow.find_task("tpl").expect("template task");
         assert_eq!(tpl.unresolved, None);
         let ids = |name: &str| -> Vec<&str> {
-            tpl.branch_tasks(name).iter().map(|t| t.id.as_str()).collect()
+            tpl.branch_tasks(name)
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect()
         };
         assert_eq!(ids("tasks"), ["inner"]);
         assert_eq!(ids("errors"), ["inner_error"]);

@@ -754,7 +754,10 @@ impl<S: Store> Driver<'_, S> {
                 },
             )?;
         flow.revision = Some(record.revision);
-        saker_flow::template::expand_templates(&mut flow, self.rt.templates.as_deref().map(|t| &t[..]));
+        saker_flow::template::expand_templates(
+            &mut flow,
+            self.rt.templates.as_deref().map(|t| &t[..]),
+        );
         let flow = Arc::new(flow);
         self.flows.insert(key, flow.clone());
         Ok(flow)

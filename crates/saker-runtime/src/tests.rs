@@ -614,7 +614,11 @@ tasks:
 "#,
     )
     .await;
-    assert_eq!(execution.state.current(), StateType::Success, "{execution:?}");
+    assert_eq!(
+        execution.state.current(),
+        StateType::Success,
+        "{execution:?}"
+    );
     let first = &execution.task_run_list[0];
     let uri = first.outputs.as_ref().unwrap()["value"].as_str().unwrap();
     assert!(
@@ -642,8 +646,9 @@ tasks:
         .await
         .unwrap();
     assert!(
-        logs.iter()
-            .any(|l| l.message.contains("is over the output size limit (40 bytes)")),
+        logs.iter().any(|l| l
+            .message
+            .contains("is over the output size limit (40 bytes)")),
         "{logs:?}"
     );
 }
@@ -712,7 +717,8 @@ tasks:
         .unwrap();
     assert!(
         logs.iter().any(|l| l.level == Level::Error
-            && l.message.starts_with("Execution failed due to SLA 'quick' violated")),
+            && l.message
+                .starts_with("Execution failed due to SLA 'quick' violated")),
         "{logs:?}"
     );
 }

@@ -47,7 +47,11 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "K" => 1024,
         "M" => 1024 * 1024,
         "G" => 1024 * 1024 * 1024,
-        _ => return Err(format!("invalid size `{text}`: expected bytes or a KB/MB/GB suffix")),
+        _ => {
+            return Err(format!(
+                "invalid size `{text}`: expected bytes or a KB/MB/GB suffix"
+            ));
+        }
     };
     digits
         .parse::<usize>()
@@ -302,13 +306,8 @@ pub(crate) async fn attempt(
     match result {
         Ok(mut outcome) => {
             let state = outcome.state.unwrap_or(StateType::Success);
-            let moved = offload_outputs(
-                &mut outcome.outputs,
-                max_output_size,
-                &*storage,
-                &prefix,
-            )
-            .await;
+            let moved =
+                offload_outputs(&mut outcome.outputs, max_output_size, &*storage, &prefix).await;
             let (level, lines, state) = match moved {
                 Ok(lines) => (Level::Info, lines, state),
                 Err(message) => (Level::Error, vec![message], StateType::Failed),
