@@ -407,13 +407,13 @@ tasks:
 "#,
     );
     let lib = dir.path().join("lib").display().to_string();
-    let (execution, stderr) = execution(&[&flow, "--flows", &lib, "--templates"]);
-    assert_eq!(execution["state"]["current"], "SUCCESS", "{stderr}");
-    assert_eq!(task_runs(&execution, "hello").len(), 1);
+    let (exec, stderr) = execution(&[&flow, "--flows", &lib, "--templates"]);
+    assert_eq!(exec["state"]["current"], "SUCCESS", "{stderr}");
+    assert_eq!(task_runs(&exec, "hello").len(), 1);
     assert!(stderr.contains("hello main"), "{stderr}");
 
-    let (execution, stderr) = execution(&[&flow, "--flows", &lib]);
-    assert_eq!(execution["state"]["current"], "FAILED");
+    let (exec, stderr) = execution(&[&flow, "--flows", &lib]);
+    assert_eq!(exec["state"]["current"], "FAILED");
     assert!(
         stderr.contains("Templates are disabled, please check your configuration"),
         "{stderr}"
@@ -438,9 +438,9 @@ tasks:
     format: "{{ read(outputs.make.value) | length }}"
 "#,
     );
-    let (execution, stderr) = execution(&[&flow, "--max-output-size", "1KB"]);
-    assert_eq!(execution["state"]["current"], "SUCCESS", "{stderr}");
-    let uri = task_runs(&execution, "make")[0]["outputs"]["value"]
+    let (exec, stderr) = execution(&[&flow, "--max-output-size", "1KB"]);
+    assert_eq!(exec["state"]["current"], "SUCCESS", "{stderr}");
+    let uri = task_runs(&exec, "make")[0]["outputs"]["value"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -449,7 +449,7 @@ tasks:
         "{uri}"
     );
     assert!(uri.ends_with("/output-value.txt"), "{uri}");
-    let length: usize = task_runs(&execution, "check")[0]["outputs"]["value"]
+    let length: usize = task_runs(&exec, "check")[0]["outputs"]["value"]
         .as_str()
         .unwrap()
         .parse()
@@ -457,8 +457,8 @@ tasks:
     assert!(length > 1024, "{length}");
 
     // The default limit (1MB) keeps it inline.
-    let (execution, _) = execution(&[&flow]);
-    let value = task_runs(&execution, "make")[0]["outputs"]["value"]
+    let (exec, _) = execution(&[&flow]);
+    let value = task_runs(&exec, "make")[0]["outputs"]["value"]
         .as_str()
         .unwrap()
         .to_owned();
