@@ -63,6 +63,20 @@ enum FlowCommand {
         /// Print the final execution as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Task outputs bigger than this (as JSON) are stored in internal storage and replaced
+        /// by their kestra:// URI: bytes, or a KB/MB/GB suffix; 0 = no limit.
+        #[arg(
+            long,
+            value_name = "SIZE",
+            env = "SAKER_MAX_OUTPUT_SIZE",
+            default_value = "1MB",
+            value_parser = saker_runtime::parse_size
+        )]
+        max_output_size: usize,
+        /// Enable legacy templates (Kestra's `kestra.templates.enabled`): Template tasks include
+        /// the templates found among the --flows documents.
+        #[arg(long, env = "SAKER_TEMPLATES_ENABLED")]
+        templates: bool,
     },
 }
 
@@ -83,6 +97,8 @@ fn main() -> ExitCode {
                     inputs,
                     labels,
                     json,
+                    max_output_size,
+                    templates,
                 },
         } => test_cmd::test(test_cmd::TestArgs {
             file,
@@ -90,6 +106,8 @@ fn main() -> ExitCode {
             inputs,
             labels,
             json,
+            max_output_size,
+            templates,
         }),
     }
 }

@@ -32,6 +32,10 @@ pub(crate) struct TestArgs {
     pub inputs: Vec<String>,
     pub labels: Vec<String>,
     pub json: bool,
+    /// Outputs over this many bytes go to internal storage (0: no limit).
+    pub max_output_size: usize,
+    /// Template tasks include templates from the `--flows` documents.
+    pub templates: bool,
 }
 
 /// Prints log lines as they are stored: `2026-01-01T00:00:00.000Z INFO  taskId message`.
@@ -105,8 +109,14 @@ fn load_flow(file: &Path) -> Result<(Flow, Vec<String>), ExitCode> {
 }
 
 /// Stores every valid flow of the `--flows` files and folders (invalid ones are reported and
-/// skipped: a broken neighbour should not stop the flow under test).
-async fn load_flows(store: &MemoryStore, paths: &[PathBuf]) -> Result<(), String> {
+/// skipped: a broken neighbour should not stop the flow under test). Returns the documents
+/// shaped like a legacy template (only `id`, `namespace`, `description`, `tasks`, `errors`):
+/// with templates enabled, Template tasks include them.
+async fn load_flows(
+    store: &MemoryStore,
+    paths: &[PathBuf],
+) -> Result<Vec<saker_flow::template::Template>, String> {
+    let mut templates = Vec::new();
     for file in collect(paths)? {
         let bytes =
             std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -118,6 +128,7 @@ async fn load_flows(store: &MemoryStore, paths: &[PathBuf]) -> Result<(), String
                         .put_flow(&flow.namespace, &flow.id, &flow.source)
                         .await
                         .map_err(|e| e.to_string())?;
+                    templates.extend(saker_flow::template::Template::from_flow(&flow));
                 }
                 _ => eprintln!(
                     "warning: {} is not a valid flow, not loaded",
@@ -126,7 +137,7 @@ async fn load_flows(store: &MemoryStore, paths: &[PathBuf]) -> Result<(), String
             }
         }
     }
-    Ok(())
+    Ok(templates)
 }
 
 fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str), String> {
@@ -222,9 +233,10 @@ async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitC
     };
     let store = Arc::new(MemoryStore::new());
     let storage = Arc::new(LocalStorage::new(temp.path()));
-    if let Err(message) = load_flows(&store, &args.flows).await {
-        return rejected(message);
-    }
+    let templates = match load_flows(&store, &args.flows).await {
+        Ok(templates) => templates,
+        Err(message) => return rejected(message),
+    };
     // The flow under test is stored too, so it can call itself or be found by triggers.
     let record = match store
         .put_flow(&flow.namespace, &flow.id, &flow.source)
@@ -235,6 +247,8 @@ async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitC
     };
     let mut flow = flow;
     flow.revision = Some(record.revision);
+    let templates = args.templates.then_some(templates);
+    saker_flow::template::expand_templates(&mut flow, templates.as_deref());
 
     let mut labels = Vec::new();
     for arg in &args.labels {
@@ -269,11 +283,15 @@ async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitC
         Err(message) => return rejected(message),
     };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let rt = Runtime::new(store, storage, Arc::new(MemoryKvStore::new()))
+    let mut rt = Runtime::new(store, storage, Arc::new(MemoryKvStore::new()))
         .with_secrets(secrets)
         .with_encryption_key(key)
         .with_envs(saker_runtime::envs_from_vars(std::env::vars()))
+        .with_max_output_size(args.max_output_size)
         .with_observer(Arc::new(StderrLogs { color }));
+    if let Some(templates) = templates {
+        rt = rt.with_templates(templates);
+    }
     execution.inputs = match rt.resolve_inputs(&flow, &raw) {
         Ok(inputs) => inputs,
         Err(message) => return rejected(message),

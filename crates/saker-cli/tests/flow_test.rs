@@ -375,3 +375,95 @@ tasks:
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SAKER_ENCRYPTION_KEY"));
 }
+
+#[test]
+fn templates_are_included_only_when_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "lib/template.yaml",
+        r#"
+id: greet
+namespace: company.team
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "hello {{ parent.outputs.args.who }}"
+"#,
+    );
+    let flow = write(
+        dir.path(),
+        "main.yaml",
+        r#"
+id: main
+namespace: company.team
+tasks:
+  - id: tpl
+    type: io.kestra.plugin.core.flow.Template
+    namespace: company.team
+    templateId: greet
+    args:
+      who: "{{ flow.id }}"
+"#,
+    );
+    let lib = dir.path().join("lib").display().to_string();
+    let (exec, stderr) = execution(&[&flow, "--flows", &lib, "--templates"]);
+    assert_eq!(exec["state"]["current"], "SUCCESS", "{stderr}");
+    assert_eq!(task_runs(&exec, "hello").len(), 1);
+    assert!(stderr.contains("hello main"), "{stderr}");
+
+    let (exec, stderr) = execution(&[&flow, "--flows", &lib]);
+    assert_eq!(exec["state"]["current"], "FAILED");
+    assert!(
+        stderr.contains("Templates are disabled, please check your configuration"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn outputs_over_max_output_size_become_uris() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = write(
+        dir.path(),
+        "big.yaml",
+        r#"
+id: big
+namespace: company.team
+tasks:
+  - id: make
+    type: io.kestra.plugin.core.debug.Return
+    format: "{% for i in range(1, 200) %}line {{ i }}\n{% endfor %}"
+  - id: check
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.make.value) | length }}"
+"#,
+    );
+    let (exec, stderr) = execution(&[&flow, "--max-output-size", "1KB"]);
+    assert_eq!(exec["state"]["current"], "SUCCESS", "{stderr}");
+    let uri = task_runs(&exec, "make")[0]["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        uri.starts_with("kestra:///company/team/big/executions/"),
+        "{uri}"
+    );
+    assert!(uri.ends_with("/output-value.txt"), "{uri}");
+    let length: usize = task_runs(&exec, "check")[0]["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(length > 1024, "{length}");
+
+    // The default limit (1MB) keeps it inline.
+    let (exec, _) = execution(&[&flow]);
+    let value = task_runs(&exec, "make")[0]["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(value.starts_with("line 1\n"), "{value}");
+
+    let run = saker(&["flow", "test", &flow, "--max-output-size", "lots"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

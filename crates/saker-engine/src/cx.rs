@@ -298,7 +298,7 @@ impl<'a> Cx<'a> {
                 &self.context(task, run, Needs::of_str(template)),
                 &services,
             )
-            .map_err(|error| format!("failed to render `{template}`: {error}"))
+            .map_err(|error| error.to_string())
     }
 
     /// Renders every string inside `value`.
@@ -318,7 +318,7 @@ impl<'a> Cx<'a> {
                 &self.context(task, run, Needs::of_value(value)),
                 &services,
             )
-            .map_err(|error| format!("failed to render {value}: {error}"))
+            .map_err(|error| error.to_string())
     }
 
     /// [`Cx::render_value`] with extra `taskrun.*` variables (ForEachItem renders each batch's
@@ -348,7 +348,7 @@ impl<'a> Cx<'a> {
         };
         self.expr
             .render_value(value, &context, &services)
-            .map_err(|error| format!("failed to render {value}: {error}"))
+            .map_err(|error| error.to_string())
     }
 
     pub(crate) fn log(&mut self, level: LogLevel, run: Option<&TaskRunId>, message: String) {

@@ -122,4 +122,6 @@ pub enum Timer {
         task_run_id: TaskRunId,
         iteration: u32,
     },
+    /// The deadline of the flow's `MAX_DURATION` SLA `sla_id` is reached.
+    SlaDue { sla_id: String },
 }

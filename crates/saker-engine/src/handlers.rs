@@ -9,7 +9,7 @@ use crate::action::{Action, LogLevel};
 use crate::cx::Cx;
 use crate::event::{Event, TaskRunResult, Timer};
 use crate::flowable::{PAUSE, loop_until, pause, working_directory};
-use crate::{for_each_item, retry, subflow};
+use crate::{for_each_item, retry, sla, subflow};
 
 pub(crate) fn handle(cx: &mut Cx<'_>, event: Event) {
     match event {
@@ -22,12 +22,17 @@ pub(crate) fn handle(cx: &mut Cx<'_>, event: Event) {
                     at,
                     timer: Timer::ScheduleDue,
                 });
+            } else {
+                let start = cx.exec.state.start_date();
+                sla::arm_deadlines(cx, start);
             }
         }
         Event::TaskRunResult(result) => task_run_result(cx, result),
         Event::TimerFired(Timer::RetryDue { task_run_id }) => retry_due(cx, &task_run_id),
-        // The pass starts the execution now that its schedule date is reached.
-        Event::TimerFired(Timer::ScheduleDue) => {}
+        // The pass starts the execution now that its schedule date is reached; its SLA
+        // deadlines count from now.
+        Event::TimerFired(Timer::ScheduleDue) => sla::arm_deadlines(cx, cx.now),
+        Event::TimerFired(Timer::SlaDue { sla_id }) => sla::deadline(cx, &sla_id),
         Event::TimerFired(Timer::LoopDue {
             task_run_id,
             iteration,
@@ -410,5 +415,10 @@ fn restart(cx: &mut Cx<'_>) {
     cx.exec.metadata = cx.exec.metadata.next_attempt();
     cx.exec.put_label(Label::new("system.restarted", "true"));
     cx.exec.outputs.clear();
+    let failed = state == StateType::Failed;
     cx.exec.transition(StateType::Restarted, cx.now);
+    if failed {
+        let start = cx.exec.state.start_date();
+        sla::arm_deadlines(cx, start);
+    }
 }

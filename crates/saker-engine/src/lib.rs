@@ -36,6 +36,7 @@ mod retry;
 mod runs;
 mod select;
 mod services;
+mod sla;
 mod subflow;
 mod tree;
 mod updating;
@@ -161,6 +162,7 @@ impl Executor {
         };
         cx.begin_step();
         handlers::handle(&mut cx, event);
+        sla::on_change(&mut cx);
         cx.end_step();
         process::run(&mut cx);
         // A timer armed on several passes is one timer.

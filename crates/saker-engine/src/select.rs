@@ -179,6 +179,7 @@ mod tests {
             branches: Vec::new(),
             plugins: Vec::new(),
             path: String::new(),
+            unresolved: None,
         }
     }
 

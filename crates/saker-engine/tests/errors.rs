@@ -284,9 +284,9 @@ errors:
     assert_eq!(run.task_state("handler"), StateType::Success);
     assert_eq!(run.state(), StateType::Failed);
     assert!(
-        run.logs()
-            .iter()
-            .any(|l| l.starts_with("failed to render `{{ nope.nope }}`")),
+        run.logs().iter().any(
+            |l| l.starts_with("Unable to find `nope` used in the expression `{{ nope.nope }}`")
+        ),
         "{:?}",
         run.logs()
     );

@@ -454,28 +454,79 @@ tasks:
     insta::assert_snapshot!(run.report());
 }
 
-#[test]
-fn unsupported_flowable_fails_clearly() {
-    let run = Run::new(
-        r#"
+const WITH_TEMPLATE: &str = r#"
 tasks:
+  - id: first
+    type: Log
+    message: hi
   - id: tpl
     type: Template
     namespace: company.team
     templateId: shared
-    tasks:
-      - id: inlined
-        type: Log
-        message: x
+    args:
+      greeting: "hello {{ flow.id }}"
+  - id: last
+    type: Log
+    message: bye
+"#;
+
+fn shared_template() -> saker_flow::template::Template {
+    let doc = common::flow(
+        r#"
+tasks:
+  - id: inner
+    type: Return
+    format: "{{ parent.outputs.args.greeting }}"
 "#,
-    )
-    .start();
+    );
+    saker_flow::template::Template::from_flow(&doc).expect("template-shaped")
+}
+
+#[test]
+fn template_runs_the_included_tasks_with_its_args() {
+    let mut run = Run::new(WITH_TEMPLATE);
+    let template = saker_flow::template::Template {
+        namespace: "company.team".into(),
+        id: "shared".into(),
+        ..shared_template()
+    };
+    saker_flow::template::expand_templates(&mut run.flow, Some(&[template]));
+    let run = run.start();
+    assert_eq!(run.state(), StateType::Success);
+    assert_eq!(run.exec.task_run_list.len(), 4);
+    let inner = run
+        .exec
+        .task_runs_by_task_id("inner")
+        .next()
+        .expect("inner ran");
+    assert_eq!(
+        inner.outputs.as_ref().and_then(|o| o.get("value")),
+        Some(&serde_json::json!("hello test"))
+    );
+    insta::assert_snapshot!(run.report());
+}
+
+#[test]
+fn template_not_included_fails_with_kestras_message() {
+    let mut run = Run::new(WITH_TEMPLATE);
+    saker_flow::template::expand_templates(&mut run.flow, Some(&[]));
+    let run = run.start();
     assert_eq!(run.state(), StateType::Failed);
+    assert_eq!(run.task_state("tpl"), StateType::Failed);
+    assert_eq!(run.count("last"), 0);
+    assert!(
+        run.logs()
+            .iter()
+            .any(|l| l == "Can't find flow template 'company.team.shared'")
+    );
+
+    // A flow never prepared (templates disabled) says so.
+    let run = Run::new(WITH_TEMPLATE).start();
     assert_eq!(run.task_state("tpl"), StateType::Failed);
     assert!(
         run.logs()
             .iter()
-            .any(|l| l == "unsupported task type io.kestra.plugin.core.flow.Template")
+            .any(|l| l == "Templates are disabled, please check your configuration")
     );
 }
 

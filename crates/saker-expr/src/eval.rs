@@ -86,6 +86,8 @@ impl Fail {
                     message: undefined_message(&name, src, line),
                     line,
                     column,
+                    kind: crate::ErrorKind::Undefined,
+                    template: Some(src.to_owned()),
                 }
             }
             Fail::Err { msg, pos } => {
@@ -94,6 +96,8 @@ impl Fail {
                     message: msg,
                     line,
                     column,
+                    kind: crate::ErrorKind::Evaluation,
+                    template: Some(src.to_owned()),
                 }
             }
         }

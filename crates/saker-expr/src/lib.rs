@@ -35,12 +35,30 @@ pub use serde_json::Value;
 
 /// An expression error: syntax (from [`check`] / parsing) or evaluation (missing variable,
 /// bad filter argument...). `line`/`column` are 1-based positions inside the template text.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message} ({line}:{column})")]
+///
+/// Displayed as Kestra words its render failures (users grep logs for them): ``Unable to find
+/// `x` used in the expression `{{ x }}` at line 1`` for a missing variable, else Pebble's
+/// exception text, `io.pebbletemplates.pebble.error.PebbleException: <message> (<template>:<line>)`.
+/// Every runtime message about a failed render (task runs, executor, workers) is this text.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     pub message: String,
     pub line: u32,
     pub column: u32,
+    pub kind: ErrorKind,
+    /// The template the error happened in, once known (all errors out of a render have it).
+    pub template: Option<String>,
+}
+
+/// What went wrong, which decides the Java exception Kestra names in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The template does not parse (Pebble's `ParserException`).
+    Syntax,
+    /// A variable or attribute is missing (strict variables, `AttributeNotFoundException`).
+    Undefined,
+    /// Anything else raised while evaluating (`PebbleException`).
+    Evaluation,
 }
 
 impl Error {
@@ -50,9 +68,32 @@ impl Error {
             message: message.into(),
             line: 0,
             column: 0,
+            kind: ErrorKind::Evaluation,
+            template: None,
         }
     }
 }
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(template) = &self.template else {
+            return write!(f, "{} ({}:{})", self.message, self.line, self.column);
+        };
+        let class = match self.kind {
+            // The message already names the variable, the template and the line.
+            ErrorKind::Undefined => return f.write_str(&self.message),
+            ErrorKind::Syntax => "ParserException",
+            ErrorKind::Evaluation => "PebbleException",
+        };
+        write!(
+            f,
+            "io.pebbletemplates.pebble.error.{class}: {} ({template}:{})",
+            self.message, self.line
+        )
+    }
+}
+
+impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -198,6 +239,8 @@ fn syntax_error(src: &str, e: lexer::SynErr) -> Error {
         message: e.msg,
         line,
         column,
+        kind: ErrorKind::Syntax,
+        template: Some(src.to_owned()),
     }
 }
 

@@ -259,3 +259,49 @@ fn list_difference_and_containment_are_not_quadratic() {
     );
     assert_eq!(render("{{ [1, 2] - 2 }}").unwrap(), "[1]");
 }
+
+/// Render failures read as Kestra's (users and the conformance corpus grep logs for them).
+#[test]
+fn errors_display_in_kestras_words() {
+    struct EmptyKv;
+    impl saker_expr::Services for EmptyKv {
+        fn kv(&self, _: Option<&str>, _: &str) -> Result<Option<Value>, String> {
+            Ok(None)
+        }
+    }
+    let e = Engine::new();
+    let ctx =
+        json!({"flow": {"namespace": "io.kestra.tests"}, "inputs": {"ns": "io.kestra.tests"}});
+    let template = "{{ kv('my-key', inputs.ns, true).field }}";
+    let err = e.render(template, &ctx, &EmptyKv).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "io.pebbletemplates.pebble.error.PebbleException: The key 'my-key' does not exist in the \
+         namespace 'io.kestra.tests'. ({{ kv('my-key', inputs.ns, true).field }}:1)"
+    );
+    // The default raises (Kestra ≥ 0.22); `errorOnMissing=false` gives null.
+    assert!(e.render("{{ kv('my-key') }}", &ctx, &EmptyKv).is_err());
+    assert_eq!(
+        e.render(
+            "{{ kv('my-key', errorOnMissing=false) ?? 'none' }}",
+            &ctx,
+            &EmptyKv
+        )
+        .unwrap(),
+        "none"
+    );
+    let err = e.render("a\n{{ nope }}", &ctx, &NoServices).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unable to find `nope` used in the expression `a\n{{ nope }}` at line 2"
+    );
+    let err = e.render("{{ ) }}", &ctx, &NoServices).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("io.pebbletemplates.pebble.error.ParserException: "),
+        "{err}"
+    );
+    assert!(err.to_string().ends_with(" ({{ ) }}:1)"), "{err}");
+    // Without a template (a library error not raised by a render) the position is kept.
+    assert_eq!(saker_expr::Error::msg("boom").to_string(), "boom (0:0)");
+}

@@ -408,7 +408,7 @@ impl<'a> Cx<'a> {
         })
     }
 
-    fn sla(&mut self, n: &Node) -> Vec<Value> {
+    fn sla(&mut self, n: &Node) -> Vec<Sla> {
         let Some(items) = n.as_seq() else {
             self.err(
                 codes::WRONG_TYPE,
@@ -424,45 +424,75 @@ impl<'a> Cx<'a> {
             let Some(mut o) = Obj::new(self, it, &p, "an SLA") else {
                 continue;
             };
-            let _ = o.string(self, "id").or_else(|| {
+            let id = o.string(self, "id").filter(|id| !id.is_empty());
+            if id.is_none() {
                 self.err(
                     codes::MISSING,
                     &p,
                     it.pos,
                     "missing required property \"id\"",
                 );
-                None
-            });
-            let t = o.enum_of(self, "type", &["MAX_DURATION", "EXECUTION_ASSERTION"]);
-            let _ = o.enum_of(self, "behavior", &["FAIL", "CANCEL", "NONE"]);
-            if let Some(n) = o.value("labels") {
-                let _ = self.labels(n, &join_key(&p, "labels"));
             }
-            match t.as_deref() {
-                Some("MAX_DURATION") => {
-                    match o.string(self, "duration") {
-                        Some(d) => {
-                            let _ = self.duration(
-                                &d,
-                                &join_key(&p, "duration"),
-                                it.locate_nearest("duration"),
-                            );
-                        }
-                        None => self.err(
+            let t = o.enum_of(self, "type", &["MAX_DURATION", "EXECUTION_ASSERTION"]);
+            let behavior = match o.enum_of(self, "behavior", &["FAIL", "CANCEL", "NONE"]) {
+                Some(b) => Some(match b.as_str() {
+                    "FAIL" => SlaBehavior::Fail,
+                    "CANCEL" => SlaBehavior::Cancel,
+                    _ => SlaBehavior::None,
+                }),
+                None => {
+                    if it.get("behavior").is_none() {
+                        self.err(
                             codes::MISSING,
                             &p,
                             it.pos,
-                            "missing required property \"duration\"",
-                        ),
+                            "missing required property \"behavior\"",
+                        );
                     }
+                    None
+                }
+            };
+            let labels = o
+                .value("labels")
+                .map(|n| self.labels(n, &join_key(&p, "labels")))
+                .unwrap_or_default();
+            let kind = match t.as_deref() {
+                Some("MAX_DURATION") => {
+                    let duration = match o.string(self, "duration") {
+                        // A `Duration` in Kestra, not a dynamic property: no expression.
+                        Some(d) if expr::has_template(&d) => {
+                            self.err_help(
+                                codes::BAD_VALUE,
+                                &join_key(&p, "duration"),
+                                it.locate_nearest("duration"),
+                                format!("invalid duration `{d}`"),
+                                "an SLA duration is a fixed ISO-8601 duration, e.g. `PT30M`",
+                            );
+                            None
+                        }
+                        Some(d) => self
+                            .duration(&d, &join_key(&p, "duration"), it.locate_nearest("duration"))
+                            .map(|_| d),
+                        None => {
+                            self.err(
+                                codes::MISSING,
+                                &p,
+                                it.pos,
+                                "missing required property \"duration\"",
+                            );
+                            None
+                        }
+                    };
                     o.finish(
                         self,
                         "io.kestra.core.models.flows.sla.types.MaxDurationSLA",
                         &["id", "type", "behavior", "labels", "duration"],
                     );
+                    duration.map(|duration| SlaKind::MaxDuration { duration })
                 }
                 Some(_) => {
-                    if o.string(self, "assert").is_none() {
+                    let assertion = o.string(self, "assert").filter(|a| !a.is_empty());
+                    if assertion.is_none() {
                         self.err(
                             codes::MISSING,
                             &p,
@@ -475,6 +505,7 @@ impl<'a> Cx<'a> {
                         "io.kestra.core.models.flows.sla.types.ExecutionAssertionSLA",
                         &["id", "type", "behavior", "labels", "assert"],
                     );
+                    assertion.map(|assertion| SlaKind::ExecutionAssertion { assertion })
                 }
                 None => {
                     if it.get("type").is_none() {
@@ -485,9 +516,18 @@ impl<'a> Cx<'a> {
                             "missing type id property 'type' (for POJO property 'sla')",
                         );
                     }
+                    None
                 }
+            };
+            // An incomplete SLA already has its diagnostic; the flow is rejected.
+            if let (Some(id), Some(kind), Some(behavior)) = (id, kind, behavior) {
+                out.push(Sla {
+                    id,
+                    kind,
+                    behavior,
+                    labels,
+                });
             }
-            out.push(it.to_json());
         }
         out
     }

@@ -15,6 +15,7 @@ mod flow;
 mod inputs;
 pub mod model;
 mod schema;
+pub mod template;
 pub mod testing;
 mod validate;
 pub mod yaml;

@@ -29,8 +29,8 @@ pub struct Flow {
     pub concurrency: Option<Concurrency>,
     pub outputs: Vec<FlowOutput>,
     pub retry: Option<Retry>,
-    /// Raw SLA list (validated for shape only).
-    pub sla: Vec<Value>,
+    /// Flow-level SLAs (spec §1.9), in document order.
+    pub sla: Vec<Sla>,
     /// Raw checks list (validated for shape only).
     pub checks: Vec<Value>,
     pub disabled: bool,
@@ -70,6 +70,45 @@ impl Flow {
     }
 }
 
+/// One flow-level SLA (spec §1.9): a maximum duration or an assertion on the execution, and
+/// what a violation does. Serialized in Kestra's shape (`type` beside the other properties).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sla {
+    /// Not unique: Kestra accepts several SLAs with the same id.
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: SlaKind,
+    pub behavior: SlaBehavior,
+    /// Added to the execution on a violation (whatever the behavior).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<Label>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SlaKind {
+    /// Violated when the execution still runs `duration` (ISO-8601, as written) after it
+    /// started.
+    MaxDuration { duration: String },
+    /// Violated when the template renders falsy (spec §7.5) on a change of a running execution.
+    ExecutionAssertion {
+        #[serde(rename = "assert")]
+        assertion: String,
+    },
+}
+
+/// What a violated SLA does to the execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SlaBehavior {
+    /// The execution (and its last unfinished task run) ends FAILED; running work is killed.
+    Fail,
+    /// The same with CANCELLED.
+    Cancel,
+    /// Only the log line and the labels.
+    None,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Label {
     pub key: String,
@@ -101,6 +140,10 @@ pub struct Task {
     pub plugins: Vec<(String, Vec<Plugin>)>,
     /// Flow path of the task (`tasks[2].then[0]`).
     pub path: String,
+    /// Why the executor cannot run this task, found when the flow was prepared for a run (a
+    /// Template task whose template is missing or disabled): its task run fails with this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<String>,
 }
 
 impl Task {
@@ -170,6 +213,7 @@ pub mod for_each_item {
             branches: Vec::new(),
             plugins: Vec::new(),
             path: task.path.clone(),
+            unresolved: None,
         };
         let split_props = |k: &str| k == "items" || k == "batch";
         Branch {

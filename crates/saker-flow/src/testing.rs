@@ -60,6 +60,7 @@ fn log_schema(_: &mut SchemaGenerator) -> Schema {
 checker!(check_log, "io.kestra.plugin.core.log.Log", required: ["message"], known: ["level"]);
 checker!(check_return, "io.kestra.plugin.core.debug.Return", required: [], known: ["format"]);
 checker!(check_none, "io.kestra.plugin.core.flow.Sequential", required: [], known: []);
+checker!(check_template, "io.kestra.plugin.core.flow.Template", required: ["namespace", "templateId"], known: ["args"]);
 checker!(check_parallel, "io.kestra.plugin.core.flow.Parallel", required: [], known: ["concurrent"]);
 checker!(check_if, "io.kestra.plugin.core.flow.If", required: ["condition"], known: []);
 checker!(check_switch, "io.kestra.plugin.core.flow.Switch", required: ["value"], known: []);
@@ -116,6 +117,15 @@ pub static PLUGINS: &[PluginInfo] = &[
         title: "Run tasks one after another.",
         slots: FLOWABLE_SLOTS,
         check: check_none,
+        schema: any_schema,
+    },
+    PluginInfo {
+        type_name: "io.kestra.plugin.core.flow.Template",
+        aliases: &["io.kestra.core.tasks.flows.Template"],
+        kind: PluginKind::Task(TaskKind::Flowable),
+        title: "Include a stored template (deprecated).",
+        slots: &[Slot::Tasks("errors"), Slot::Tasks("finally")],
+        check: check_template,
         schema: any_schema,
     },
     PluginInfo {

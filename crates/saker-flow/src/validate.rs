@@ -569,6 +569,7 @@ impl<'a> Cx<'a> {
             branches: slots.branches,
             plugins: slots.plugins,
             path: path.to_string(),
+            unresolved: None,
         };
         self.task_rules(&task, node);
         if task.canonical == FOR_EACH_ITEM {

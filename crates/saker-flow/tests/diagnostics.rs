@@ -38,6 +38,7 @@ snap!(inputs_and_outputs, "inputs.yaml");
 snap!(misc_rules, "misc.yaml");
 snap!(yaml_syntax, "syntax.yaml");
 snap!(duplicate_keys, "duplicate-keys.yaml");
+snap!(sla, "sla.yaml");
 
 #[test]
 fn json_form() {

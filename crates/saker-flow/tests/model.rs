@@ -221,3 +221,62 @@ fn hostile_inputs_never_panic() {
         );
     }
 }
+
+#[test]
+fn sla_entries_are_typed() {
+    let f = flow(
+        r#"
+id: sla
+namespace: company.team
+sla:
+  - id: max
+    type: MAX_DURATION
+    behavior: FAIL
+    duration: PT30M
+    labels:
+      sla: missed
+  - id: max
+    type: EXECUTION_ASSERTION
+    behavior: NONE
+    assert: "{{ labels.env ?? false }}"
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"#,
+    );
+    assert_eq!(
+        f.sla,
+        vec![
+            saker_flow::Sla {
+                id: "max".into(),
+                kind: saker_flow::SlaKind::MaxDuration {
+                    duration: "PT30M".into()
+                },
+                behavior: saker_flow::SlaBehavior::Fail,
+                labels: vec![saker_flow::Label {
+                    key: "sla".into(),
+                    value: "missed".into()
+                }],
+            },
+            saker_flow::Sla {
+                id: "max".into(),
+                kind: saker_flow::SlaKind::ExecutionAssertion {
+                    assertion: "{{ labels.env ?? false }}".into()
+                },
+                behavior: saker_flow::SlaBehavior::None,
+                labels: Vec::new(),
+            },
+        ]
+    );
+    // Kestra's JSON shape.
+    assert_eq!(
+        serde_json::to_value(&f.sla).unwrap(),
+        serde_json::json!([
+            {"id": "max", "type": "MAX_DURATION", "duration": "PT30M", "behavior": "FAIL",
+             "labels": [{"key": "sla", "value": "missed"}]},
+            {"id": "max", "type": "EXECUTION_ASSERTION", "assert": "{{ labels.env ?? false }}",
+             "behavior": "NONE"}
+        ])
+    );
+}

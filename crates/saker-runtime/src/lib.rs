@@ -44,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::host::{HostServices, RandomIds, Secrets, SystemClock, mask};
 
 pub use host::envs_from_vars;
+pub use worker::{DEFAULT_MAX_OUTPUT_SIZE, parse_size};
 
 /// Runtime failures (the execution itself failing is not one: it ends FAILED).
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,9 @@ pub struct Runtime<S: Store> {
     observer: Option<Arc<dyn LogObserver>>,
     masks: Arc<Vec<String>>,
     max_subflow_depth: usize,
+    max_output_size: usize,
+    /// Legacy templates for the flows this runtime loads; `None`: templates disabled.
+    templates: Option<Arc<Vec<saker_flow::template::Template>>>,
 }
 
 /// How deep child executions (Subflow, ForEachItem) may nest by default: a flow calling itself
@@ -99,6 +103,8 @@ impl<S: Store> Runtime<S> {
             observer: None,
             masks: Arc::new(Vec::new()),
             max_subflow_depth: DEFAULT_MAX_SUBFLOW_DEPTH,
+            max_output_size: worker::DEFAULT_MAX_OUTPUT_SIZE,
+            templates: None,
         }
     }
 
@@ -139,6 +145,22 @@ impl<S: Store> Runtime<S> {
     #[must_use]
     pub fn with_max_subflow_depth(mut self, depth: usize) -> Self {
         self.max_subflow_depth = depth;
+        self
+    }
+
+    /// Task-run outputs over `bytes` (as JSON) are moved to internal storage, each moved value
+    /// replaced by its `kestra://` URI (0: no limit). Default [`DEFAULT_MAX_OUTPUT_SIZE`].
+    #[must_use]
+    pub fn with_max_output_size(mut self, bytes: usize) -> Self {
+        self.max_output_size = bytes;
+        self
+    }
+
+    /// Enables legacy templates: Template tasks of the flows loaded from the store (subflows)
+    /// include these (`saker_flow::template::expand_templates`).
+    #[must_use]
+    pub fn with_templates(mut self, templates: Vec<saker_flow::template::Template>) -> Self {
+        self.templates = Some(Arc::new(templates));
         self
     }
 
@@ -489,6 +511,7 @@ impl<S: Store> Driver<'_, S> {
                 services: self.run_services(),
                 host: self.rt.services.clone(),
                 secrets: self.rt.masks.clone(),
+                max_output_size: self.rt.max_output_size,
             };
             let cancel = CancellationToken::new();
             self.workers.insert(task_run_id, cancel.clone());
@@ -518,6 +541,7 @@ impl<S: Store> Driver<'_, S> {
             timeout: task.common.timeout.clone(),
             variables,
             task_runner: saker_task::TaskRunnerDef::of(task),
+            max_output_size: self.rt.max_output_size,
         };
         let mut services = self.run_services();
         let error_logs = self
@@ -731,6 +755,10 @@ impl<S: Store> Driver<'_, S> {
                 },
             )?;
         flow.revision = Some(record.revision);
+        saker_flow::template::expand_templates(
+            &mut flow,
+            self.rt.templates.as_deref().map(|t| &t[..]),
+        );
         let flow = Arc::new(flow);
         self.flows.insert(key, flow.clone());
         Ok(flow)

@@ -595,3 +595,130 @@ tasks:
         .unwrap();
     assert_eq!(uris.keys().collect::<Vec<_>>(), ["keep.cached"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outputs_over_the_size_limit_go_to_internal_storage() {
+    let rt = runtime().with_max_output_size(40);
+    let execution = run(
+        &rt,
+        r#"
+id: big
+namespace: test
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: "a value longer than the forty bytes the test allows"
+  - id: second
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.first.value) }}"
+"#,
+    )
+    .await;
+    assert_eq!(
+        execution.state.current(),
+        StateType::Success,
+        "{execution:?}"
+    );
+    let first = &execution.task_run_list[0];
+    let uri = first.outputs.as_ref().unwrap()["value"].as_str().unwrap();
+    assert!(
+        uri.starts_with(&format!(
+            "kestra:///test/big/executions/{}/tasks/first/{}/output-value.txt",
+            execution.id.as_str(),
+            first.id.as_str()
+        )),
+        "{uri}"
+    );
+    // `read()` gives the value back (the second output is under the limit once read back...
+    // and over it again, so it is stored too; its file holds the same text).
+    let second = execution.task_run_list[1].outputs.as_ref().unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = rt.files.get(&second).await.unwrap();
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "a value longer than the forty bytes the test allows"
+    );
+    let logs = rt
+        .store()
+        .logs(&LogFilter::execution(execution.id.as_str()))
+        .await
+        .unwrap();
+    assert!(
+        logs.iter().any(|l| l
+            .message
+            .contains("is over the output size limit (40 bytes)")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_outputs_and_no_limit_stay_inline() {
+    let rt = runtime().with_max_output_size(0);
+    let execution = run(
+        &rt,
+        r#"
+id: inline
+namespace: test
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: "a value longer than the forty bytes the test allows"
+"#,
+    )
+    .await;
+    let first = &execution.task_run_list[0];
+    assert_eq!(
+        first.outputs.as_ref().unwrap()["value"],
+        json!("a value longer than the forty bytes the test allows")
+    );
+}
+
+#[test]
+fn sizes_parse_with_binary_suffixes() {
+    assert_eq!(parse_size("1MB"), Ok(1024 * 1024));
+    assert_eq!(parse_size("512kb"), Ok(512 * 1024));
+    assert_eq!(parse_size("2G"), Ok(2 * 1024 * 1024 * 1024));
+    assert_eq!(parse_size("1000"), Ok(1000));
+    assert_eq!(parse_size("0"), Ok(0));
+    assert!(parse_size("1TB").is_err());
+    assert!(parse_size("MB").is_err());
+    assert!(parse_size("-1").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sla_max_duration_fails_a_long_run_through_a_timer() {
+    let rt = runtime();
+    let started = std::time::Instant::now();
+    let execution = run(
+        &rt,
+        r#"
+id: sla
+namespace: test
+sla:
+  - id: quick
+    type: MAX_DURATION
+    behavior: FAIL
+    duration: PT0.2S
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT30S
+"#,
+    )
+    .await;
+    assert_eq!(execution.state.current(), StateType::Failed);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let logs = rt
+        .store()
+        .logs(&LogFilter::execution(execution.id.as_str()))
+        .await
+        .unwrap();
+    assert!(
+        logs.iter().any(|l| l.level == Level::Error
+            && l.message
+                .starts_with("Execution failed due to SLA 'quick' violated")),
+        "{logs:?}"
+    );
+}

@@ -28,6 +28,98 @@ pub(crate) struct Job {
     pub variables: Value,
     /// The task's `taskRunner` (script tasks).
     pub task_runner: Option<saker_task::TaskRunnerDef>,
+    /// Outputs over this many bytes (as JSON) go to internal storage; 0: no limit.
+    pub max_output_size: usize,
+}
+
+/// Default of [`Job::max_output_size`]: 1 MiB (`SAKER_MAX_OUTPUT_SIZE`, `--max-output-size`).
+pub const DEFAULT_MAX_OUTPUT_SIZE: usize = 1024 * 1024;
+
+/// Parses a size: bytes, or a number with a `KB`, `MB` or `GB` suffix (binary multiples,
+/// case-insensitive, `K`/`M`/`G` also accepted). `0` means no limit.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let unit = unit.trim().to_ascii_uppercase();
+    let factor: usize = match unit.trim_end_matches('B') {
+        "" if unit.is_empty() || unit == "B" => 1,
+        "K" => 1024,
+        "M" => 1024 * 1024,
+        "G" => 1024 * 1024 * 1024,
+        _ => {
+            return Err(format!(
+                "invalid size `{text}`: expected bytes or a KB/MB/GB suffix"
+            ));
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("invalid size `{text}`: expected bytes or a KB/MB/GB suffix"))
+}
+
+/// Moves the largest outputs of a task run to internal storage until the outputs fit in
+/// `limit` bytes of JSON: each moved value is replaced by the `kestra://` URI of a file under
+/// the task run's prefix (`<prefix>output-<name>.txt` holding a string as is, `.json` the JSON
+/// text of any other value), so `read()` gives the text back. Returns one log line per move.
+async fn offload_outputs(
+    outputs: &mut serde_json::Map<String, Value>,
+    limit: usize,
+    storage: &dyn saker_task::Storage,
+    prefix: &str,
+) -> Result<Vec<String>, String> {
+    let size_of = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+    let mut total = serde_json::to_vec(&*outputs).map_or(0, |b| b.len());
+    if limit == 0 || total <= limit {
+        return Ok(Vec::new());
+    }
+    let mut sizes: Vec<(String, usize)> = outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), size_of(v)))
+        .collect();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut lines = Vec::new();
+    for (key, size) in sizes {
+        if total <= limit {
+            break;
+        }
+        let Some(value) = outputs.get(&key) else {
+            continue;
+        };
+        let (content, extension) = match value {
+            Value::String(text) => (text.clone().into_bytes(), "txt"),
+            other => (
+                serde_json::to_vec_pretty(other).map_err(|e| e.to_string())?,
+                "json",
+            ),
+        };
+        let name: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let uri = format!("{prefix}output-{name}.{extension}");
+        storage
+            .put(&uri, content)
+            .await
+            .map_err(|e| format!("cannot store the output `{key}` in internal storage: {e}"))?;
+        total = total - size + size_of(&Value::String(uri.clone()));
+        lines.push(format!(
+            "The output `{key}` ({size} bytes) is over the output size limit ({limit} bytes): \
+             stored as {uri}"
+        ));
+        outputs.insert(key, Value::String(uri));
+    }
+    Ok(lines)
 }
 
 /// Forwards task log lines, with the task run's identity and secrets masked, to the loop.
@@ -154,6 +246,15 @@ pub(crate) async fn attempt(
         secrets,
     });
     services.log_sink = sink.clone();
+    let storage = services.storage.clone();
+    let prefix = saker_task::storage::task_run_prefix(
+        &job.info.namespace,
+        &job.info.flow_id,
+        execution_id.as_str(),
+        &job.info.task_id,
+        task_run_id.as_str(),
+    );
+    let max_output_size = job.max_output_size;
     let task_type = job.info.task_type.clone();
     let mut ctx = RunContext::new(job.info, job.variables, services, cancel.clone())
         .with_task_runner(job.task_runner);
@@ -206,8 +307,21 @@ pub(crate) async fn attempt(
         },
     };
     match result {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
             let state = outcome.state.unwrap_or(StateType::Success);
+            let moved =
+                offload_outputs(&mut outcome.outputs, max_output_size, &*storage, &prefix).await;
+            let (level, lines, state) = match moved {
+                Ok(lines) => (Level::Info, lines, state),
+                Err(message) => (Level::Error, vec![message], StateType::Failed),
+            };
+            for message in lines {
+                sink.emit(LogLine {
+                    level,
+                    message,
+                    timestamp: crate::host::now(),
+                });
+            }
             let outputs = (!outcome.outputs.is_empty()).then_some(outcome.outputs);
             (state, outputs)
         }

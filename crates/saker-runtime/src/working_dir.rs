@@ -29,6 +29,7 @@ pub(crate) struct Block {
     pub services: RunServices,
     pub host: Arc<HostServices>,
     pub secrets: Arc<Vec<String>>,
+    pub max_output_size: usize,
 }
 
 /// Sends the reports of one block.
@@ -180,6 +181,7 @@ pub(crate) async fn run(block: Block, cancel: CancellationToken, tx: UnboundedSe
                     timeout: child.common.timeout.clone(),
                     variables,
                     task_runner: saker_task::TaskRunnerDef::of(child),
+                    max_output_size: block.max_output_size,
                 };
                 worker::attempt(
                     job,

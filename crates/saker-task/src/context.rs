@@ -370,11 +370,10 @@ impl std::fmt::Debug for RunContext {
 }
 
 fn render_error(template: &str, error: &saker_expr::Error) -> TaskError {
-    // The engine's message already names the variable; the template locates it in the flow.
-    if error.message.contains(template) {
-        TaskError::failed(error)
-    } else {
-        TaskError::Failed(format!("{error} in `{template}`"))
+    // Kestra's wording, which names the template (see `saker_expr::Error`'s `Display`).
+    match &error.template {
+        Some(_) => TaskError::failed(error),
+        None => TaskError::Failed(format!("{error} in `{template}`")),
     }
 }
 

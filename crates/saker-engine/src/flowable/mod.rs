@@ -8,6 +8,7 @@ pub(crate) mod loop_until;
 pub(crate) mod pause;
 mod sequential;
 mod switch;
+mod template;
 pub(crate) mod working_directory;
 
 use saker_core::{JsonMap, StateType, TaskRun};
@@ -82,6 +83,7 @@ pub(crate) const PAUSE: &str = "io.kestra.plugin.core.flow.Pause";
 pub(crate) const LOOP_UNTIL: &str = "io.kestra.plugin.core.flow.LoopUntil";
 pub(crate) const FOR_EACH_ITEM: &str = saker_flow::for_each_item::TYPE;
 pub(crate) const WORKING_DIRECTORY: &str = "io.kestra.plugin.core.flow.WorkingDirectory";
+pub(crate) const TEMPLATE: &str = saker_flow::template::TEMPLATE_TASK;
 
 /// The implementation of a flowable type, `None` for types the engine does not support yet.
 pub(crate) fn lookup(canonical: &str) -> Option<&'static dyn Flowable> {
@@ -100,6 +102,7 @@ pub(crate) fn lookup(canonical: &str) -> Option<&'static dyn Flowable> {
         // Its hidden split/items/merge steps run in order (Kestra's `resolveSequentialNexts`).
         FOR_EACH_ITEM => &sequential::Sequential,
         WORKING_DIRECTORY => &working_directory::WorkingDirectory,
+        TEMPLATE => &template::Template,
         _ => return None,
     })
 }

@@ -131,7 +131,7 @@ static PLUGINS: &[PluginInfo] = &[
         "io.kestra.plugin.core.flow.Template",
         "Template",
         TaskKind::Flowable,
-        FLOWABLE
+        &[Slot::Tasks("errors"), Slot::Tasks("finally")]
     ),
     plugin!(
         "io.kestra.plugin.core.flow.LoopUntil",
@@ -534,6 +534,7 @@ impl Run {
                 format!("pause {} -> {to}", self.name(task_run_id))
             }
             Timer::ScheduleDue => "schedule".into(),
+            Timer::SlaDue { sla_id } => format!("sla {sla_id}"),
             Timer::LoopDue {
                 task_run_id,
                 iteration,
