@@ -260,6 +260,24 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             self.inner.notify.notify_one();
             return Ok(());
         }
+        // Other triggers get a record too (enable/disable through the API, windows).
+        for t in flow.triggers.iter().filter(|t| t.canonical != SCHEDULE) {
+            let k = key(&flow, &t.id);
+            if self.inner.store.get_trigger(&k).await?.is_none() {
+                self.inner
+                    .store
+                    .put_trigger(&TriggerRecord {
+                        key: k,
+                        next_execution_date: None,
+                        disabled: t.disabled,
+                        context: Value::Object(Map::new()),
+                        lease_owner: None,
+                        lease_until: None,
+                        updated: now,
+                    })
+                    .await?;
+            }
+        }
         for spec in specs {
             let k = key(&flow, &spec.trigger_id);
             self.sync_schedule(&k, &flow, &spec, now).await?;
