@@ -55,7 +55,7 @@ pub fn all(conditions: &[Plugin], cx: &CondCx<'_>) -> Result<bool, TriggerError>
     Ok(true)
 }
 
-fn nested<'p>(plugin: &'p Plugin) -> &'p [Plugin] {
+fn nested(plugin: &Plugin) -> &[Plugin] {
     plugin
         .plugins
         .iter()
@@ -106,9 +106,9 @@ fn date_param(plugin: &Plugin, cx: &CondCx<'_>) -> Result<DateTime<FixedOffset>,
 fn parse_zoned(text: &str) -> Option<DateTime<FixedOffset>> {
     // `2025-01-06T09:00+01:00[Europe/Paris]` (Java's ZonedDateTime) or plain RFC 3339.
     let text = text.split('[').next().unwrap_or(text);
-    DateTime::parse_from_rfc3339(text).ok().or_else(|| {
-        DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M%:z").ok()
-    })
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .or_else(|| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M%:z").ok())
 }
 
 /// Java's `OffsetTime` ordering: the instant on a common day, without wrapping at midnight.
@@ -185,11 +185,8 @@ pub fn check(plugin: &Plugin, cx: &CondCx<'_>) -> Result<bool, TriggerError> {
             let e = cx.upstream(ty)?;
             let wanted = str_param(plugin, "namespace").unwrap_or_default();
             let prefix = plugin.params.get("prefix").and_then(Value::as_bool) == Some(true);
-            let comparison = str_param(plugin, "comparison").unwrap_or(if prefix {
-                "PREFIX"
-            } else {
-                "EQUALS"
-            });
+            let comparison =
+                str_param(plugin, "comparison").unwrap_or(if prefix { "PREFIX" } else { "EQUALS" });
             Ok(match comparison {
                 "PREFIX" => e.namespace.starts_with(wanted),
                 "SUFFIX" => e.namespace.ends_with(wanted),
@@ -252,7 +249,8 @@ pub fn check(plugin: &Plugin, cx: &CondCx<'_>) -> Result<bool, TriggerError> {
                     }
                 }
             };
-            Ok(bound("after")?.is_none_or(|a| date > a) && bound("before")?.is_none_or(|b| date < b))
+            Ok(bound("after")?.is_none_or(|a| date > a)
+                && bound("before")?.is_none_or(|b| date < b))
         }
         "TimeBetween" => {
             let date = date_param(plugin, cx)?;
@@ -265,7 +263,9 @@ pub fn check(plugin: &Plugin, cx: &CondCx<'_>) -> Result<bool, TriggerError> {
                         let text = cx.render(t)?;
                         parse_offset_time(&text, offset)
                             .map(|(t, o)| Some(offset_time_key(t, o)))
-                            .ok_or_else(|| TriggerError::Invalid(format!("invalid `{k}` time '{text}'")))
+                            .ok_or_else(|| {
+                                TriggerError::Invalid(format!("invalid `{k}` time '{text}'"))
+                            })
                     }
                 }
             };
@@ -309,7 +309,11 @@ pub fn check(plugin: &Plugin, cx: &CondCx<'_>) -> Result<bool, TriggerError> {
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {
-    let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (y, m) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
     chrono::NaiveDate::from_ymd_opt(y, m, 1)
         .and_then(|d| d.pred_opt())
         .map_or(31, |d| d.day())
@@ -327,7 +331,10 @@ pub fn labels_of(value: Option<&Value>) -> Vec<(String, String)> {
             .iter()
             .filter_map(|it| {
                 let key = it.get("key")?.as_str()?;
-                Some((key.to_owned(), it.get("value").map(text).unwrap_or_default()))
+                Some((
+                    key.to_owned(),
+                    it.get("value").map(text).unwrap_or_default(),
+                ))
             })
             .collect(),
         _ => Vec::new(),
@@ -377,10 +384,16 @@ mod tests {
     #[test]
     fn date_conditions() {
         let fourth_thu = "2025-01-23T10:00:00+01:00";
-        let p = plugin("DayWeekInMonth", json!({"dayOfWeek": "THURSDAY", "dayInMonth": "FOURTH"}));
+        let p = plugin(
+            "DayWeekInMonth",
+            json!({"dayOfWeek": "THURSDAY", "dayInMonth": "FOURTH"}),
+        );
         assert!(eval(&p, fourth_thu));
         assert!(!eval(&p, "2025-01-16T10:00:00+01:00"));
-        let last = plugin("DayWeekInMonth", json!({"dayOfWeek": "FRIDAY", "dayInMonth": "LAST"}));
+        let last = plugin(
+            "DayWeekInMonth",
+            json!({"dayOfWeek": "FRIDAY", "dayInMonth": "LAST"}),
+        );
         assert!(eval(&last, "2025-01-31T10:00:00Z"));
         assert!(!eval(&last, "2025-01-24T10:00:00Z"));
         let p = plugin("DayWeek", json!({"dayOfWeek": "MONDAY"}));
@@ -395,7 +408,10 @@ mod tests {
         );
         assert!(eval(&between, "2025-01-31T22:00:00Z"));
         assert!(!eval(&between, "2025-01-31T23:30:00Z"));
-        let time = plugin("TimeBetween", json!({"after": "08:00:00+01:00", "before": "18:00:00+01:00"}));
+        let time = plugin(
+            "TimeBetween",
+            json!({"after": "08:00:00+01:00", "before": "18:00:00+01:00"}),
+        );
         assert!(eval(&time, "2025-01-06T09:00:00+01:00"));
         assert!(eval(&time, "2025-01-06T08:30:00Z"));
         assert!(!eval(&time, "2025-01-06T17:30:00Z"));
@@ -405,7 +421,10 @@ mod tests {
         let mut or = plugin("Or", json!({}));
         or.plugins = vec![(
             "conditions".into(),
-            vec![plugin("Weekend", json!({})), plugin("DayWeek", json!({"dayOfWeek": "MONDAY"}))],
+            vec![
+                plugin("Weekend", json!({})),
+                plugin("DayWeek", json!({"dayOfWeek": "MONDAY"})),
+            ],
         )];
         assert!(eval(&or, "2025-01-06T10:00:00Z"));
         assert!(!eval(&or, "2025-01-07T10:00:00Z"));
@@ -417,7 +436,10 @@ mod tests {
         assert!(expression_true(" true "));
         assert!(!expression_true(" false"));
         assert!(!expression_true("  "));
-        let p = plugin("Expression", json!({"expression": "{{ trigger.date is defined }}"}));
+        let p = plugin(
+            "Expression",
+            json!({"expression": "{{ trigger.date is defined }}"}),
+        );
         assert!(eval(&p, "2025-01-06T10:00:00Z"));
     }
 
@@ -434,8 +456,14 @@ mod tests {
             execution: None,
         };
         let err = check(&plugin("PublicHoliday", json!({})), &cx).unwrap_err();
-        assert!(err.to_string().contains("PublicHoliday is not supported"), "{err}");
+        assert!(
+            err.to_string().contains("PublicHoliday is not supported"),
+            "{err}"
+        );
         let err = check(&plugin("ExecutionStatus", json!({"in": ["SUCCESS"]})), &cx).unwrap_err();
-        assert!(err.to_string().contains("only be used on a Flow trigger"), "{err}");
+        assert!(
+            err.to_string().contains("only be used on a Flow trigger"),
+            "{err}"
+        );
     }
 }

@@ -24,7 +24,11 @@ impl Cron {
     /// Parses like Kestra: 5 fields, 6 with `with_seconds`, or a nickname (`@hourly`, `@daily`,
     /// `@midnight`, `@weekly`, `@monthly`, `@yearly`, `@annually`). `timezone` defaults to UTC
     /// (Kestra's server default).
-    pub fn new(expr: &str, with_seconds: bool, timezone: Option<&str>) -> Result<Cron, TriggerError> {
+    pub fn new(
+        expr: &str,
+        with_seconds: bool,
+        timezone: Option<&str>,
+    ) -> Result<Cron, TriggerError> {
         let trimmed = expr.trim();
         let pattern = match trimmed.to_ascii_lowercase().as_str() {
             // croner lacks these two nicknames; cron-utils treats them as `@daily`/`@yearly`.
@@ -32,7 +36,8 @@ impl Cron {
             "@annually" => "@yearly".to_owned(),
             _ => trimmed.to_owned(),
         };
-        let invalid = |why: String| TriggerError::Invalid(format!("invalid cron expression '{expr}': {why}"));
+        let invalid =
+            |why: String| TriggerError::Invalid(format!("invalid cron expression '{expr}': {why}"));
         if !pattern.starts_with('@') {
             let fields = pattern.split_whitespace().count();
             let wanted = if with_seconds { 6 } else { 5 };
@@ -130,18 +135,33 @@ mod tests {
     fn five_fields_nicknames_and_seconds() {
         let c = Cron::new("0 9 * * MON-FRI", false, None).unwrap();
         // 2025-01-04 is a Saturday.
-        assert_eq!(c.next_after(at("2025-01-04T10:00:00Z")), Some(at("2025-01-06T09:00:00Z")));
+        assert_eq!(
+            c.next_after(at("2025-01-04T10:00:00Z")),
+            Some(at("2025-01-06T09:00:00Z"))
+        );
         for nick in ["@daily", "@midnight"] {
             let c = Cron::new(nick, false, None).unwrap();
-            assert_eq!(c.next_after(at("2025-01-04T10:00:00Z")), Some(at("2025-01-05T00:00:00Z")));
+            assert_eq!(
+                c.next_after(at("2025-01-04T10:00:00Z")),
+                Some(at("2025-01-05T00:00:00Z"))
+            );
         }
         let c = Cron::new("@annually", false, None).unwrap();
-        assert_eq!(c.next_after(at("2025-01-04T10:00:00Z")), Some(at("2026-01-01T00:00:00Z")));
+        assert_eq!(
+            c.next_after(at("2025-01-04T10:00:00Z")),
+            Some(at("2026-01-01T00:00:00Z"))
+        );
         let c = Cron::new("*/10 * * * * *", true, None).unwrap();
-        assert_eq!(c.next_after(at("2025-01-04T10:00:05Z")), Some(at("2025-01-04T10:00:10Z")));
+        assert_eq!(
+            c.next_after(at("2025-01-04T10:00:05Z")),
+            Some(at("2025-01-04T10:00:10Z"))
+        );
         // Sunday is 0 and 7.
         let c = Cron::new("0 0 * * 7", false, None).unwrap();
-        assert_eq!(c.next_after(at("2025-01-04T10:00:00Z")), Some(at("2025-01-05T00:00:00Z")));
+        assert_eq!(
+            c.next_after(at("2025-01-04T10:00:00Z")),
+            Some(at("2025-01-05T00:00:00Z"))
+        );
     }
 
     #[test]
@@ -151,7 +171,9 @@ mod tests {
         assert!(Cron::new("0 * * * * *", false, None).is_err());
         assert!(Cron::new("* * * * *", true, None).is_err());
         assert!(Cron::new("61 * * * *", false, None).is_err());
-        let err = Cron::new("* * * * *", false, Some("Mars/Olympus")).unwrap_err().to_string();
+        let err = Cron::new("* * * * *", false, Some("Mars/Olympus"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "invalid timezone 'Mars/Olympus'");
     }
 

@@ -51,8 +51,16 @@ pub struct WindowSpec {
 }
 
 impl WindowSpec {
-    fn parse(value: Option<&Value>, legacy: &Map<String, Value>) -> Result<WindowSpec, TriggerError> {
-        let get = |k: &str| value.and_then(|v| v.get(k)).or_else(|| legacy.get(k)).and_then(Value::as_str);
+    fn parse(
+        value: Option<&Value>,
+        legacy: &Map<String, Value>,
+    ) -> Result<WindowSpec, TriggerError> {
+        let get = |k: &str| {
+            value
+                .and_then(|v| v.get(k))
+                .or_else(|| legacy.get(k))
+                .and_then(Value::as_str)
+        };
         let dur = |k: &str| -> Result<Option<TimeDelta>, TriggerError> {
             get(k)
                 .map(|t| {
@@ -75,7 +83,11 @@ impl WindowSpec {
             "SLIDING_WINDOW" => WindowKind::Sliding,
             "DAILY_TIME_DEADLINE" => WindowKind::DailyDeadline,
             "DAILY_TIME_WINDOW" => WindowKind::DailyWindow,
-            other => return Err(TriggerError::Invalid(format!("unknown time window type '{other}'"))),
+            other => {
+                return Err(TriggerError::Invalid(format!(
+                    "unknown time window type '{other}'"
+                )));
+            }
         };
         let spec = WindowSpec {
             kind,
@@ -103,7 +115,8 @@ impl WindowSpec {
             .and_hms_opt(0, 0, 0)
             .expect("midnight exists")
             .and_utc();
-        let at = |t: NaiveTime| midnight + TimeDelta::seconds(i64::from(t.num_seconds_from_midnight()));
+        let at =
+            |t: NaiveTime| midnight + TimeDelta::seconds(i64::from(t.num_seconds_from_midnight()));
         match self.kind {
             WindowKind::Duration => {
                 // Aligned: a window of days starts at midnight, of hours at the hour, of
@@ -220,7 +233,11 @@ impl FlowTriggerSpec {
         let p = &trigger.params;
         let states = parse_states(p.get("states"))?.unwrap_or_else(|| DEFAULT_STATES.to_vec());
         let mut multiples = Vec::new();
-        for c in trigger.conditions.iter().filter(|c| c.canonical == MULTIPLE) {
+        for c in trigger
+            .conditions
+            .iter()
+            .filter(|c| c.canonical == MULTIPLE)
+        {
             let id = c
                 .params
                 .get("id")
@@ -236,7 +253,10 @@ impl FlowTriggerSpec {
                 .map(|sub| {
                     // Named by their key in the `conditions` map (the path's last segment).
                     let name = sub.path.rsplit(['.', '[']).next().unwrap_or(&sub.path);
-                    (name.trim_end_matches([']', '"', '\'']).to_owned(), Sub::Plugin(sub.clone()))
+                    (
+                        name.trim_end_matches([']', '"', '\'']).to_owned(),
+                        Sub::Plugin(sub.clone()),
+                    )
                 })
                 .collect();
             multiples.push(Multiple {
@@ -253,9 +273,18 @@ impl FlowTriggerSpec {
                     subs.push((
                         format!("condition_{i}"),
                         Sub::Upstream {
-                            namespace: f.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                            flow_id: f.get("flowId").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                            states: parse_states(f.get("states"))?.unwrap_or_else(|| vec![StateType::Success]),
+                            namespace: f
+                                .get("namespace")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            flow_id: f
+                                .get("flowId")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            states: parse_states(f.get("states"))?
+                                .unwrap_or_else(|| vec![StateType::Success]),
                             labels: labels_of(f.get("labels")),
                         },
                     ));
@@ -299,8 +328,16 @@ impl FlowTriggerSpec {
                 .cloned()
                 .collect(),
             multiples,
-            inputs: p.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default(),
-            labels: trigger.labels.iter().map(|l| Label::new(&l.key, &l.value)).collect(),
+            inputs: p
+                .get("inputs")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            labels: trigger
+                .labels
+                .iter()
+                .map(|l| Label::new(&l.key, &l.value))
+                .collect(),
             disabled: trigger.disabled,
         })
     }
@@ -318,11 +355,16 @@ impl FlowTriggerSpec {
             .ok_or_else(|| TriggerError::Invalid("a Flow trigger needs an execution".into()))?;
         // No self-trigger, no test executions.
         if (upstream.namespace == cx.flow_namespace && upstream.flow_id == cx.flow_id)
-            || upstream.labels.iter().any(|l| l.key == label::TEST && l.value == "true")
+            || upstream
+                .labels
+                .iter()
+                .any(|l| l.key == label::TEST && l.value == "true")
         {
             return Ok(None);
         }
-        if !self.states.contains(&upstream.state.current()) || !conditions::all(&self.conditions, cx)? {
+        if !self.states.contains(&upstream.state.current())
+            || !conditions::all(&self.conditions, cx)?
+        {
             return Ok(None);
         }
         let mut outputs = upstream.outputs.clone();
@@ -372,11 +414,20 @@ impl FlowTriggerSpec {
 /// `trigger.*` of an execution created by a Flow trigger.
 pub fn trigger_variables(upstream: &Execution, outputs: Map<String, Value>) -> Map<String, Value> {
     let mut vars = Map::new();
-    vars.insert("executionId".into(), Value::String(upstream.id.as_str().to_owned()));
-    vars.insert("namespace".into(), Value::String(upstream.namespace.clone()));
+    vars.insert(
+        "executionId".into(),
+        Value::String(upstream.id.as_str().to_owned()),
+    );
+    vars.insert(
+        "namespace".into(),
+        Value::String(upstream.namespace.clone()),
+    );
     vars.insert("flowId".into(), Value::String(upstream.flow_id.clone()));
     vars.insert("flowRevision".into(), Value::from(upstream.flow_revision));
-    vars.insert("state".into(), Value::String(upstream.state.current().as_str().to_owned()));
+    vars.insert(
+        "state".into(),
+        Value::String(upstream.state.current().as_str().to_owned()),
+    );
     let labels: Vec<Label> = upstream
         .labels
         .iter()
@@ -384,7 +435,10 @@ pub fn trigger_variables(upstream: &Execution, outputs: Map<String, Value>) -> M
         .cloned()
         .collect();
     if !labels.is_empty() {
-        vars.insert("executionLabels".into(), Value::Object(label::labels_to_nested_map(&labels)));
+        vars.insert(
+            "executionLabels".into(),
+            Value::Object(label::labels_to_nested_map(&labels)),
+        );
     }
     if !outputs.is_empty() {
         vars.insert("outputs".into(), Value::Object(outputs));
@@ -395,7 +449,11 @@ pub fn trigger_variables(upstream: &Execution, outputs: Map<String, Value>) -> M
 /// Labels of the created execution: the trigger's, plus the upstream correlation id.
 pub fn created_labels(spec_labels: &[Label], upstream: &Execution) -> Vec<Label> {
     let mut labels = spec_labels.to_vec();
-    if let Some(c) = upstream.labels.iter().find(|l| l.key == label::CORRELATION_ID) {
+    if let Some(c) = upstream
+        .labels
+        .iter()
+        .find(|l| l.key == label::CORRELATION_ID)
+    {
         labels.push(c.clone());
     }
     labels
@@ -429,9 +487,19 @@ fn check_sub(sub: &Sub, cx: &CondCx<'_>, upstream: &Execution) -> Result<bool, T
     }
 }
 
-fn check_filter(filter: &Value, cx: &CondCx<'_>, upstream: &Execution) -> Result<bool, TriggerError> {
-    let field = filter.get("field").and_then(Value::as_str).unwrap_or_default();
-    let ty = filter.get("type").and_then(Value::as_str).unwrap_or_default();
+fn check_filter(
+    filter: &Value,
+    cx: &CondCx<'_>,
+    upstream: &Execution,
+) -> Result<bool, TriggerError> {
+    let field = filter
+        .get("field")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ty = filter
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let value = filter.get("value").and_then(Value::as_str);
     let values: Vec<&str> = filter
         .get("values")
@@ -456,7 +524,11 @@ fn check_filter(filter: &Value, cx: &CondCx<'_>, upstream: &Execution) -> Result
                 _ => conditions::expression_true(&rendered),
             });
         }
-        other => return Err(TriggerError::Invalid(format!("unknown filter field '{other}'"))),
+        other => {
+            return Err(TriggerError::Invalid(format!(
+                "unknown filter field '{other}'"
+            )));
+        }
     };
     let a = actual.as_deref();
     let v = value.unwrap_or_default();
@@ -473,10 +545,15 @@ fn check_filter(filter: &Value, cx: &CondCx<'_>, upstream: &Execution) -> Result
         "ENDS_WITH" => a.is_some_and(|a| a.ends_with(v)),
         "CONTAINS" => a.is_some_and(|a| a.contains(v)),
         "REGEX" => {
-            let re = regex::Regex::new(v).map_err(|e| TriggerError::Invalid(format!("invalid regex '{v}': {e}")))?;
+            let re = regex::Regex::new(v)
+                .map_err(|e| TriggerError::Invalid(format!("invalid regex '{v}': {e}")))?;
             a.is_some_and(|a| re.is_match(a))
         }
-        other => return Err(TriggerError::Invalid(format!("unknown filter type '{other}'"))),
+        other => {
+            return Err(TriggerError::Invalid(format!(
+                "unknown filter type '{other}'"
+            )));
+        }
     })
 }
 
@@ -511,17 +588,38 @@ mod tests {
     fn window_bounds_follow_kestra() {
         let now = at("2025-01-06T10:17:42Z");
         let day = window(serde_json::json!({"type": "DURATION_WINDOW", "window": "P1D"}));
-        assert_eq!(day.bounds(now), (at("2025-01-06T00:00:00Z"), at("2025-01-06T23:59:59.999Z")));
+        assert_eq!(
+            day.bounds(now),
+            (at("2025-01-06T00:00:00Z"), at("2025-01-06T23:59:59.999Z"))
+        );
         let quarter = window(serde_json::json!({"window": "PT15M"}));
-        assert_eq!(quarter.bounds(now), (at("2025-01-06T10:15:00Z"), at("2025-01-06T10:29:59.999Z")));
+        assert_eq!(
+            quarter.bounds(now),
+            (at("2025-01-06T10:15:00Z"), at("2025-01-06T10:29:59.999Z"))
+        );
         let shifted = window(serde_json::json!({"window": "P1D", "windowAdvance": "PT6H"}));
         assert_eq!(shifted.bounds(now).0, at("2025-01-06T06:00:00Z"));
         let sliding = window(serde_json::json!({"type": "SLIDING_WINDOW", "window": "PT1H"}));
         assert_eq!(sliding.bounds(now), (now, at("2025-01-06T11:17:42Z")));
-        let deadline = window(serde_json::json!({"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00"}));
-        assert_eq!(deadline.bounds(now), (at("2025-01-06T00:00:00Z"), at("2025-01-06T09:00:00Z")));
-        let daily = window(serde_json::json!({"type": "DAILY_TIME_WINDOW", "startTime": "06:00:00", "endTime": "12:00:00"}));
-        assert_eq!(daily.bounds(now), (at("2025-01-06T06:00:00Z"), at("2025-01-06T12:00:00Z")));
-        assert!(WindowSpec::parse(Some(&serde_json::json!({"type": "DAILY_TIME_DEADLINE"})), &Map::new()).is_err());
+        let deadline =
+            window(serde_json::json!({"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00"}));
+        assert_eq!(
+            deadline.bounds(now),
+            (at("2025-01-06T00:00:00Z"), at("2025-01-06T09:00:00Z"))
+        );
+        let daily = window(
+            serde_json::json!({"type": "DAILY_TIME_WINDOW", "startTime": "06:00:00", "endTime": "12:00:00"}),
+        );
+        assert_eq!(
+            daily.bounds(now),
+            (at("2025-01-06T06:00:00Z"), at("2025-01-06T12:00:00Z"))
+        );
+        assert!(
+            WindowSpec::parse(
+                Some(&serde_json::json!({"type": "DAILY_TIME_DEADLINE"})),
+                &Map::new()
+            )
+            .is_err()
+        );
     }
 }

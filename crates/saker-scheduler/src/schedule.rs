@@ -59,19 +59,27 @@ pub type Accepts<'a> = dyn Fn(Instant) -> Result<bool, TriggerError> + 'a;
 
 impl ScheduleSpec {
     /// Reads a Schedule trigger. `default_recover` is the server's setting (Kestra: `ALL`).
-    pub fn from_trigger(trigger: &Trigger, default_recover: Recover) -> Result<ScheduleSpec, TriggerError> {
+    pub fn from_trigger(
+        trigger: &Trigger,
+        default_recover: Recover,
+    ) -> Result<ScheduleSpec, TriggerError> {
         let p = &trigger.params;
-        let cron_text = p
-            .get("cron")
-            .and_then(Value::as_str)
-            .ok_or_else(|| TriggerError::Invalid(format!("trigger '{}': missing `cron`", trigger.id)))?;
-        let with_seconds = p.get("withSeconds").and_then(Value::as_bool).unwrap_or(false);
+        let cron_text = p.get("cron").and_then(Value::as_str).ok_or_else(|| {
+            TriggerError::Invalid(format!("trigger '{}': missing `cron`", trigger.id))
+        })?;
+        let with_seconds = p
+            .get("withSeconds")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let timezone = p.get("timezone").and_then(Value::as_str);
         let cron = Cron::new(cron_text, with_seconds, timezone)?;
         let late_maximum_delay = match p.get("lateMaximumDelay").and_then(Value::as_str) {
             None => None,
             Some(text) => Some(saker_core::parse_duration(text).map_err(|e| {
-                TriggerError::Invalid(format!("trigger '{}': invalid `lateMaximumDelay`: {e}", trigger.id))
+                TriggerError::Invalid(format!(
+                    "trigger '{}': invalid `lateMaximumDelay`: {e}",
+                    trigger.id
+                ))
             })?),
         };
         let recover = match p.get("recoverMissedSchedules") {
@@ -87,8 +95,9 @@ impl ScheduleSpec {
             .stop_after
             .iter()
             .map(|s| {
-                s.parse::<StateType>()
-                    .map_err(|_| TriggerError::Invalid(format!("unknown state '{s}' in `stopAfter`")))
+                s.parse::<StateType>().map_err(|_| {
+                    TriggerError::Invalid(format!("unknown state '{s}' in `stopAfter`"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut conditions = trigger.conditions.clone();
@@ -107,7 +116,11 @@ impl ScheduleSpec {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
-            labels: trigger.labels.iter().map(|l| Label::new(&l.key, &l.value)).collect(),
+            labels: trigger
+                .labels
+                .iter()
+                .map(|l| Label::new(&l.key, &l.value))
+                .collect(),
             late_maximum_delay,
             recover,
             stop_after,
@@ -116,7 +129,11 @@ impl ScheduleSpec {
     }
 
     /// The first tick strictly after `t` whose conditions hold.
-    pub fn next_valid(&self, t: Instant, ok: &Accepts<'_>) -> Result<Option<Instant>, TriggerError> {
+    pub fn next_valid(
+        &self,
+        t: Instant,
+        ok: &Accepts<'_>,
+    ) -> Result<Option<Instant>, TriggerError> {
         let limit = t + TimeDelta::days(366 * MAX_YEARS);
         let mut cursor = t;
         for _ in 0..MAX_CANDIDATES {
@@ -183,7 +200,11 @@ impl ScheduleSpec {
 
     /// `trigger.date`, `trigger.next`, `trigger.previous` of an execution for `tick`, in the
     /// trigger's zone (next/previous honour the conditions, like Kestra).
-    pub fn variables(&self, tick: Instant, ok: &Accepts<'_>) -> Result<Map<String, Value>, TriggerError> {
+    pub fn variables(
+        &self,
+        tick: Instant,
+        ok: &Accepts<'_>,
+    ) -> Result<Map<String, Value>, TriggerError> {
         let mut vars = Map::new();
         vars.insert("date".into(), Value::String(self.cron.zoned(tick)));
         if let Some(next) = self.next_valid(tick, ok)? {
@@ -328,14 +349,22 @@ pub struct Fire {
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleState {
     /// The last tick fired (Kestra's trigger `date`).
-    #[serde(default, with = "saker_core::time::iso_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "saker_core::time::iso_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub date: Option<Instant>,
     /// The execution this trigger started and that has not ended: the trigger waits for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
     /// A tick committed but whose execution may not exist yet (a crash between commit and
     /// launch): looked up again after a restart, launched if absent.
-    #[serde(default, with = "saker_core::time::iso_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "saker_core::time::iso_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub launching: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<Backfill>,
@@ -355,7 +384,13 @@ impl ScheduleState {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
-        for key in ["date", "executionId", "launching", "backfill", "fingerprint"] {
+        for key in [
+            "date",
+            "executionId",
+            "launching",
+            "backfill",
+            "fingerprint",
+        ] {
             map.remove(key);
         }
         if let Ok(Value::Object(own)) = serde_json::to_value(self) {
@@ -402,7 +437,9 @@ impl Backfill {
             ));
         }
         if start > now {
-            return Err(TriggerError::Invalid("backfill start date must be in the past".into()));
+            return Err(TriggerError::Invalid(
+                "backfill start date must be in the past".into(),
+            ));
         }
         Ok(Backfill {
             start,
@@ -445,7 +482,12 @@ mod tests {
     const YES: &Accepts<'static> = &|_| Ok(true);
 
     /// Drives evaluate like the scheduler does, with executions ending at once.
-    fn run(spec: &ScheduleSpec, mut next: Option<Instant>, mut state: ScheduleState, now: Instant) -> (Vec<Instant>, Option<Instant>, ScheduleState) {
+    fn run(
+        spec: &ScheduleSpec,
+        mut next: Option<Instant>,
+        mut state: ScheduleState,
+        now: Instant,
+    ) -> (Vec<Instant>, Option<Instant>, ScheduleState) {
         let mut fired = Vec::new();
         for _ in 0..10_000 {
             match spec.evaluate(next, &state, now, YES).unwrap() {
@@ -476,7 +518,15 @@ mod tests {
         let all = spec("0 * * * *", None, Recover::All);
         let next = all.recover(stored, back_at, YES).unwrap();
         let (fired, next, _) = run(&all, next, ScheduleState::default(), back_at);
-        assert_eq!(fired, [at("2025-01-01T11:00:00Z"), at("2025-01-01T12:00:00Z"), at("2025-01-01T13:00:00Z"), at("2025-01-01T14:00:00Z")]);
+        assert_eq!(
+            fired,
+            [
+                at("2025-01-01T11:00:00Z"),
+                at("2025-01-01T12:00:00Z"),
+                at("2025-01-01T13:00:00Z"),
+                at("2025-01-01T14:00:00Z")
+            ]
+        );
         assert_eq!(next, Some(at("2025-01-01T15:00:00Z")));
         let last = spec("0 * * * *", None, Recover::Last);
         let next = last.recover(stored, back_at, YES).unwrap();
@@ -497,8 +547,16 @@ mod tests {
         let mut s = spec("*/10 * * * *", None, Recover::All);
         s.late_maximum_delay = Some(TimeDelta::minutes(15));
         let now = at("2025-01-01T10:42:00Z");
-        let (fired, next, _) = run(&s, Some(at("2025-01-01T10:00:00Z")), ScheduleState::default(), now);
-        assert_eq!(fired, [at("2025-01-01T10:30:00Z"), at("2025-01-01T10:40:00Z")]);
+        let (fired, next, _) = run(
+            &s,
+            Some(at("2025-01-01T10:00:00Z")),
+            ScheduleState::default(),
+            now,
+        );
+        assert_eq!(
+            fired,
+            [at("2025-01-01T10:30:00Z"), at("2025-01-01T10:40:00Z")]
+        );
         assert_eq!(next, Some(at("2025-01-01T10:50:00Z")));
     }
 
@@ -509,7 +567,16 @@ mod tests {
             execution_id: Some("e1".into()),
             ..Default::default()
         };
-        assert_eq!(s.evaluate(Some(at("2025-01-01T00:00:00Z")), &state, at("2025-01-01T01:00:00Z"), YES).unwrap(), Step::Wait);
+        assert_eq!(
+            s.evaluate(
+                Some(at("2025-01-01T00:00:00Z")),
+                &state,
+                at("2025-01-01T01:00:00Z"),
+                YES
+            )
+            .unwrap(),
+            Step::Wait
+        );
     }
 
     #[test]
@@ -525,16 +592,29 @@ mod tests {
     fn backfill_enumerates_its_ticks_then_resumes_from_now() {
         let s = spec("0 0 * * *", None, Recover::All);
         let now = at("2025-03-10T12:00:00Z");
-        let backfill = Backfill::new(at("2025-03-01T00:00:00Z"), Some(at("2025-03-04T00:00:00Z")), Map::new(), None, now).unwrap();
+        let backfill = Backfill::new(
+            at("2025-03-01T00:00:00Z"),
+            Some(at("2025-03-04T00:00:00Z")),
+            Map::new(),
+            None,
+            now,
+        )
+        .unwrap();
         let state = ScheduleState {
             backfill: Some(backfill),
             ..Default::default()
         };
         let (fired, next, state) = run(&s, Some(at("2025-03-11T00:00:00Z")), state, now);
-        assert_eq!(fired, ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"].map(|d| at(&format!("{d}T00:00:00Z"))));
+        assert_eq!(
+            fired,
+            ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"]
+                .map(|d| at(&format!("{d}T00:00:00Z")))
+        );
         assert!(state.backfill.is_none());
         assert_eq!(next, Some(at("2025-03-11T00:00:00Z")));
-        assert!(Backfill::new(now, Some(at("2025-01-01T00:00:00Z")), Map::new(), None, now).is_err());
+        assert!(
+            Backfill::new(now, Some(at("2025-01-01T00:00:00Z")), Map::new(), None, now).is_err()
+        );
     }
 
     #[test]
@@ -546,7 +626,10 @@ mod tests {
         };
         let mut ctx = serde_json::json!({"other": 1, "launching": "2020-01-01T00:00:00Z"});
         state.write(&mut ctx);
-        assert_eq!(ctx, serde_json::json!({"other": 1, "date": "2025-01-01T00:00:00Z", "executionId": "e"}));
+        assert_eq!(
+            ctx,
+            serde_json::json!({"other": 1, "date": "2025-01-01T00:00:00Z", "executionId": "e"})
+        );
         assert_eq!(ScheduleState::from_context(&ctx), state);
     }
 }

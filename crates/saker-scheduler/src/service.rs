@@ -87,7 +87,10 @@ pub struct LaunchRequest {
 /// What the server provides: creating executions, and a place for trigger warnings.
 pub trait ExecutionLauncher: Send + Sync + 'static {
     /// Creates (saves and starts) the execution; returns it as created.
-    fn launch(&self, request: LaunchRequest) -> impl Future<Output = Result<Execution, String>> + Send;
+    fn launch(
+        &self,
+        request: LaunchRequest,
+    ) -> impl Future<Output = Result<Execution, String>> + Send;
 
     /// A warning about a trigger (Kestra logs these on the trigger's logger), e.g. "Failed to
     /// trigger flow ns.id for trigger t, invalid inputs".
@@ -126,7 +129,7 @@ pub enum WebhookOutcome {
     ConditionsFalse,
     /// 200 with the execution (or, when `wait`, the ended execution / its outputs).
     Created {
-        execution: Execution,
+        execution: Box<Execution>,
         wait: bool,
         return_outputs: bool,
     },
@@ -225,20 +228,29 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             .triggers
             .iter()
             .filter(|t| t.canonical == SCHEDULE)
-            .filter_map(|t| match ScheduleSpec::from_trigger(t, self.inner.config.default_recover) {
-                Ok(spec) => Some(spec),
-                Err(e) => {
-                    warnings.push((t.id.clone(), e.to_string()));
-                    None
+            .filter_map(|t| {
+                match ScheduleSpec::from_trigger(t, self.inner.config.default_recover) {
+                    Ok(spec) => Some(spec),
+                    Err(e) => {
+                        warnings.push((t.id.clone(), e.to_string()));
+                        None
+                    }
                 }
             })
             .collect();
         for (trigger_id, message) in warnings {
-            self.inner.launcher.warn(&flow.namespace, &flow.id, &trigger_id, &message);
+            self.inner
+                .launcher
+                .warn(&flow.namespace, &flow.id, &trigger_id, &message);
         }
         // Records of triggers that no longer exist go.
         let keep: HashSet<String> = flow.triggers.iter().map(|t| t.id.clone()).collect();
-        for record in self.inner.store.list_triggers(Some(&flow.namespace)).await? {
+        for record in self
+            .inner
+            .store
+            .list_triggers(Some(&flow.namespace))
+            .await?
+        {
             if record.key.namespace == flow.namespace
                 && record.key.flow_id == flow.id
                 && (!keep.contains(&record.key.trigger_id) || flow.disabled)
@@ -248,8 +260,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         }
         {
             let mut reg = self.reg();
-            reg.schedules.retain(|k, _| (k.namespace.as_str(), k.flow_id.as_str()) != (fkey.0.as_str(), fkey.1.as_str()));
-            reg.wake.retain(|k, _| (k.namespace.as_str(), k.flow_id.as_str()) != (fkey.0.as_str(), fkey.1.as_str()));
+            reg.schedules.retain(|k, _| {
+                (k.namespace.as_str(), k.flow_id.as_str()) != (fkey.0.as_str(), fkey.1.as_str())
+            });
+            reg.wake.retain(|k, _| {
+                (k.namespace.as_str(), k.flow_id.as_str()) != (fkey.0.as_str(), fkey.1.as_str())
+            });
             if flow.disabled || flow.deleted {
                 reg.flows.remove(&fkey);
             } else {
@@ -292,9 +308,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         let _op = self.inner.op.lock().await;
         {
             let mut reg = self.reg();
-            reg.flows.remove(&(namespace.to_owned(), flow_id.to_owned()));
-            reg.schedules.retain(|k, _| !(k.namespace == namespace && k.flow_id == flow_id));
-            reg.wake.retain(|k, _| !(k.namespace == namespace && k.flow_id == flow_id));
+            reg.flows
+                .remove(&(namespace.to_owned(), flow_id.to_owned()));
+            reg.schedules
+                .retain(|k, _| !(k.namespace == namespace && k.flow_id == flow_id));
+            reg.wake
+                .retain(|k, _| !(k.namespace == namespace && k.flow_id == flow_id));
         }
         for record in self.inner.store.list_triggers(Some(namespace)).await? {
             if record.key.namespace == namespace && record.key.flow_id == flow_id {
@@ -345,7 +364,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             let Ok(execution) = next else { return };
             let _op = self.inner.op.lock().await;
             if let Err(e) = self.handle_execution(&execution).await {
-                self.inner.launcher.warn(&execution.namespace, &execution.flow_id, "", &e.to_string());
+                self.inner.launcher.warn(
+                    &execution.namespace,
+                    &execution.flow_id,
+                    "",
+                    &e.to_string(),
+                );
             }
         }
     }
@@ -365,7 +389,9 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             let entry = self.reg().schedules.get(&k).cloned();
             let Some((flow, spec)) = entry else { continue };
             if let Err(e) = self.evaluate_schedule(&k, &flow, &spec, now).await {
-                self.inner.launcher.warn(&k.namespace, &k.flow_id, &k.trigger_id, &e.to_string());
+                self.inner
+                    .launcher
+                    .warn(&k.namespace, &k.flow_id, &k.trigger_id, &e.to_string());
                 // Retry a failed evaluation (store down) a little later rather than spin.
                 self.reg().wake.insert(k, now + TimeDelta::seconds(1));
             }
@@ -374,7 +400,11 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     }
 
     /// The condition check of a schedule for a candidate tick.
-    fn accepts<'a>(&'a self, flow: &'a Flow, spec: &'a ScheduleSpec) -> impl Fn(Instant) -> Result<bool, TriggerError> + 'a {
+    fn accepts<'a>(
+        &'a self,
+        flow: &'a Flow,
+        spec: &'a ScheduleSpec,
+    ) -> impl Fn(Instant) -> Result<bool, TriggerError> + 'a {
         move |tick| {
             let mut trigger = Map::new();
             trigger.insert("date".into(), Value::String(spec.cron.zoned(tick)));
@@ -391,7 +421,11 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         }
     }
 
-    async fn lease(&self, k: &TriggerKey, now: Instant) -> Result<Option<TriggerRecord>, TriggerError> {
+    async fn lease(
+        &self,
+        k: &TriggerKey,
+        now: Instant,
+    ) -> Result<Option<TriggerRecord>, TriggerError> {
         let until = now + TimeDelta::from_std(self.inner.config.lease).unwrap_or_default();
         Ok(self
             .inner
@@ -425,7 +459,13 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     }
 
     /// Brings a schedule's record in line with its definition and the store after a (re)load.
-    async fn sync_schedule(&self, k: &TriggerKey, flow: &Arc<Flow>, spec: &ScheduleSpec, now: Instant) -> Result<(), TriggerError> {
+    async fn sync_schedule(
+        &self,
+        k: &TriggerKey,
+        flow: &Arc<Flow>,
+        spec: &ScheduleSpec,
+        now: Instant,
+    ) -> Result<(), TriggerError> {
         let ok = self.accepts(flow, spec);
         if self.inner.store.get_trigger(k).await?.is_none() {
             let mut context = Value::Object(Map::new());
@@ -449,7 +489,9 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         }
         let Some(mut record) = self.lease(k, now).await? else {
             // Another scheduler holds it; it will be looked at once due.
-            self.reg().wake.insert(k.clone(), now + TimeDelta::seconds(1));
+            self.reg()
+                .wake
+                .insert(k.clone(), now + TimeDelta::seconds(1));
             return Ok(());
         };
         let mut state = ScheduleState::from_context(&record.context);
@@ -462,7 +504,9 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         if let Some(tick) = state.launching {
             // A crash between commit and launch: launch again only if it is not there.
             match self.find_launched(k, tick, record.updated).await? {
-                Some(e) if !e.state.current().is_terminated() => state.execution_id = Some(e.id.as_str().to_owned()),
+                Some(e) if !e.state.current().is_terminated() => {
+                    state.execution_id = Some(e.id.as_str().to_owned())
+                }
                 Some(_) => {}
                 None => match state.backfill.as_mut() {
                     Some(b) => b.current_date = tick,
@@ -472,7 +516,11 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             state.launching = None;
         }
         if let Some(id) = state.execution_id.clone() {
-            let e = self.inner.store.get_execution(&saker_core::ExecutionId::new(id)).await?;
+            let e = self
+                .inner
+                .store
+                .get_execution(&saker_core::ExecutionId::new(id))
+                .await?;
             if e.is_none_or(|e| e.state.current().is_terminated()) {
                 state.execution_id = None;
             }
@@ -485,7 +533,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         self.release(record, now).await
     }
 
-    async fn find_launched(&self, k: &TriggerKey, tick: Instant, since: Instant) -> Result<Option<Execution>, TriggerError> {
+    async fn find_launched(
+        &self,
+        k: &TriggerKey,
+        tick: Instant,
+        since: Instant,
+    ) -> Result<Option<Execution>, TriggerError> {
         let query = ExecutionQuery {
             namespace: Some(k.namespace.clone()),
             flow_id: Some(k.flow_id.clone()),
@@ -501,9 +554,17 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         }))
     }
 
-    async fn evaluate_schedule(&self, k: &TriggerKey, flow: &Arc<Flow>, spec: &ScheduleSpec, now: Instant) -> Result<(), TriggerError> {
+    async fn evaluate_schedule(
+        &self,
+        k: &TriggerKey,
+        flow: &Arc<Flow>,
+        spec: &ScheduleSpec,
+        now: Instant,
+    ) -> Result<(), TriggerError> {
         let Some(mut record) = self.lease(k, now).await? else {
-            self.reg().wake.insert(k.clone(), now + TimeDelta::seconds(1));
+            self.reg()
+                .wake
+                .insert(k.clone(), now + TimeDelta::seconds(1));
             return Ok(());
         };
         if record.disabled {
@@ -516,7 +577,15 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             Ok(step) => step,
             Err(e) => {
                 // Like Kestra: report, then move on to the next tick without conditions.
-                self.inner.launcher.warn(&k.namespace, &k.flow_id, &k.trigger_id, &format!("Unable to evaluate the Schedule trigger '{}': {e}", k.trigger_id));
+                self.inner.launcher.warn(
+                    &k.namespace,
+                    &k.flow_id,
+                    &k.trigger_id,
+                    &format!(
+                        "Unable to evaluate the Schedule trigger '{}': {e}",
+                        k.trigger_id
+                    ),
+                );
                 let from = record.next_execution_date.unwrap_or(now).max(now);
                 record.next_execution_date = spec.cron.next_after(from);
                 self.set_wake(k, &record, now);
@@ -538,7 +607,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
                 let mut state = fire.state.clone();
                 state.launching = None;
                 let vars = webhook::flow_vars(flow);
-                let inputs = flow_trigger::render_inputs(&fire.inputs, &self.inner.engine, &vars, self.inner.services.as_ref());
+                let inputs = flow_trigger::render_inputs(
+                    &fire.inputs,
+                    &self.inner.engine,
+                    &vars,
+                    self.inner.services.as_ref(),
+                );
                 let launched = match inputs {
                     Ok(inputs) => self
                         .inner
@@ -562,7 +636,15 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
                         state.execution_id = Some(execution.id.as_str().to_owned());
                     }
                     Ok(_) => {}
-                    Err(e) => self.inner.launcher.warn(&k.namespace, &k.flow_id, &k.trigger_id, &format!("Failed to trigger flow {}.{} for trigger {}: {e}", k.namespace, k.flow_id, k.trigger_id)),
+                    Err(e) => self.inner.launcher.warn(
+                        &k.namespace,
+                        &k.flow_id,
+                        &k.trigger_id,
+                        &format!(
+                            "Failed to trigger flow {}.{} for trigger {}: {e}",
+                            k.namespace, k.flow_id, k.trigger_id
+                        ),
+                    ),
                 }
                 state.write(&mut record.context);
             }
@@ -581,14 +663,26 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     }
 
     /// An execution started by a trigger ended: unblock the schedule, apply `stopAfter`.
-    async fn trigger_execution_ended(&self, execution: &Execution, trigger_id: &str, now: Instant) -> Result<(), TriggerError> {
-        let flow = self.reg().flows.get(&(execution.namespace.clone(), execution.flow_id.clone())).cloned();
+    async fn trigger_execution_ended(
+        &self,
+        execution: &Execution,
+        trigger_id: &str,
+        now: Instant,
+    ) -> Result<(), TriggerError> {
+        let flow = self
+            .reg()
+            .flows
+            .get(&(execution.namespace.clone(), execution.flow_id.clone()))
+            .cloned();
         let Some(flow) = flow else { return Ok(()) };
         let Some(trigger) = flow.triggers.iter().find(|t| t.id == trigger_id) else {
             return Ok(());
         };
         let k = key(&flow, trigger_id);
-        let stop = trigger.stop_after.iter().any(|s| s == execution.state.current().as_str());
+        let stop = trigger
+            .stop_after
+            .iter()
+            .any(|s| s == execution.state.current().as_str());
         let Some(mut record) = self.lease(&k, now).await? else {
             return Ok(());
         };
@@ -614,31 +708,57 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         self.release(record, now).await
     }
 
-    async fn fire_flow_triggers(&self, upstream: &Execution, now: Instant) -> Result<(), TriggerError> {
+    async fn fire_flow_triggers(
+        &self,
+        upstream: &Execution,
+        now: Instant,
+    ) -> Result<(), TriggerError> {
         let flows: Vec<Arc<Flow>> = self
             .reg()
             .flows
             .values()
-            .filter(|f| f.triggers.iter().any(|t| t.canonical == FLOW && !t.disabled))
+            .filter(|f| {
+                f.triggers
+                    .iter()
+                    .any(|t| t.canonical == FLOW && !t.disabled)
+            })
             .cloned()
             .collect();
         if flows.is_empty() {
             return Ok(());
         }
-        let upstream_flow = self.reg().flows.get(&(upstream.namespace.clone(), upstream.flow_id.clone())).cloned();
+        let upstream_flow = self
+            .reg()
+            .flows
+            .get(&(upstream.namespace.clone(), upstream.flow_id.clone()))
+            .cloned();
         // The upstream execution's own variables (execution, outputs, labels, inputs, flow).
         let base = match &upstream_flow {
-            Some(f) => saker_engine::render_context(f, upstream, None, None, self.inner.services.as_ref()),
+            Some(f) => {
+                saker_engine::render_context(f, upstream, None, None, self.inner.services.as_ref())
+            }
             None => serde_json::json!({
                 "execution": {"id": upstream.id.as_str()},
                 "labels": saker_core::label::labels_to_nested_map(&upstream.labels),
             }),
         };
         for flow in flows {
-            for trigger in flow.triggers.iter().filter(|t| t.canonical == FLOW && !t.disabled) {
+            for trigger in flow
+                .triggers
+                .iter()
+                .filter(|t| t.canonical == FLOW && !t.disabled)
+            {
                 let k = key(&flow, &trigger.id);
-                if let Err(e) = self.fire_one(&flow, trigger, &k, upstream, &base, now).await {
-                    self.inner.launcher.warn(&k.namespace, &k.flow_id, &k.trigger_id, &e.to_string());
+                if let Err(e) = self
+                    .fire_one(&flow, trigger, &k, upstream, &base, now)
+                    .await
+                {
+                    self.inner.launcher.warn(
+                        &k.namespace,
+                        &k.flow_id,
+                        &k.trigger_id,
+                        &e.to_string(),
+                    );
                 }
             }
         }
@@ -656,8 +776,38 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     ) -> Result<(), TriggerError> {
         let spec = FlowTriggerSpec::from_trigger(trigger)?;
         // Cheap checks first: most executions concern no trigger.
-        if !spec.states.contains(&upstream.state.current()) || (upstream.namespace == flow.namespace && upstream.flow_id == flow.id) {
+        if !spec.states.contains(&upstream.state.current())
+            || (upstream.namespace == flow.namespace && upstream.flow_id == flow.id)
+        {
             return Ok(());
+        }
+        if spec.multiples.is_empty() {
+            // Stateless: no lease, no write unless it fires.
+            if self
+                .inner
+                .store
+                .get_trigger(k)
+                .await?
+                .is_some_and(|r| r.disabled)
+            {
+                return Ok(());
+            }
+            let cx = CondCx {
+                engine: &self.inner.engine,
+                services: self.inner.services.as_ref(),
+                vars: base,
+                flow_namespace: &flow.namespace,
+                flow_id: &flow.id,
+                execution: Some(upstream),
+            };
+            let fired = spec.evaluate(&cx, &mut BTreeMap::new(), now)?;
+            return match fired {
+                Some(variables) => {
+                    self.launch_flow_trigger(flow, trigger, &spec, k, upstream, base, variables)
+                        .await
+                }
+                None => Ok(()),
+            };
         }
         let record = match self.lease(k, now).await? {
             Some(r) => r,
@@ -677,7 +827,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
                     None => return Ok(()),
                 }
             }
-            None => return Err(TriggerError::Storage(format!("trigger {} is leased by another scheduler", k.trigger_id))),
+            None => {
+                return Err(TriggerError::Storage(format!(
+                    "trigger {} is leased by another scheduler",
+                    k.trigger_id
+                )));
+            }
         };
         let mut record = record;
         if record.disabled {
@@ -698,53 +853,101 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         };
         let fired = spec.evaluate(&cx, &mut windows, now);
         if let Value::Object(ctx) = &mut record.context {
-            ctx.insert("windows".into(), serde_json::to_value(&windows).unwrap_or_default());
+            ctx.insert(
+                "windows".into(),
+                serde_json::to_value(&windows).unwrap_or_default(),
+            );
         }
         // Commit the windows before acting.
-        let result = match fired {
-            Ok(Some(variables)) => {
-                let vars = conditions::with_trigger(base, &variables);
-                match flow_trigger::render_inputs(&spec.inputs, &self.inner.engine, &vars, self.inner.services.as_ref()) {
-                    Ok(inputs) => Ok(Some(LaunchRequest {
-                        flow: flow.clone(),
-                        trigger_id: trigger.id.clone(),
-                        trigger_type: FLOW,
-                        variables,
-                        inputs,
-                        labels: flow_trigger::created_labels(&spec.labels, upstream),
-                        schedule_date: None,
-                        validate_inputs: false,
-                    })),
-                    Err(_) => {
-                        self.inner.launcher.warn(&k.namespace, &k.flow_id, &k.trigger_id, &format!(
-                            "Failed to trigger flow {}.{} for trigger {}, invalid inputs",
-                            flow.namespace, flow.id, trigger.id
-                        ));
-                        Ok(None)
-                    }
-                }
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
         self.release(record, now).await?;
-        if let Some(request) = result? {
-            self.inner.launcher.launch(request).await.map_err(TriggerError::Launch)?;
+        match fired? {
+            Some(variables) => {
+                self.launch_flow_trigger(flow, trigger, &spec, k, upstream, base, variables)
+                    .await
+            }
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn launch_flow_trigger(
+        &self,
+        flow: &Arc<Flow>,
+        trigger: &saker_flow::Trigger,
+        spec: &FlowTriggerSpec,
+        k: &TriggerKey,
+        upstream: &Execution,
+        base: &Value,
+        variables: Map<String, Value>,
+    ) -> Result<(), TriggerError> {
+        let vars = conditions::with_trigger(base, &variables);
+        let Ok(inputs) = flow_trigger::render_inputs(
+            &spec.inputs,
+            &self.inner.engine,
+            &vars,
+            self.inner.services.as_ref(),
+        ) else {
+            self.inner.launcher.warn(
+                &k.namespace,
+                &k.flow_id,
+                &k.trigger_id,
+                &format!(
+                    "Failed to trigger flow {}.{} for trigger {}, invalid inputs",
+                    flow.namespace, flow.id, trigger.id
+                ),
+            );
+            return Ok(());
+        };
+        self.inner
+            .launcher
+            .launch(LaunchRequest {
+                flow: flow.clone(),
+                trigger_id: trigger.id.clone(),
+                trigger_type: FLOW,
+                variables,
+                inputs,
+                labels: flow_trigger::created_labels(&spec.labels, upstream),
+                schedule_date: None,
+                validate_inputs: false,
+            })
+            .await
+            .map(drop)
+            .map_err(TriggerError::Launch)
     }
 
     /// Handles a webhook call.
-    pub async fn webhook(&self, namespace: &str, flow_id: &str, key_text: &str, request: &WebhookRequest) -> Result<WebhookOutcome, TriggerError> {
-        let flow = self.reg().flows.get(&(namespace.to_owned(), flow_id.to_owned())).cloned();
+    pub async fn webhook(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        key_text: &str,
+        request: &WebhookRequest,
+    ) -> Result<WebhookOutcome, TriggerError> {
+        let flow = self
+            .reg()
+            .flows
+            .get(&(namespace.to_owned(), flow_id.to_owned()))
+            .cloned();
         let Some(flow) = flow else {
             return Ok(WebhookOutcome::FlowNotFound);
         };
-        let Some(trigger) = webhook::find_trigger(&flow, key_text, &self.inner.engine, self.inner.services.as_ref())? else {
+        let Some(trigger) = webhook::find_trigger(
+            &flow,
+            key_text,
+            &self.inner.engine,
+            self.inner.services.as_ref(),
+        )?
+        else {
             return Ok(WebhookOutcome::WebhookNotFound);
         };
         let k = key(&flow, &trigger.id);
-        if self.inner.store.get_trigger(&k).await?.is_some_and(|r| r.disabled) {
+        if self
+            .inner
+            .store
+            .get_trigger(&k)
+            .await?
+            .is_some_and(|r| r.disabled)
+        {
             return Ok(WebhookOutcome::WebhookNotFound);
         }
         let variables = request.variables();
@@ -760,8 +963,18 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         if !conditions::all(&trigger.conditions, &cx)? {
             return Ok(WebhookOutcome::ConditionsFalse);
         }
-        let raw_inputs = trigger.params.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
-        let inputs = flow_trigger::render_inputs(&raw_inputs, &self.inner.engine, &vars, self.inner.services.as_ref())?;
+        let raw_inputs = trigger
+            .params
+            .get("inputs")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let inputs = flow_trigger::render_inputs(
+            &raw_inputs,
+            &self.inner.engine,
+            &vars,
+            self.inner.services.as_ref(),
+        )?;
         let (wait, return_outputs) = webhook::reply_mode(trigger);
         let execution = self
             .inner
@@ -772,27 +985,41 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
                 trigger_type: WEBHOOK,
                 variables,
                 inputs,
-                labels: trigger.labels.iter().map(|l| Label::new(&l.key, &l.value)).collect(),
+                labels: trigger
+                    .labels
+                    .iter()
+                    .map(|l| Label::new(&l.key, &l.value))
+                    .collect(),
                 schedule_date: None,
                 validate_inputs: true,
             })
             .await
             .map_err(TriggerError::Launch)?;
         Ok(WebhookOutcome::Created {
-            execution,
+            execution: Box::new(execution),
             wait,
             return_outputs,
         })
     }
 
     /// Runs `change` on a trigger's record under its lease (API operations).
-    async fn with_record(&self, k: &TriggerKey, change: impl FnOnce(&mut TriggerRecord, Instant) -> Result<(), TriggerError>) -> Result<TriggerRecord, TriggerError> {
+    async fn with_record(
+        &self,
+        k: &TriggerKey,
+        change: impl FnOnce(&mut TriggerRecord, Instant) -> Result<(), TriggerError>,
+    ) -> Result<TriggerRecord, TriggerError> {
         let _op = self.inner.op.lock().await;
         let now = self.inner.clock.now();
         let Some(mut record) = self.lease(k, now).await? else {
             return Err(match self.inner.store.get_trigger(k).await? {
-                None => TriggerError::Invalid(format!("trigger {}.{}.{} not found", k.namespace, k.flow_id, k.trigger_id)),
-                Some(_) => TriggerError::Storage(format!("trigger {} is being evaluated, try again", k.trigger_id)),
+                None => TriggerError::Invalid(format!(
+                    "trigger {}.{}.{} not found",
+                    k.namespace, k.flow_id, k.trigger_id
+                )),
+                Some(_) => TriggerError::Storage(format!(
+                    "trigger {} is being evaluated, try again",
+                    k.trigger_id
+                )),
             });
         };
         let result = change(&mut record, now);
@@ -810,15 +1037,27 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     }
 
     /// Starts a backfill (Kestra refuses a second one while one is running).
-    pub async fn set_backfill(&self, k: &TriggerKey, start: Instant, end: Option<Instant>, inputs: Map<String, Value>, labels: Option<&Value>) -> Result<TriggerRecord, TriggerError> {
+    pub async fn set_backfill(
+        &self,
+        k: &TriggerKey,
+        start: Instant,
+        end: Option<Instant>,
+        inputs: Map<String, Value>,
+        labels: Option<&Value>,
+    ) -> Result<TriggerRecord, TriggerError> {
         if !self.reg().schedules.contains_key(k) {
-            return Err(TriggerError::Invalid(format!("trigger {} is not a Schedule trigger", k.trigger_id)));
+            return Err(TriggerError::Invalid(format!(
+                "trigger {} is not a Schedule trigger",
+                k.trigger_id
+            )));
         }
         let labels = labels.cloned();
         self.with_record(k, move |record, now| {
             let mut state = ScheduleState::from_context(&record.context);
             if state.backfill.is_some() {
-                return Err(TriggerError::Invalid("a backfill is already running for this trigger".into()));
+                return Err(TriggerError::Invalid(
+                    "a backfill is already running for this trigger".into(),
+                ));
             }
             state.backfill = Some(Backfill::new(start, end, inputs, labels.as_ref(), now)?);
             state.write(&mut record.context);
@@ -828,10 +1067,17 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     }
 
     /// Pauses (`true`) or resumes a backfill.
-    pub async fn pause_backfill(&self, k: &TriggerKey, paused: bool) -> Result<TriggerRecord, TriggerError> {
+    pub async fn pause_backfill(
+        &self,
+        k: &TriggerKey,
+        paused: bool,
+    ) -> Result<TriggerRecord, TriggerError> {
         self.with_record(k, move |record, _| {
             let mut state = ScheduleState::from_context(&record.context);
-            let b = state.backfill.as_mut().ok_or_else(|| TriggerError::Invalid("no backfill on this trigger".into()))?;
+            let b = state
+                .backfill
+                .as_mut()
+                .ok_or_else(|| TriggerError::Invalid("no backfill on this trigger".into()))?;
             b.paused = paused;
             state.write(&mut record.context);
             Ok(())
@@ -858,7 +1104,11 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
 
     /// Enables or disables a trigger (overrides the YAML until the schedule's timing changes).
     /// Re-enabling a schedule applies `recoverMissedSchedules`.
-    pub async fn set_disabled(&self, k: &TriggerKey, disabled: bool) -> Result<TriggerRecord, TriggerError> {
+    pub async fn set_disabled(
+        &self,
+        k: &TriggerKey,
+        disabled: bool,
+    ) -> Result<TriggerRecord, TriggerError> {
         let entry = self.reg().schedules.get(k).cloned();
         let this = self.clone();
         self.with_record(k, move |record, now| {

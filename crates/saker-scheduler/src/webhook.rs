@@ -46,7 +46,9 @@ pub fn body_value(body: Option<&[u8]>) -> Value {
 fn multimap(pairs: &[(String, String)]) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in pairs {
-        let entry = out.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = out
+            .entry(k.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
             list.push(Value::String(v.clone()));
         }
@@ -70,7 +72,11 @@ pub fn find_trigger<'f>(
         return Ok(None);
     }
     let vars = flow_vars(flow);
-    for trigger in flow.triggers.iter().filter(|t| t.canonical == WEBHOOK && !t.disabled) {
+    for trigger in flow
+        .triggers
+        .iter()
+        .filter(|t| t.canonical == WEBHOOK && !t.disabled)
+    {
         let Some(template) = trigger.params.get("key").and_then(Value::as_str) else {
             continue;
         };
@@ -115,7 +121,10 @@ mod tests {
 
     #[test]
     fn body_is_object_array_or_raw_text() {
-        assert_eq!(body_value(Some(br#"{"a":1,"b":true}"#)), json!({"a": 1, "b": true}));
+        assert_eq!(
+            body_value(Some(br#"{"a":1,"b":true}"#)),
+            json!({"a": 1, "b": true})
+        );
         assert_eq!(body_value(Some(br#"[{"a":1}]"#)), json!([{"a": 1}]));
         assert_eq!(body_value(Some(b"bla")), json!("bla"));
         assert_eq!(body_value(Some(b"123")), json!("123"));
@@ -130,12 +139,22 @@ mod tests {
         let req = WebhookRequest {
             method: "POST".into(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            query: vec![("name".into(), "john".into()), ("age".into(), "12".into()), ("age".into(), "13".into())],
+            query: vec![
+                ("name".into(), "john".into()),
+                ("age".into(), "12".into()),
+                ("age".into(), "13".into()),
+            ],
             body: None,
         };
         let vars = req.variables();
-        assert_eq!(vars["parameters"], json!({"name": ["john"], "age": ["12", "13"]}));
-        assert_eq!(vars["headers"], json!({"Content-Type": ["application/json"]}));
+        assert_eq!(
+            vars["parameters"],
+            json!({"name": ["john"], "age": ["12", "13"]})
+        );
+        assert_eq!(
+            vars["headers"],
+            json!({"Content-Type": ["application/json"]})
+        );
         assert_eq!(vars["body"], Value::Null);
     }
 }

@@ -12,8 +12,8 @@ use saker_engine::EngineServices;
 use saker_expr::Services;
 use saker_flow::Flow;
 use saker_scheduler::{
-    Clock, ExecutionLauncher, LaunchRequest, Scheduler, SchedulerConfig, TokioClock, WebhookOutcome,
-    WebhookRequest,
+    Clock, ExecutionLauncher, LaunchRequest, Scheduler, SchedulerConfig, TokioClock,
+    WebhookOutcome, WebhookRequest,
 };
 use saker_storage::{Changed, MemoryStore, Store, TriggerKey};
 use serde_json::{Map, Value, json};
@@ -65,24 +65,37 @@ impl ExecutionLauncher for Fake {
             request.labels.clone(),
             now,
         );
-        e.trigger = Some(ExecutionTrigger::new(&request.trigger_id, request.trigger_type, request.variables.clone()));
+        e.trigger = Some(ExecutionTrigger::new(
+            &request.trigger_id,
+            request.trigger_type,
+            request.variables.clone(),
+        ));
         e.schedule_date = request.schedule_date;
         e.inputs = request.inputs.clone();
-        self.store.save_execution(&e, &Changed::All).await.map_err(|e| e.to_string())?;
+        self.store
+            .save_execution(&e, &Changed::All)
+            .await
+            .map_err(|e| e.to_string())?;
         self.launched.lock().unwrap().push((request, e.clone()));
         let end_with = *self.end_with.lock().unwrap();
         if let Some(state) = end_with {
             let mut ended = e.clone();
             ended.state.transition(StateType::Running, now);
             ended.state.transition(state, now);
-            self.store.save_execution(&ended, &Changed::All).await.map_err(|e| e.to_string())?;
+            self.store
+                .save_execution(&ended, &Changed::All)
+                .await
+                .map_err(|e| e.to_string())?;
             self.scheduler.get().expect("set").execution_changed(ended);
         }
         Ok(e)
     }
 
     fn warn(&self, namespace: &str, flow_id: &str, trigger_id: &str, message: &str) {
-        self.warnings.lock().unwrap().push(format!("{namespace}.{flow_id}.{trigger_id}: {message}"));
+        self.warnings
+            .lock()
+            .unwrap()
+            .push(format!("{namespace}.{flow_id}.{trigger_id}: {message}"));
     }
 }
 
@@ -96,7 +109,12 @@ struct Harness {
 
 impl Harness {
     /// A scheduler started at `now` over `store`, with `flows` loaded and its loop running.
-    async fn start(store: Arc<MemoryStore>, now: &str, flows: &[Arc<Flow>], end_with: Option<StateType>) -> Harness {
+    async fn start(
+        store: Arc<MemoryStore>,
+        now: &str,
+        flows: &[Arc<Flow>],
+        end_with: Option<StateType>,
+    ) -> Harness {
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(now)));
         let fake = Arc::new(Fake {
             store: store.clone(),
@@ -107,7 +125,13 @@ impl Harness {
             end_with: Mutex::new(end_with),
             scheduler: OnceLock::new(),
         });
-        let scheduler = Scheduler::new(store.clone(), fake.clone(), clock, Arc::new(TestServices), SchedulerConfig::default());
+        let scheduler = Scheduler::new(
+            store.clone(),
+            fake.clone(),
+            clock,
+            Arc::new(TestServices),
+            SchedulerConfig::default(),
+        );
         let _ = fake.scheduler.set(scheduler.clone());
         scheduler.load(flows.to_vec()).await.unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -155,7 +179,10 @@ impl Harness {
         let now = self.fake.clock.now();
         ended.state.transition(StateType::Running, now);
         ended.state.transition(state, now);
-        self.store.save_execution(&ended, &Changed::All).await.unwrap();
+        self.store
+            .save_execution(&ended, &Changed::All)
+            .await
+            .unwrap();
         self.scheduler.execution_changed(ended);
         settle().await;
     }
@@ -239,7 +266,11 @@ async fn backfill_over_three_months_creates_exactly_the_expected_executions_one_
         assert_eq!(launched.len(), expected, "{:?}", h.dates());
         let (_, e) = launched.last().unwrap().clone();
         advance(Duration::from_secs(5)).await;
-        assert_eq!(h.launched().len(), expected, "a backfill tick overlapped a running execution");
+        assert_eq!(
+            h.launched().len(),
+            expected,
+            "a backfill tick overlapped a running execution"
+        );
         h.end(&e, StateType::Success).await;
     }
     assert_eq!(
@@ -262,7 +293,10 @@ async fn backfill_over_three_months_creates_exactly_the_expected_executions_one_
     );
     let (request, execution) = h.launched()[0].clone();
     assert_eq!(request.inputs["mode"], "backfill");
-    assert_eq!(request.labels, [Label::new("team", "data"), Label::new("origin", "backfill")]);
+    assert_eq!(
+        request.labels,
+        [Label::new("team", "data"), Label::new("origin", "backfill")]
+    );
     assert_eq!(request.variables["previous"], "2024-12-30T09:00:00+01:00");
     assert_eq!(request.variables["next"], "2025-01-13T09:00:00+01:00");
     assert_eq!(execution.schedule_date, Some(at("2025-01-06T08:00:00Z")));
@@ -270,7 +304,11 @@ async fn backfill_over_three_months_creates_exactly_the_expected_executions_one_
     advance(Duration::from_secs(60)).await;
     assert_eq!(h.launched().len(), 13);
     let record = h.store.get_trigger(&k).await.unwrap().unwrap();
-    assert!(record.context.get("backfill").is_none(), "{}", record.context);
+    assert!(
+        record.context.get("backfill").is_none(),
+        "{}",
+        record.context
+    );
     assert_eq!(record.next_execution_date, Some(at("2025-04-07T07:00:00Z")));
     h.stop().await;
 }
@@ -278,20 +316,37 @@ async fn backfill_over_three_months_creates_exactly_the_expected_executions_one_
 #[tokio::test(start_paused = true)]
 async fn backfill_pause_resume_and_delete() {
     let store = Arc::new(MemoryStore::new());
-    let h = Harness::start(store, "2025-04-02T12:00:00Z", &[flow(WEEKLY)], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store,
+        "2025-04-02T12:00:00Z",
+        &[flow(WEEKLY)],
+        Some(StateType::Success),
+    )
+    .await;
     let k = key("company.team", "weekly", "monday");
-    h.scheduler.set_backfill(&k, at("2025-03-01T00:00:00Z"), None, Map::new(), None).await.unwrap();
+    h.scheduler
+        .set_backfill(&k, at("2025-03-01T00:00:00Z"), None, Map::new(), None)
+        .await
+        .unwrap();
     h.scheduler.pause_backfill(&k, true).await.unwrap();
     settle().await;
     let before = h.launched().len();
     advance(Duration::from_secs(120)).await;
     assert_eq!(h.launched().len(), before, "a paused backfill must not run");
-    assert!(h.scheduler.set_backfill(&k, at("2025-03-01T00:00:00Z"), None, Map::new(), None).await.is_err());
+    assert!(
+        h.scheduler
+            .set_backfill(&k, at("2025-03-01T00:00:00Z"), None, Map::new(), None)
+            .await
+            .is_err()
+    );
     h.scheduler.pause_backfill(&k, false).await.unwrap();
     advance(Duration::from_secs(60)).await;
     // March 3, 10, 17, 24, 31.
     assert_eq!(h.launched().len(), 5, "{:?}", h.dates());
-    assert!(h.scheduler.delete_backfill(&k).await.is_err(), "already finished");
+    assert!(
+        h.scheduler.delete_backfill(&k).await.is_err(),
+        "already finished"
+    );
     h.stop().await;
 }
 
@@ -314,13 +369,35 @@ triggers:
         dayInMonth: FIRST
 "#;
     let store = Arc::new(MemoryStore::new());
-    let h = Harness::start(store, "2025-04-02T12:00:00Z", &[flow(yaml)], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store,
+        "2025-04-02T12:00:00Z",
+        &[flow(yaml)],
+        Some(StateType::Success),
+    )
+    .await;
     let k = key("company.team", "monthly", "first-monday");
     let record = h.store.get_trigger(&k).await.unwrap().unwrap();
     assert_eq!(record.next_execution_date, Some(at("2025-04-07T09:00:00Z")));
-    h.scheduler.set_backfill(&k, at("2025-01-01T00:00:00Z"), Some(at("2025-03-31T23:59:59Z")), Map::new(), None).await.unwrap();
+    h.scheduler
+        .set_backfill(
+            &k,
+            at("2025-01-01T00:00:00Z"),
+            Some(at("2025-03-31T23:59:59Z")),
+            Map::new(),
+            None,
+        )
+        .await
+        .unwrap();
     advance(Duration::from_secs(60)).await;
-    assert_eq!(h.dates(), ["2025-01-06T09:00:00Z", "2025-02-03T09:00:00Z", "2025-03-03T09:00:00Z"]);
+    assert_eq!(
+        h.dates(),
+        [
+            "2025-01-06T09:00:00Z",
+            "2025-02-03T09:00:00Z",
+            "2025-03-03T09:00:00Z"
+        ]
+    );
     let (request, _) = h.launched()[1].clone();
     assert_eq!(request.variables["previous"], "2025-01-06T09:00:00Z");
     assert_eq!(request.variables["next"], "2025-03-03T09:00:00Z");
@@ -349,19 +426,46 @@ triggers:
 /// restart and the stored next date, then checks a second restart fires nothing again.
 async fn downtime(recover: &str) -> (Vec<String>, Option<Instant>) {
     let store = Arc::new(MemoryStore::new());
-    let h = Harness::start(store.clone(), "2025-01-01T09:50:00Z", &[hourly(recover)], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T09:50:00Z",
+        &[hourly(recover)],
+        Some(StateType::Success),
+    )
+    .await;
     advance(Duration::from_secs(40 * 60)).await;
     assert_eq!(h.dates(), ["2025-01-01T10:00:00Z"]);
     h.stop().await;
-    let h = Harness::start(store.clone(), "2025-01-01T14:10:00Z", &[hourly(recover)], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T14:10:00Z",
+        &[hourly(recover)],
+        Some(StateType::Success),
+    )
+    .await;
     advance(Duration::from_secs(60)).await;
     let dates = h.dates();
-    let next = store.get_trigger(&key("company.team", "hourly", "every-hour")).await.unwrap().unwrap().next_execution_date;
+    let next = store
+        .get_trigger(&key("company.team", "hourly", "every-hour"))
+        .await
+        .unwrap()
+        .unwrap()
+        .next_execution_date;
     h.stop().await;
     // Restarting again right away neither doubles nor misses anything.
-    let h = Harness::start(store.clone(), "2025-01-01T14:12:00Z", &[hourly(recover)], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T14:12:00Z",
+        &[hourly(recover)],
+        Some(StateType::Success),
+    )
+    .await;
     advance(Duration::from_secs(60)).await;
-    assert!(h.dates().is_empty(), "doubled after restart: {:?}", h.dates());
+    assert!(
+        h.dates().is_empty(),
+        "doubled after restart: {:?}",
+        h.dates()
+    );
     h.stop().await;
     (dates, next)
 }
@@ -369,7 +473,15 @@ async fn downtime(recover: &str) -> (Vec<String>, Option<Instant>) {
 #[tokio::test(start_paused = true)]
 async fn recover_missed_schedules_all_last_none_after_downtime() {
     let (dates, next) = downtime("ALL").await;
-    assert_eq!(dates, ["2025-01-01T11:00:00Z", "2025-01-01T12:00:00Z", "2025-01-01T13:00:00Z", "2025-01-01T14:00:00Z"]);
+    assert_eq!(
+        dates,
+        [
+            "2025-01-01T11:00:00Z",
+            "2025-01-01T12:00:00Z",
+            "2025-01-01T13:00:00Z",
+            "2025-01-01T14:00:00Z"
+        ]
+    );
     assert_eq!(next, Some(at("2025-01-01T15:00:00Z")));
     let (dates, next) = downtime("LAST").await;
     assert_eq!(dates, ["2025-01-01T14:00:00Z"]);
@@ -383,7 +495,13 @@ async fn recover_missed_schedules_all_last_none_after_downtime() {
 async fn a_crash_between_commit_and_launch_launches_once_after_restart() {
     let store = Arc::new(MemoryStore::new());
     let f = hourly("ALL");
-    let h = Harness::start(store.clone(), "2025-01-01T09:50:00Z", std::slice::from_ref(&f), Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T09:50:00Z",
+        std::slice::from_ref(&f),
+        Some(StateType::Success),
+    )
+    .await;
     h.stop().await;
     // Simulate the crash: the tick was committed as launching, no execution exists.
     let k = key("company.team", "hourly", "every-hour");
@@ -392,7 +510,13 @@ async fn a_crash_between_commit_and_launch_launches_once_after_restart() {
     record.context["launching"] = json!("2025-01-01T10:00:00Z");
     record.context["date"] = json!("2025-01-01T10:00:00Z");
     store.put_trigger(&record).await.unwrap();
-    let h = Harness::start(store.clone(), "2025-01-01T10:00:30Z", &[f.clone()], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T10:00:30Z",
+        std::slice::from_ref(&f),
+        Some(StateType::Success),
+    )
+    .await;
     advance(Duration::from_secs(60)).await;
     assert_eq!(h.dates(), ["2025-01-01T10:00:00Z"]);
     h.stop().await;
@@ -401,7 +525,13 @@ async fn a_crash_between_commit_and_launch_launches_once_after_restart() {
     record.next_execution_date = Some(at("2025-01-01T11:00:00Z"));
     record.context["launching"] = json!("2025-01-01T10:00:00Z");
     store.put_trigger(&record).await.unwrap();
-    let h = Harness::start(store.clone(), "2025-01-01T10:02:00Z", &[f], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T10:02:00Z",
+        &[f],
+        Some(StateType::Success),
+    )
+    .await;
     advance(Duration::from_secs(60)).await;
     assert!(h.dates().is_empty(), "{:?}", h.dates());
     h.stop().await;
@@ -423,13 +553,24 @@ triggers:
     timezone: Europe/Paris
 "#;
     let store = Arc::new(MemoryStore::new());
-    let h = Harness::start(store, "2025-03-28T12:00:00Z", &[flow(yaml)], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store,
+        "2025-03-28T12:00:00Z",
+        &[flow(yaml)],
+        Some(StateType::Success),
+    )
+    .await;
     advance(Duration::from_secs(3 * 24 * 3600)).await;
     assert_eq!(
         h.dates(),
-        ["2025-03-29T02:30:00+01:00", "2025-03-30T03:00:00+02:00", "2025-03-31T02:30:00+02:00"]
+        [
+            "2025-03-29T02:30:00+01:00",
+            "2025-03-30T03:00:00+02:00",
+            "2025-03-31T02:30:00+02:00"
+        ]
     );
-    let schedule_dates: Vec<Option<Instant>> = h.launched().iter().map(|(_, e)| e.schedule_date).collect();
+    let schedule_dates: Vec<Option<Instant>> =
+        h.launched().iter().map(|(_, e)| e.schedule_date).collect();
     assert_eq!(schedule_dates[1], Some(at("2025-03-30T01:00:00Z")));
     h.stop().await;
 }
@@ -459,20 +600,38 @@ triggers:
     assert_eq!(h.launched().len(), 1);
     h.end(&first, StateType::Success).await;
     advance(Duration::from_secs(60)).await;
-    assert_eq!(h.dates(), ["2025-01-01T10:10:00Z"], "late ticks must be skipped");
+    assert_eq!(
+        h.dates(),
+        ["2025-01-01T10:10:00Z"],
+        "late ticks must be skipped"
+    );
     advance(Duration::from_secs(10 * 60)).await;
     assert_eq!(h.dates(), ["2025-01-01T10:10:00Z", "2025-01-01T10:40:00Z"]);
     let (_, second) = h.launched()[1].clone();
     h.end(&second, StateType::Failed).await;
     advance(Duration::from_secs(60 * 60)).await;
-    assert_eq!(h.launched().len(), 2, "stopAfter FAILED disables the trigger");
-    let record = h.store.get_trigger(&key("company.team", "minutely", "every-ten")).await.unwrap().unwrap();
+    assert_eq!(
+        h.launched().len(),
+        2,
+        "stopAfter FAILED disables the trigger"
+    );
+    let record = h
+        .store
+        .get_trigger(&key("company.team", "minutely", "every-ten"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.disabled);
     // Re-enabling resumes (ALL recovers from the stored date, which lateMaximumDelay bounds).
     h.scheduler.set_disabled(&record.key, false).await.unwrap();
     *h.fake.end_with.lock().unwrap() = Some(StateType::Success);
     advance(Duration::from_secs(60)).await;
-    assert_eq!(h.dates().last().unwrap(), "2025-01-01T11:50:00Z", "{:?}", h.dates());
+    assert_eq!(
+        h.dates().last().unwrap(),
+        "2025-01-01T11:50:00Z",
+        "{:?}",
+        h.dates()
+    );
     h.stop().await;
 }
 
@@ -480,11 +639,22 @@ triggers:
 async fn a_lease_held_elsewhere_delays_evaluation_until_it_expires() {
     let store = Arc::new(MemoryStore::new());
     let f = hourly("ALL");
-    let h = Harness::start(store.clone(), "2025-01-01T09:59:00Z", std::slice::from_ref(&f), Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T09:59:00Z",
+        std::slice::from_ref(&f),
+        Some(StateType::Success),
+    )
+    .await;
     let k = key("company.team", "hourly", "every-hour");
     // Another scheduler took the lease and crashed.
     let taken = store
-        .acquire_trigger_lease(&k, "crashed-node", at("2025-01-01T10:05:00Z"), at("2025-01-01T09:59:00Z"))
+        .acquire_trigger_lease(
+            &k,
+            "crashed-node",
+            at("2025-01-01T10:05:00Z"),
+            at("2025-01-01T09:59:00Z"),
+        )
         .await
         .unwrap();
     assert!(taken.is_some());
@@ -495,7 +665,14 @@ async fn a_lease_held_elsewhere_delays_evaluation_until_it_expires() {
     h.stop().await;
 }
 
-fn exec(id: &str, ns: &str, flow_id: &str, state: StateType, labels: &[(&str, &str)], outputs: Value) -> Execution {
+fn exec(
+    id: &str,
+    ns: &str,
+    flow_id: &str,
+    state: StateType,
+    labels: &[(&str, &str)],
+    outputs: Value,
+) -> Execution {
     let now = at("2025-01-06T10:00:00Z");
     let mut e = Execution::new(
         ExecutionId::new(id),
@@ -551,14 +728,35 @@ async fn flow_trigger_with_preconditions_and_a_window() {
     let store = Arc::new(MemoryStore::new());
     let h = Harness::start(store, "2025-01-06T10:00:00Z", &[flow(LISTENER)], None).await;
     let prod = [("env", "prod")];
-    h.scheduler.execution_changed(exec("a1", "company.team", "extract", StateType::Success, &prod, json!({"extract": "rows"})));
+    h.scheduler.execution_changed(exec(
+        "a1",
+        "company.team",
+        "extract",
+        StateType::Success,
+        &prod,
+        json!({"extract": "rows"}),
+    ));
     settle().await;
     assert!(h.launched().is_empty(), "only one precondition met");
     // A failed load does not count (default states: SUCCESS).
-    h.scheduler.execution_changed(exec("b0", "company.team", "load", StateType::Failed, &prod, json!({})));
+    h.scheduler.execution_changed(exec(
+        "b0",
+        "company.team",
+        "load",
+        StateType::Failed,
+        &prod,
+        json!({}),
+    ));
     settle().await;
     assert!(h.launched().is_empty());
-    h.scheduler.execution_changed(exec("b1", "company.team", "load", StateType::Success, &prod, json!({})));
+    h.scheduler.execution_changed(exec(
+        "b1",
+        "company.team",
+        "load",
+        StateType::Success,
+        &prod,
+        json!({}),
+    ));
     settle().await;
     let launched = h.launched();
     assert_eq!(launched.len(), 1);
@@ -569,23 +767,56 @@ async fn flow_trigger_with_preconditions_and_a_window() {
     assert_eq!(request.variables["executionLabels"], json!({"env": "prod"}));
     assert_eq!(request.inputs["upstream"], "b1 rows");
     assert!(!request.validate_inputs);
-    assert!(request.labels.iter().any(|l| l.key == "system.correlationId" && l.value == "b1"));
+    assert!(
+        request
+            .labels
+            .iter()
+            .any(|l| l.key == "system.correlationId" && l.value == "b1")
+    );
     // resetOnSuccess: a new load alone fires nothing.
-    h.scheduler.execution_changed(exec("b2", "company.team", "load", StateType::Success, &prod, json!({})));
+    h.scheduler.execution_changed(exec(
+        "b2",
+        "company.team",
+        "load",
+        StateType::Success,
+        &prod,
+        json!({}),
+    ));
     settle().await;
     assert_eq!(h.launched().len(), 1);
     // The 10:00-10:59:59.999 window expires with b2 in it: at 11:10 a fresh window starts, so
     // a non-prod extract does not complete with b2's load.
     advance(Duration::from_secs(70 * 60)).await;
     let dev = [("env", "dev")];
-    h.scheduler.execution_changed(exec("a3", "company.team", "extract", StateType::Success, &dev, json!({})));
+    h.scheduler.execution_changed(exec(
+        "a3",
+        "company.team",
+        "extract",
+        StateType::Success,
+        &dev,
+        json!({}),
+    ));
     settle().await;
     assert_eq!(h.launched().len(), 1, "an expired window must not fire");
     // The `where` group needs a prod execution.
-    h.scheduler.execution_changed(exec("b3", "company.team", "load", StateType::Success, &dev, json!({})));
+    h.scheduler.execution_changed(exec(
+        "b3",
+        "company.team",
+        "load",
+        StateType::Success,
+        &dev,
+        json!({}),
+    ));
     settle().await;
     assert_eq!(h.launched().len(), 1);
-    h.scheduler.execution_changed(exec("a4", "company.team", "extract", StateType::Success, &prod, json!({})));
+    h.scheduler.execution_changed(exec(
+        "a4",
+        "company.team",
+        "extract",
+        StateType::Success,
+        &prod,
+        json!({}),
+    ));
     settle().await;
     assert_eq!(h.launched().len(), 2);
     assert_eq!(h.launched()[1].0.variables["executionId"], "a4");
@@ -641,24 +872,53 @@ triggers:
             flowId: load
 "#;
     let store = Arc::new(MemoryStore::new());
-    let h = Harness::start(store, "2025-01-06T10:00:00Z", &[flow(listener), flow(multiple)], None).await;
-    h.scheduler.execution_changed(exec("r1", "company.team", "extract", StateType::Running, &[], json!({})));
+    let h = Harness::start(
+        store,
+        "2025-01-06T10:00:00Z",
+        &[flow(listener), flow(multiple)],
+        None,
+    )
+    .await;
+    h.scheduler.execution_changed(exec(
+        "r1",
+        "company.team",
+        "extract",
+        StateType::Running,
+        &[],
+        json!({}),
+    ));
     settle().await;
     let launched = h.launched();
     assert_eq!(launched.len(), 1);
     assert_eq!(launched[0].0.variables["state"], "RUNNING");
     assert_eq!(launched[0].0.flow.id, "on-pause");
     // SUCCESS is not in `states` of on-pause; extract SUCCESS fills 2 of 3 of `multi`.
-    h.scheduler.execution_changed(exec("r1", "company.team", "extract", StateType::Success, &[], json!({})));
+    h.scheduler.execution_changed(exec(
+        "r1",
+        "company.team",
+        "extract",
+        StateType::Success,
+        &[],
+        json!({}),
+    ));
     settle().await;
     assert_eq!(h.launched().len(), 1);
     // load SUCCESS completes the window, but the inputs cannot render: a warning, no execution.
-    h.scheduler.execution_changed(exec("l1", "company.team", "load", StateType::Success, &[], json!({})));
+    h.scheduler.execution_changed(exec(
+        "l1",
+        "company.team",
+        "load",
+        StateType::Success,
+        &[],
+        json!({}),
+    ));
     settle().await;
     assert_eq!(h.launched().len(), 1);
     let warnings = h.fake.warnings.lock().unwrap().clone();
     assert!(
-        warnings.iter().any(|w| w.contains("Failed to trigger flow company.other.multi for trigger multiple-listen, invalid inputs")),
+        warnings.iter().any(|w| w.contains(
+            "Failed to trigger flow company.other.multi for trigger multiple-listen, invalid inputs"
+        )),
         "{warnings:?}"
     );
     h.stop().await;
@@ -695,13 +955,37 @@ triggers:
         query: vec![("age".into(), "12".into()), ("age".into(), "13".into())],
         ..Default::default()
     };
-    assert_eq!(h.scheduler.webhook("company.team", "nope", "x", &get).await.unwrap(), WebhookOutcome::FlowNotFound);
-    assert_eq!(h.scheduler.webhook("company.team", "hooks", "wrong", &get).await.unwrap(), WebhookOutcome::WebhookNotFound);
-    match h.scheduler.webhook("company.team", "hooks", "hooks-key", &get).await.unwrap() {
-        WebhookOutcome::Created { execution, wait, return_outputs } => {
+    assert_eq!(
+        h.scheduler
+            .webhook("company.team", "nope", "x", &get)
+            .await
+            .unwrap(),
+        WebhookOutcome::FlowNotFound
+    );
+    assert_eq!(
+        h.scheduler
+            .webhook("company.team", "hooks", "wrong", &get)
+            .await
+            .unwrap(),
+        WebhookOutcome::WebhookNotFound
+    );
+    match h
+        .scheduler
+        .webhook("company.team", "hooks", "hooks-key", &get)
+        .await
+        .unwrap()
+    {
+        WebhookOutcome::Created {
+            execution,
+            wait,
+            return_outputs,
+        } => {
             assert!(!wait && !return_outputs);
             let vars = execution.trigger.unwrap().variables.unwrap();
-            assert_eq!(Value::Object(vars), json!({"body": null, "headers": {}, "parameters": {"age": ["12", "13"]}}));
+            assert_eq!(
+                Value::Object(vars),
+                json!({"body": null, "headers": {}, "parameters": {"age": ["12", "13"]}})
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -712,11 +996,33 @@ triggers:
         ..Default::default()
     };
     assert_eq!(
-        h.scheduler.webhook("company.team", "hooks", "secretKey", &post(r#"{"hello":"webhook"}"#)).await.unwrap(),
+        h.scheduler
+            .webhook(
+                "company.team",
+                "hooks",
+                "secretKey",
+                &post(r#"{"hello":"webhook"}"#)
+            )
+            .await
+            .unwrap(),
         WebhookOutcome::ConditionsFalse
     );
-    match h.scheduler.webhook("company.team", "hooks", "secretKey", &post(r#"{"hello":"world"}"#)).await.unwrap() {
-        WebhookOutcome::Created { execution, wait, return_outputs } => {
+    match h
+        .scheduler
+        .webhook(
+            "company.team",
+            "hooks",
+            "secretKey",
+            &post(r#"{"hello":"world"}"#),
+        )
+        .await
+        .unwrap()
+    {
+        WebhookOutcome::Created {
+            execution,
+            wait,
+            return_outputs,
+        } => {
             assert!(wait && return_outputs);
             let t = execution.trigger.unwrap();
             assert_eq!(t.id, "secret");
@@ -726,9 +1032,20 @@ triggers:
         other => panic!("{other:?}"),
     }
     // A disabled trigger no longer answers.
-    h.scheduler.set_disabled(&key("company.team", "hooks", "secret"), true).await.unwrap();
+    h.scheduler
+        .set_disabled(&key("company.team", "hooks", "secret"), true)
+        .await
+        .unwrap();
     assert_eq!(
-        h.scheduler.webhook("company.team", "hooks", "secretKey", &post(r#"{"hello":"world"}"#)).await.unwrap(),
+        h.scheduler
+            .webhook(
+                "company.team",
+                "hooks",
+                "secretKey",
+                &post(r#"{"hello":"world"}"#)
+            )
+            .await
+            .unwrap(),
         WebhookOutcome::WebhookNotFound
     );
     h.stop().await;
@@ -737,16 +1054,30 @@ triggers:
 #[tokio::test(start_paused = true)]
 async fn flow_updates_and_deletes_reload_the_schedules() {
     let store = Arc::new(MemoryStore::new());
-    let h = Harness::start(store.clone(), "2025-01-01T09:50:00Z", &[hourly("ALL")], Some(StateType::Success)).await;
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T09:50:00Z",
+        &[hourly("ALL")],
+        Some(StateType::Success),
+    )
+    .await;
     let k = key("company.team", "hourly", "every-hour");
     // Change the cron: the next date is recomputed from now.
-    let every_quarter = flow(&WEEKLY.replace("weekly", "hourly").replace("monday", "every-hour").replace("0 9 * * MON", "*/15 * * * *"));
+    let every_quarter = flow(
+        &WEEKLY
+            .replace("weekly", "hourly")
+            .replace("monday", "every-hour")
+            .replace("0 9 * * MON", "*/15 * * * *"),
+    );
     h.scheduler.flow_changed(every_quarter).await.unwrap();
     let record = store.get_trigger(&k).await.unwrap().unwrap();
     assert_eq!(record.next_execution_date, Some(at("2025-01-01T10:00:00Z")));
     advance(Duration::from_secs(10 * 60)).await;
     assert_eq!(h.dates(), ["2025-01-01T11:00:00+01:00"]);
-    h.scheduler.flow_deleted("company.team", "hourly").await.unwrap();
+    h.scheduler
+        .flow_deleted("company.team", "hourly")
+        .await
+        .unwrap();
     assert!(store.get_trigger(&k).await.unwrap().is_none());
     advance(Duration::from_secs(3600)).await;
     assert_eq!(h.dates().len(), 1);
