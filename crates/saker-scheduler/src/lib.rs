@@ -17,6 +17,7 @@
 //!
 //! [`Store`]: saker_storage::Store
 
+pub mod api;
 pub mod conditions;
 pub mod cron;
 pub mod flow_trigger;
@@ -24,6 +25,7 @@ pub mod schedule;
 mod service;
 pub mod webhook;
 
+pub use api::trigger_context_json;
 pub use schedule::{Backfill, Recover, ScheduleSpec, ScheduleState};
 pub use service::{
     Clock, ExecutionLauncher, LaunchRequest, Scheduler, SchedulerConfig, SystemClock, TokioClock,

@@ -1083,3 +1083,98 @@ async fn flow_updates_and_deletes_reload_the_schedules() {
     assert_eq!(h.dates().len(), 1);
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn flow_trigger_inputs_render_with_the_upstream_execution_variables() {
+    let upstream_flow = flow(
+        r#"
+id: trigger-flow
+namespace: company.team
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: "from parents: {{ execution.id }}"
+"#,
+    );
+    let listener = flow(
+        r#"
+id: trigger-flow-listener
+namespace: company.team
+inputs:
+  - id: from-parent
+    type: STRING
+tasks:
+  - id: only-listener
+    type: io.kestra.plugin.core.debug.Return
+    format: "childs: {{ inputs['from-parent'] }}"
+triggers:
+  - id: listen-flow
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      from-parent: "{{ outputs.only.value }} / {{ labels.team }}"
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [SUCCESS]
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: company.team
+        flowId: trigger-flow
+"#,
+    );
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness::start(
+        store,
+        "2025-01-06T10:00:00Z",
+        &[upstream_flow, listener],
+        None,
+    )
+    .await;
+    let mut up = exec(
+        "up-1",
+        "company.team",
+        "trigger-flow",
+        StateType::Success,
+        &[("team", "data")],
+        json!({}),
+    );
+    let mut run = saker_core::TaskRun::new(
+        saker_core::TaskRunId::new("tr-1"),
+        &up,
+        "only",
+        at("2025-01-06T10:00:00Z"),
+    );
+    run.outputs = Some(Map::from_iter([(
+        "value".to_owned(),
+        json!("from parents: up-1"),
+    )]));
+    up.task_run_list.push(run);
+    // Other flows' executions and the wrong state do not fire it.
+    h.scheduler.execution_changed(exec(
+        "x",
+        "company.team",
+        "other",
+        StateType::Success,
+        &[],
+        json!({}),
+    ));
+    let mut failed = up.clone();
+    failed
+        .state
+        .transition(StateType::Failed, at("2025-01-06T10:00:00Z"));
+    h.scheduler.execution_changed(failed);
+    settle().await;
+    assert!(h.launched().is_empty());
+    h.scheduler.execution_changed(up);
+    settle().await;
+    let launched = h.launched();
+    assert_eq!(launched.len(), 1);
+    assert_eq!(
+        launched[0].0.inputs["from-parent"],
+        "from parents: up-1 / data"
+    );
+    assert_eq!(
+        launched[0].0.trigger_type,
+        "io.kestra.plugin.core.trigger.Flow"
+    );
+    assert_eq!(launched[0].0.variables["flowRevision"], 1);
+    h.stop().await;
+}
