@@ -617,6 +617,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// A backfill fires exactly the cron ticks in [start, end], in order, once each.
+        #[test]
+        fn backfill_fires_exactly_the_ticks_in_range(
+            start in 1_700_000_000i64..1_750_000_000,
+            len in 0i64..(40 * 86_400),
+            pick in 0usize..4,
+        ) {
+            let crons = [("0 */6 * * *", None), ("30 2 * * *", Some("Europe/Paris")),
+                         ("0 9 * * MON-FRI", Some("America/New_York")), ("15 0 1,15 * *", None)];
+            let (cron, tz) = crons[pick];
+            let s = spec(cron, tz, Recover::All);
+            let start = chrono::DateTime::from_timestamp(start, 0).unwrap();
+            let end = start + TimeDelta::seconds(len);
+            let now = end + TimeDelta::days(1);
+            let mut expected = Vec::new();
+            let mut t = s.cron.at_or_after(start);
+            while let Some(tick) = t.filter(|t| *t <= end) {
+                expected.push(tick);
+                t = s.cron.next_after(tick);
+            }
+            let state = ScheduleState {
+                backfill: Some(Backfill::new(start, Some(end), Map::new(), None, now).unwrap()),
+                ..Default::default()
+            };
+            let (fired, _, state) = run(&s, None, state, now);
+            proptest::prop_assert_eq!(fired, expected);
+            proptest::prop_assert!(state.backfill.is_none());
+        }
+    }
+
     #[test]
     fn state_round_trips_through_the_context_and_keeps_foreign_keys() {
         let state = ScheduleState {
