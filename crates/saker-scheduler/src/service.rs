@@ -138,6 +138,8 @@ pub enum WebhookOutcome {
 #[derive(Default)]
 struct Registry {
     flows: BTreeMap<(String, String), Arc<Flow>>,
+    /// The flows with an enabled Flow trigger (scanned on every execution change).
+    listeners: BTreeMap<(String, String), Arc<Flow>>,
     schedules: BTreeMap<TriggerKey, (Arc<Flow>, ScheduleSpec)>,
     /// When each schedule needs attention next (absent: blocked, disabled or never).
     wake: BTreeMap<TriggerKey, Instant>,
@@ -266,9 +268,17 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             reg.wake.retain(|k, _| {
                 (k.namespace.as_str(), k.flow_id.as_str()) != (fkey.0.as_str(), fkey.1.as_str())
             });
+            reg.listeners.remove(&fkey);
             if flow.disabled || flow.deleted {
                 reg.flows.remove(&fkey);
             } else {
+                if flow
+                    .triggers
+                    .iter()
+                    .any(|t| t.canonical == FLOW && !t.disabled)
+                {
+                    reg.listeners.insert(fkey.clone(), flow.clone());
+                }
                 reg.flows.insert(fkey, flow.clone());
             }
         }
@@ -308,8 +318,9 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         let _op = self.inner.op.lock().await;
         {
             let mut reg = self.reg();
-            reg.flows
-                .remove(&(namespace.to_owned(), flow_id.to_owned()));
+            let fkey = (namespace.to_owned(), flow_id.to_owned());
+            reg.flows.remove(&fkey);
+            reg.listeners.remove(&fkey);
             reg.schedules
                 .retain(|k, _| !(k.namespace == namespace && k.flow_id == flow_id));
             reg.wake
@@ -713,17 +724,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         upstream: &Execution,
         now: Instant,
     ) -> Result<(), TriggerError> {
-        let flows: Vec<Arc<Flow>> = self
-            .reg()
-            .flows
-            .values()
-            .filter(|f| {
-                f.triggers
-                    .iter()
-                    .any(|t| t.canonical == FLOW && !t.disabled)
-            })
-            .cloned()
-            .collect();
+        let flows: Vec<Arc<Flow>> = self.reg().listeners.values().cloned().collect();
         if flows.is_empty() {
             return Ok(());
         }
