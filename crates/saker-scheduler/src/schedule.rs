@@ -277,8 +277,10 @@ impl ScheduleSpec {
             return Ok(Step::Wait);
         }
         if let Some(delay) = self.late_maximum_delay {
-            while tick + delay < now {
-                match self.next_valid(tick, ok)? {
+            if tick + delay < now {
+                // The first tick not too late: at or after `now - delay` (one search, not a
+                // walk over every stale tick of a long downtime).
+                match self.next_valid(now - delay - TimeDelta::nanoseconds(1), ok)? {
                     Some(t) => tick = t,
                     None => {
                         return Ok(Step::Skip {
@@ -558,6 +560,27 @@ mod tests {
             [at("2025-01-01T10:30:00Z"), at("2025-01-01T10:40:00Z")]
         );
         assert_eq!(next, Some(at("2025-01-01T10:50:00Z")));
+    }
+
+    #[test]
+    fn late_maximum_delay_jumps_over_a_long_downtime_in_one_search() {
+        let mut s = spec("* * * * *", None, Recover::All);
+        s.cron = Cron::new("*/2 * * * * *", true, None).unwrap();
+        s.late_maximum_delay = Some(TimeDelta::seconds(10));
+        let now = at("2025-01-08T10:00:05.500Z");
+        let step = s
+            .evaluate(
+                Some(at("2025-01-01T00:00:00Z")),
+                &ScheduleState::default(),
+                now,
+                YES,
+            )
+            .unwrap();
+        let Step::Fire(fire) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!(fire.date, at("2025-01-08T09:59:56Z"));
+        assert_eq!(fire.next, Some(at("2025-01-08T09:59:58Z")));
     }
 
     #[test]
