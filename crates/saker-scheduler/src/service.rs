@@ -140,7 +140,7 @@ struct Registry {
     flows: BTreeMap<(String, String), Arc<Flow>>,
     /// The flows with an enabled Flow trigger (scanned on every execution change).
     listeners: BTreeMap<(String, String), Arc<Flow>>,
-    schedules: BTreeMap<TriggerKey, (Arc<Flow>, ScheduleSpec)>,
+    schedules: BTreeMap<TriggerKey, (Arc<Flow>, Arc<ScheduleSpec>)>,
     /// When each schedule needs attention next (absent: blocked, disabled or never).
     wake: BTreeMap<TriggerKey, Instant>,
 }
@@ -307,7 +307,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         for spec in specs {
             let k = key(&flow, &spec.trigger_id);
             self.sync_schedule(&k, &flow, &spec, now).await?;
-            self.reg().schedules.insert(k, (flow.clone(), spec));
+            self.reg().schedules.insert(k, (flow.clone(), Arc::new(spec)));
         }
         self.inner.notify.notify_one();
         Ok(())
