@@ -307,7 +307,9 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         for spec in specs {
             let k = key(&flow, &spec.trigger_id);
             self.sync_schedule(&k, &flow, &spec, now).await?;
-            self.reg().schedules.insert(k, (flow.clone(), Arc::new(spec)));
+            self.reg()
+                .schedules
+                .insert(k, (flow.clone(), Arc::new(spec)));
         }
         self.inner.notify.notify_one();
         Ok(())
