@@ -255,14 +255,9 @@ impl<'a> Cx<'a> {
             .filter(|run| predicate(run))
             .map(|run| run.id.clone())
             .collect();
-        debug_assert!(
-            found
-                .iter()
-                .zip(self.runs_in(&predicate))
-                .all(|(a, b)| *a == b)
-                && found.len() == self.runs_in(&predicate).len(),
-            "open runs out of date"
-        );
+        if crate::memo::checked(list.len()) {
+            assert_eq!(found, self.runs_in(&predicate), "open runs out of date");
+        }
         found
     }
 

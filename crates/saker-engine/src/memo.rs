@@ -14,6 +14,16 @@ use saker_flow::Flow;
 
 use crate::runs::{FxMap, RunIndex};
 
+/// Debug builds compare the memo and the fast paths with a derivation from scratch after
+/// every step; only for executions this small, so that large ones (the runtime's thousand
+/// sleeps test) do not turn quadratic again in debug builds.
+pub(crate) const CHECKED_RUNS: usize = 256;
+
+/// Whether to run those checks for an execution with `runs` task runs.
+pub(crate) fn checked(runs: usize) -> bool {
+    cfg!(debug_assertions) && runs <= CHECKED_RUNS
+}
+
 /// How far a list is known to satisfy a property, valid while the index's `epoch` (and for
 /// `done`, the parent's `regress` count) are unchanged.
 #[derive(Default, Clone, Copy, Debug)]
@@ -62,7 +72,7 @@ impl Memo {
         };
         memo.index.sync(&execution.task_run_list, is_flowable);
         #[cfg(debug_assertions)]
-        {
+        if checked(execution.task_run_list.len()) {
             // A list changed in place between calls (not through `apply`) cannot be noticed
             // cheaply in release builds; debug builds start over, so tests stay exact.
             let fresh = RunIndex::new(&execution.task_run_list, is_flowable);
@@ -80,6 +90,9 @@ impl Memo {
     /// Debug builds: the kept figures equal a fresh derivation (called after each `apply`).
     #[cfg(debug_assertions)]
     pub(crate) fn check(&self, execution: &Execution, is_flowable: &dyn Fn(&str) -> bool) {
+        if !checked(execution.task_run_list.len()) {
+            return;
+        }
         let fresh = RunIndex::new(&execution.task_run_list, is_flowable);
         assert_eq!(
             fresh.derived(),

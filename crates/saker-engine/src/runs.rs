@@ -1,11 +1,13 @@
 //! Task-run lookups for the process pass: an index beside the execution (by id, by
 //! `(taskId, parent, value)`, children by parent) so a lookup costs O(matches) instead of a
-//! scan of the whole list, which made every pass quadratic in the number of task runs.
+//! scan of the whole list, which made every pass quadratic in the number of task runs. The
+//! executor keeps it between `apply` calls (see `memo.rs`), with figures derived from states
+//! (open runs, per-parent counts) that it updates from the runs each step changed.
 //!
-//! The index only holds positions of keys that never change once a run exists (id, task id,
-//! parent, value); states are always read from the list. It is trusted only while it covers
-//! the list exactly (same length, same last id); otherwise lookups fall back to a scan, so a
-//! list changed behind the index's back still gives correct answers.
+//! The keys are those that never change once a run exists (id, task id, parent, value); states
+//! are always read from the list. The index is trusted only while it covers the list exactly
+//! (same length, same last id); otherwise lookups fall back to a scan, so a list changed behind
+//! the index's back still gives correct answers.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
