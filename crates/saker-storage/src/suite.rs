@@ -19,6 +19,7 @@ macro_rules! store_suite {
             flows_get_a_revision_per_changed_source,
             deleted_flows_keep_their_history,
             executions_round_trip_with_deltas,
+            a_delta_on_an_unsaved_execution_writes_it_whole,
             search_filters_sorts_and_pages,
             unfinished_executions_are_the_non_terminated_ones,
             deleting_an_execution_removes_its_logs,
@@ -33,6 +34,7 @@ macro_rules! store_suite {
             flows_get_a_revision_per_changed_source,
             deleted_flows_keep_their_history,
             executions_round_trip_with_deltas,
+            a_delta_on_an_unsaved_execution_writes_it_whole,
             search_filters_sorts_and_pages,
             unfinished_executions_are_the_non_terminated_ones,
             deleting_an_execution_removes_its_logs,
@@ -244,6 +246,20 @@ pub async fn executions_round_trip_with_deltas<S: Store>(store: &S) {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+pub async fn a_delta_on_an_unsaved_execution_writes_it_whole<S: Store>(store: &S) {
+    let mut execution = execution("e1", "ns", "f", 0);
+    for id in ["a", "b"] {
+        let run = TaskRun::new(TaskRunId::new(id), &execution, "t", at(1));
+        execution.task_run_list.push(run);
+    }
+    let changed = Changed::TaskRuns(vec![TaskRunId::new("b")]);
+    store.save_execution(&execution, &changed).await.unwrap();
+    assert_eq!(
+        store.get_execution(&execution.id).await.unwrap(),
+        Some(execution)
     );
 }
 
@@ -593,7 +609,10 @@ pub mod kv {
             let entry = store.get("io.kv", key, at(2)).await.unwrap().unwrap();
             assert_eq!(&entry.value, value, "{key}");
             assert_eq!(entry.meta.key, *key);
-            assert_eq!(entry.meta.description.as_deref(), Some(&*format!("about {key}")));
+            assert_eq!(
+                entry.meta.description.as_deref(),
+                Some(&*format!("about {key}"))
+            );
             assert_eq!(
                 (entry.meta.creation_date, entry.meta.update_date),
                 (at(1), at(1))
@@ -631,7 +650,10 @@ pub mod kv {
         );
         assert!(store.delete("io.kv", "b").await.unwrap());
         assert!(!store.delete("io.kv", "b").await.unwrap());
-        assert_eq!(keys(store.list("io.kv", at(5)).await.unwrap()), ["0old", "a", "c"]);
+        assert_eq!(
+            keys(store.list("io.kv", at(5)).await.unwrap()),
+            ["0old", "a", "c"]
+        );
         assert_eq!(keys(store.list("io.kv.child", at(5)).await.unwrap()), ["x"]);
         assert!(store.list("io.none", at(5)).await.unwrap().is_empty());
     }
@@ -658,7 +680,13 @@ pub mod kv {
             Err(KvError::AlreadyExists { key: "k".into() })
         );
         assert_eq!(
-            store.get("ns", "k", at(4)).await.unwrap().unwrap().value.value,
+            store
+                .get("ns", "k", at(4))
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+                .value,
             json!("two")
         );
         // An expired entry does not block a write without overwrite, and does not lend its
@@ -688,7 +716,9 @@ pub mod kv {
 
     pub async fn kv_rejects_invalid_keys<S: KvStore>(store: &S) {
         for key in ["", "_a", "a b", "a/b"] {
-            let result = store.put("ns", key, put(KvValue::new(Value::Null)), at(0)).await;
+            let result = store
+                .put("ns", key, put(KvValue::new(Value::Null)), at(0))
+                .await;
             assert!(
                 matches!(result, Err(KvError::InvalidKey { .. })),
                 "{key}: {result:?}"

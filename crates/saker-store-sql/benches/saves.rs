@@ -57,7 +57,7 @@ async fn lifecycle(store: &SqliteStore, id: &str) {
             .await;
         } else {
             step(store, &mut e, |e| {
-                e.task_run_list[task].transition(StateType::Success, at(3))
+                e.task_run_list[task].transition(StateType::Success, at(3));
             })
             .await;
         }

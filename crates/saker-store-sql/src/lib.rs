@@ -34,7 +34,9 @@ mod suite {
 
         async fn store() -> (tempfile::TempDir, SqliteStore) {
             let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(dir.path().join("saker.db")).await.unwrap();
+            let store = SqliteStore::open(dir.path().join("saker.db"))
+                .await
+                .unwrap();
             (dir, store)
         }
 

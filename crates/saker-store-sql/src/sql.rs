@@ -1,7 +1,8 @@
 //! SQL text shared by the SQLite and PostgreSQL backends. Every statement uses `$N`
 //! placeholders (both drivers accept them), `ON CONFLICT … DO UPDATE`, `RETURNING` and
-//! `NOT <boolean column>`, which mean the same on both. What differs per dialect (DDL, the
-//! label filter over JSON, transaction start) lives in the backend module, behind [`Dialect`].
+//! `NOT <boolean column>`, which mean the same on both. What differs per dialect lives in the
+//! backend module: DDL (`migrations/<dialect>/`), transaction start (`BEGIN IMMEDIATE` on
+//! SQLite) and, behind [`Dialect`], the label filter over the header JSON and substring search.
 //!
 //! Text ordering assumes byte order: SQLite's default BINARY collation, `COLLATE "C"` columns
 //! on PostgreSQL.
@@ -161,6 +162,10 @@ pub trait Dialect {
     /// A condition true when the execution row `e` (its `header` JSON) has a label with key
     /// `$key` and value `$value` (placeholders already numbered).
     fn label_condition(&self, key: &str, value: &str) -> String;
+
+    /// A condition true when the lowercased `column` contains `needle` (a placeholder bound to
+    /// an already lowercased string): `instr` on SQLite, `strpos` on PostgreSQL.
+    fn contains_lowercase(&self, column: &str, needle: &str) -> String;
 }
 
 /// A WHERE clause under construction: conditions joined by AND, with numbered parameters.
@@ -200,13 +205,13 @@ impl Filter {
         ));
     }
 
-    /// Case-insensitive substring match on any of `columns`. SQL's `lower` folds ASCII only (on
-    /// SQLite), which covers ids and namespaces; messages with other letters match exactly.
-    fn text(&mut self, columns: &[&str], text: &str) {
+    /// Case-insensitive substring match on any of `columns`. SQLite's `lower` folds ASCII only,
+    /// which covers ids and namespaces; messages with other letters match case-sensitively there.
+    fn text(&mut self, dialect: &dyn Dialect, columns: &[&str], text: &str) {
         let needle = self.bind(Param::Text(text.to_lowercase()));
         let any: Vec<String> = columns
             .iter()
-            .map(|column| format!("instr(lower({column}), {needle}) > 0"))
+            .map(|column| dialect.contains_lowercase(column, &needle))
             .collect();
         self.push(format!("({})", any.join(" OR ")));
     }
@@ -260,7 +265,7 @@ pub fn execution_filter(query: &ExecutionQuery, dialect: &dyn Dialect) -> Result
         filter.push(format!("e.parent_id = {p}"));
     }
     if let Some(text) = &query.text {
-        filter.text(&["e.id", "e.namespace", "e.flow_id"], text);
+        filter.text(dialect, &["e.id", "e.namespace", "e.flow_id"], text);
     }
     if !query.include_deleted {
         filter.push("NOT e.deleted".to_owned());
@@ -293,7 +298,7 @@ pub fn log_filter(query: &LogFilter) -> Filter {
 }
 
 /// The filter of a log search across executions.
-pub fn log_search_filter(search: &LogSearch) -> Result<Filter, Error> {
+pub fn log_search_filter(search: &LogSearch, dialect: &dyn Dialect) -> Result<Filter, Error> {
     let mut filter = Filter::default();
     if let Some(namespace) = &search.namespace {
         filter.namespace("namespace", namespace);
@@ -321,7 +326,7 @@ pub fn log_search_filter(search: &LogSearch) -> Result<Filter, Error> {
         filter.push(format!("timestamp < {p}"));
     }
     if let Some(text) = &search.text {
-        filter.text(&["message"], text);
+        filter.text(dialect, &["message"], text);
     }
     Ok(filter)
 }
@@ -369,6 +374,9 @@ mod tests {
         fn label_condition(&self, key: &str, value: &str) -> String {
             format!("has_label({key}, {value})")
         }
+        fn contains_lowercase(&self, column: &str, needle: &str) -> String {
+            format!("instr(lower({column}), {needle}) > 0")
+        }
     }
 
     #[test]
@@ -399,7 +407,10 @@ mod tests {
              OR instr(lower(e.flow_id), $6) > 0) AND NOT e.deleted"
         );
         assert_eq!(filter.params[5], Param::Text("sub".into()));
-        assert_eq!(limit_clause(Paging { page: 3, size: 10 }), " LIMIT 10 OFFSET 20");
+        assert_eq!(
+            limit_clause(Paging { page: 3, size: 10 }),
+            " LIMIT 10 OFFSET 20"
+        );
         assert_eq!(limit_clause(Paging { page: 1, size: 0 }), "");
     }
 

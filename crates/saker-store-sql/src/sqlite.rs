@@ -219,6 +219,10 @@ impl Dialect for SqliteDialect {
                AND json_extract(l.value, '$.value') = {value})"
         )
     }
+
+    fn contains_lowercase(&self, column: &str, needle: &str) -> String {
+        format!("instr(lower({column}), {needle}) > 0")
+    }
 }
 
 type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
@@ -729,7 +733,7 @@ impl Store for SqliteStore {
     }
 
     async fn search_logs(&self, search: &LogSearch) -> Result<Page<LogEntry>> {
-        let filter = sql::log_search_filter(search)?;
+        let filter = sql::log_search_filter(search, &SqliteDialect)?;
         let where_clause = filter.where_clause();
         let mut tx = self.reader.begin().await.map_err(db)?;
         let total: i64 = bind_params(

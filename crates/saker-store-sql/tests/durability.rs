@@ -125,7 +125,10 @@ async fn a_save_failing_inside_its_transaction_changes_nothing() {
         store.save_execution(&e, &unknown).await,
         Err(saker_storage::Error::NotFound(_))
     ));
-    assert_eq!(store.get_execution(&e.id).await.unwrap(), Some(stored.clone()));
+    assert_eq!(
+        store.get_execution(&e.id).await.unwrap(),
+        Some(stored.clone())
+    );
 
     // A failure after the header was already updated (here a task-run row the database
     // refuses) rolls the whole save back.
@@ -154,7 +157,11 @@ async fn a_save_failing_inside_its_transaction_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_saves_of_different_executions_all_land() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("saker.db")).await.unwrap());
+    let store = Arc::new(
+        SqliteStore::open(dir.path().join("saker.db"))
+            .await
+            .unwrap(),
+    );
     let mut tasks = Vec::new();
     for worker in 0..8 {
         let store = store.clone();
@@ -225,11 +232,12 @@ async fn a_file_that_is_not_a_database_is_refused_naming_it() {
 async fn a_path_that_cannot_hold_a_database_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     // A directory where the file should be.
-    let error = SqliteStore::open(dir.path()).await.err().unwrap().to_string();
-    assert!(
-        error.contains(&dir.path().display().to_string()),
-        "{error}"
-    );
+    let error = SqliteStore::open(dir.path())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains(&dir.path().display().to_string()), "{error}");
     // A parent that is a file.
     let file = dir.path().join("plain");
     std::fs::write(&file, "x").unwrap();
@@ -311,5 +319,12 @@ async fn the_searched_columns_follow_the_execution() {
     };
     let found = store.search_executions(&with_deleted).await.unwrap();
     assert_eq!(found.results, [e.clone()]);
-    assert!(store.get_execution(&ExecutionId::new("e1")).await.unwrap().unwrap().deleted);
+    assert!(
+        store
+            .get_execution(&ExecutionId::new("e1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
 }
