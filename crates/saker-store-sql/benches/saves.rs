@@ -15,6 +15,8 @@ use saker_core::{Execution, StateType, TaskRun, TaskRunId};
 use saker_storage::suite::{at, execution};
 use saker_storage::{Changed, Store};
 use saker_store_sql::SqliteStore;
+use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -94,7 +96,39 @@ fn bench(c: &mut Criterion) {
             })
         });
     });
+    // Floors on this machine: one round trip to sqlx's SQLite thread, and an empty write
+    // transaction (BEGIN IMMEDIATE + COMMIT), on a plain connection to the same file.
+    let mut raw = rt
+        .block_on(SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        )))
+        .unwrap();
+    group.bench_function("floor/select1", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    sqlx::query("SELECT 1").execute(&mut raw).await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("floor/empty-tx", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let tx = raw.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
     group.finish();
+    rt.block_on(raw.close()).unwrap();
 
     let mut group = c.benchmark_group("drain");
     group.sample_size(10);

@@ -331,6 +331,25 @@ fn delta_rows(execution: &Execution, ids: &[TaskRunId]) -> Result<Vec<TaskRunRow
         .collect()
 }
 
+/// The header UPDATE (`$1`..`$9`) followed by one task-run upsert per changed run
+/// (`$10`.. three parameters each, the execution id being `$1`).
+fn delta_sql(runs: usize) -> String {
+    let mut text = String::from(sql::EXECUTION_UPDATE);
+    for run in 0..runs {
+        let first = 10 + run * 3;
+        text.push_str(&format!(
+            "; INSERT INTO task_runs (execution_id, id, position, value) \
+             VALUES ($1, ${}, ${}, ${}) \
+             ON CONFLICT (execution_id, id) DO UPDATE SET position = excluded.position, \
+             value = excluded.value",
+            first,
+            first + 1,
+            first + 2
+        ));
+    }
+    text
+}
+
 fn all_rows(execution: &Execution) -> Result<Vec<TaskRunRow>> {
     execution
         .task_run_list
@@ -498,39 +517,53 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        let updated = bind_execution(sqlx::query(sql::EXECUTION_UPDATE), &row)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        match delta {
-            Some(rows) if updated > 0 => {
-                for run in rows {
-                    sqlx::query(sql::TASK_RUN_UPSERT)
-                        .bind(row.id.clone())
-                        .bind(run.id)
+        // The usual save (a stored execution, a few changed runs) is one round trip to the
+        // database thread: the header UPDATE and the run upserts as one multi-statement query.
+        // On an execution not stored yet, the UPDATE changes nothing and a run upsert breaks the
+        // foreign key (SQLite undoes that statement only); the whole execution is written then.
+        let existed = match &delta {
+            Some(runs) => {
+                let mut query =
+                    bind_execution(sqlx::query(AssertSqlSafe(delta_sql(runs.len()))), &row);
+                for run in runs {
+                    query = query
+                        .bind(run.id.clone())
                         .bind(run.position)
-                        .bind(run.value)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                        .bind(run.value.clone());
+                }
+                match query.execute(&mut *tx).await {
+                    Ok(done) => done.rows_affected() == 1 + runs.len() as u64,
+                    Err(sqlx::Error::Database(e))
+                        if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
+                    {
+                        false
+                    }
+                    Err(e) => return Err(db(e)),
                 }
             }
-            _ => {
-                if updated == 0 {
-                    bind_execution(sqlx::query(sql::EXECUTION_INSERT), &row)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                } else {
-                    sqlx::query(sql::TASK_RUNS_DELETE)
-                        .bind(row.id.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                }
-                insert_runs(&mut tx, &row.id, &all_rows(execution)?).await?;
+            None => {
+                bind_execution(sqlx::query(sql::EXECUTION_UPDATE), &row)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected()
+                    > 0
             }
+        };
+        if delta.is_none() || !existed {
+            if existed {
+                sqlx::query(sql::TASK_RUNS_DELETE)
+                    .bind(row.id.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            } else {
+                bind_execution(sqlx::query(sql::EXECUTION_INSERT), &row)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            insert_runs(&mut tx, &row.id, &all_rows(execution)?).await?;
         }
         tx.commit().await.map_err(db)
     }
