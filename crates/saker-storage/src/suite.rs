@@ -19,6 +19,22 @@ macro_rules! store_suite {
             flows_get_a_revision_per_changed_source,
             deleted_flows_keep_their_history,
             executions_round_trip_with_deltas,
+            a_delta_on_an_unsaved_execution_writes_it_whole,
+            search_filters_sorts_and_pages,
+            unfinished_executions_are_the_non_terminated_ones,
+            deleting_an_execution_removes_its_logs,
+            logs_filter_and_search,
+            triggers_and_their_leases,
+        );
+    };
+    // `$make` evaluates to `(guard, store)`: the guard (a temporary directory...) lives as long
+    // as the test.
+    (guarded $make:expr) => {
+        $crate::store_suite!(@guarded $make;
+            flows_get_a_revision_per_changed_source,
+            deleted_flows_keep_their_history,
+            executions_round_trip_with_deltas,
+            a_delta_on_an_unsaved_execution_writes_it_whole,
             search_filters_sorts_and_pages,
             unfinished_executions_are_the_non_terminated_ones,
             deleting_an_execution_removes_its_logs,
@@ -32,6 +48,60 @@ macro_rules! store_suite {
             async fn $name() {
                 let store = $make.await;
                 $crate::suite::$name(&store).await;
+            }
+        )*
+    };
+    (@guarded $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_guard, store) = $make.await;
+                $crate::suite::$name(&store).await;
+            }
+        )*
+    };
+}
+
+/// The [`KvStore`](saker_task::KvStore) suite, like [`store_suite!`](crate::store_suite): one
+/// `#[tokio::test]` per function of [`kv`], each on a fresh store made by `$make`
+/// (`guarded $make` for an expression evaluating to `(guard, store)`).
+#[macro_export]
+macro_rules! kv_suite {
+    ($make:expr) => {
+        $crate::kv_suite!(@plain $make;
+            kv_values_round_trip_with_their_types,
+            kv_lists_sorted_live_keys_of_one_namespace,
+            kv_overwrite_and_creation_dates,
+            kv_expired_entries_are_reported_then_gone,
+            kv_rejects_invalid_keys,
+            kv_lookup_inherits_from_parent_namespaces,
+        );
+    };
+    (guarded $make:expr) => {
+        $crate::kv_suite!(@guarded $make;
+            kv_values_round_trip_with_their_types,
+            kv_lists_sorted_live_keys_of_one_namespace,
+            kv_overwrite_and_creation_dates,
+            kv_expired_entries_are_reported_then_gone,
+            kv_rejects_invalid_keys,
+            kv_lookup_inherits_from_parent_namespaces,
+        );
+    };
+    (@plain $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = $make.await;
+                $crate::suite::kv::$name(&store).await;
+            }
+        )*
+    };
+    (@guarded $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_guard, store) = $make.await;
+                $crate::suite::kv::$name(&store).await;
             }
         )*
     };
@@ -176,6 +246,20 @@ pub async fn executions_round_trip_with_deltas<S: Store>(store: &S) {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+pub async fn a_delta_on_an_unsaved_execution_writes_it_whole<S: Store>(store: &S) {
+    let mut execution = execution("e1", "ns", "f", 0);
+    for id in ["a", "b"] {
+        let run = TaskRun::new(TaskRunId::new(id), &execution, "t", at(1));
+        execution.task_run_list.push(run);
+    }
+    let changed = Changed::TaskRuns(vec![TaskRunId::new("b")]);
+    store.save_execution(&execution, &changed).await.unwrap();
+    assert_eq!(
+        store.get_execution(&execution.id).await.unwrap(),
+        Some(execution)
     );
 }
 
@@ -476,4 +560,195 @@ pub async fn triggers_and_their_leases<S: Store>(store: &S) {
     assert!(store.delete_trigger(&k1).await.unwrap());
     assert!(!store.delete_trigger(&k1).await.unwrap());
     assert!(store.get_trigger(&k1).await.unwrap().is_none());
+}
+
+/// The KV store behaviours ([`kv_suite!`](crate::kv_suite)).
+pub mod kv {
+    use saker_task::kv::{KvError, KvPut, KvStore, KvType, KvValue, get_inherited};
+    use serde_json::{Value, json};
+
+    use super::at;
+
+    fn put(value: KvValue) -> KvPut {
+        KvPut {
+            value,
+            description: None,
+            expiration: None,
+            overwrite: true,
+        }
+    }
+
+    pub async fn kv_values_round_trip_with_their_types<S: KvStore>(store: &S) {
+        let values = [
+            ("s", KvValue::new(json!("text"))),
+            ("n", KvValue::new(json!(1.5))),
+            ("i", KvValue::new(json!(42))),
+            ("b", KvValue::new(json!(true))),
+            ("j", KvValue::new(json!({"a": [1, {"b": null}], "z": "é"}))),
+            (
+                "d",
+                KvValue {
+                    kind: KvType::Datetime,
+                    value: json!("2026-01-01T00:00:00Z"),
+                },
+            ),
+            (
+                "p",
+                KvValue {
+                    kind: KvType::Duration,
+                    value: json!("PT5M"),
+                },
+            ),
+        ];
+        for (key, value) in &values {
+            let mut entry = put(value.clone());
+            entry.description = Some(format!("about {key}"));
+            store.put("io.kv", key, entry, at(1)).await.unwrap();
+        }
+        for (key, value) in &values {
+            let entry = store.get("io.kv", key, at(2)).await.unwrap().unwrap();
+            assert_eq!(&entry.value, value, "{key}");
+            assert_eq!(entry.meta.key, *key);
+            assert_eq!(
+                entry.meta.description.as_deref(),
+                Some(&*format!("about {key}"))
+            );
+            assert_eq!(
+                (entry.meta.creation_date, entry.meta.update_date),
+                (at(1), at(1))
+            );
+            assert_eq!(entry.meta.expiration_date, None);
+        }
+        assert_eq!(store.get("io.kv", "missing", at(2)).await.unwrap(), None);
+        assert_eq!(store.get("io.other", "s", at(2)).await.unwrap(), None);
+    }
+
+    pub async fn kv_lists_sorted_live_keys_of_one_namespace<S: KvStore>(store: &S) {
+        for key in ["b", "a", "c"] {
+            store
+                .put("io.kv", key, put(KvValue::new(json!(key))), at(0))
+                .await
+                .unwrap();
+        }
+        store
+            .put("io.kv.child", "x", put(KvValue::new(json!(1))), at(0))
+            .await
+            .unwrap();
+        let mut expiring = put(KvValue::new(json!(0)));
+        expiring.expiration = Some(at(10));
+        store.put("io.kv", "0old", expiring, at(0)).await.unwrap();
+        let keys = |list: Vec<saker_task::kv::KvMeta>| -> Vec<String> {
+            list.into_iter().map(|meta| meta.key).collect()
+        };
+        assert_eq!(
+            keys(store.list("io.kv", at(5)).await.unwrap()),
+            ["0old", "a", "b", "c"]
+        );
+        assert_eq!(
+            keys(store.list("io.kv", at(10)).await.unwrap()),
+            ["a", "b", "c"]
+        );
+        assert!(store.delete("io.kv", "b").await.unwrap());
+        assert!(!store.delete("io.kv", "b").await.unwrap());
+        assert_eq!(
+            keys(store.list("io.kv", at(5)).await.unwrap()),
+            ["0old", "a", "c"]
+        );
+        assert_eq!(keys(store.list("io.kv.child", at(5)).await.unwrap()), ["x"]);
+        assert!(store.list("io.none", at(5)).await.unwrap().is_empty());
+    }
+
+    pub async fn kv_overwrite_and_creation_dates<S: KvStore>(store: &S) {
+        store
+            .put("ns", "k", put(KvValue::new(json!(1))), at(1))
+            .await
+            .unwrap();
+        store
+            .put("ns", "k", put(KvValue::new(json!("two"))), at(2))
+            .await
+            .unwrap();
+        let entry = store.get("ns", "k", at(3)).await.unwrap().unwrap();
+        assert_eq!(entry.value, KvValue::new(json!("two")));
+        assert_eq!(
+            (entry.meta.creation_date, entry.meta.update_date),
+            (at(1), at(2))
+        );
+        let mut keep = put(KvValue::new(json!(3)));
+        keep.overwrite = false;
+        assert_eq!(
+            store.put("ns", "k", keep.clone(), at(4)).await,
+            Err(KvError::AlreadyExists { key: "k".into() })
+        );
+        assert_eq!(
+            store
+                .get("ns", "k", at(4))
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+                .value,
+            json!("two")
+        );
+        // An expired entry does not block a write without overwrite, and does not lend its
+        // creation date.
+        let mut short = put(KvValue::new(json!("short")));
+        short.expiration = Some(at(6));
+        store.put("ns", "e", short, at(5)).await.unwrap();
+        store.put("ns", "e", keep, at(7)).await.unwrap();
+        let entry = store.get("ns", "e", at(8)).await.unwrap().unwrap();
+        assert_eq!(entry.value.value, json!(3));
+        assert_eq!(
+            (entry.meta.creation_date, entry.meta.expiration_date),
+            (at(7), None)
+        );
+    }
+
+    pub async fn kv_expired_entries_are_reported_then_gone<S: KvStore>(store: &S) {
+        let mut entry = put(KvValue::new(json!("v")));
+        entry.expiration = Some(at(10));
+        store.put("ns", "k", entry, at(0)).await.unwrap();
+        let live = store.get("ns", "k", at(9)).await.unwrap().unwrap();
+        assert_eq!(live.meta.expiration_date, Some(at(10)));
+        assert_eq!(store.get("ns", "k", at(10)).await, Err(KvError::Expired));
+        assert_eq!(store.get("ns", "k", at(10)).await, Ok(None));
+        assert!(!store.delete("ns", "k").await.unwrap());
+    }
+
+    pub async fn kv_rejects_invalid_keys<S: KvStore>(store: &S) {
+        for key in ["", "_a", "a b", "a/b"] {
+            let result = store
+                .put("ns", key, put(KvValue::new(Value::Null)), at(0))
+                .await;
+            assert!(
+                matches!(result, Err(KvError::InvalidKey { .. })),
+                "{key}: {result:?}"
+            );
+        }
+        assert!(store.list("ns", at(0)).await.unwrap().is_empty());
+    }
+
+    pub async fn kv_lookup_inherits_from_parent_namespaces<S: KvStore>(store: &S) {
+        store
+            .put("io", "shared", put(KvValue::new(json!("root"))), at(0))
+            .await
+            .unwrap();
+        store
+            .put("io.a", "shared", put(KvValue::new(json!("a"))), at(0))
+            .await
+            .unwrap();
+        let found = |ns: &'static str| async move {
+            get_inherited(store, ns, "shared", at(1))
+                .await
+                .unwrap()
+                .map(|(ns, entry)| (ns, entry.value.value))
+        };
+        assert_eq!(found("io.a.b").await, Some(("io.a".into(), json!("a"))));
+        assert_eq!(found("io.b").await, Some(("io".into(), json!("root"))));
+        assert_eq!(found("other").await, None);
+    }
+}
+
+#[cfg(test)]
+mod memory_kv {
+    crate::kv_suite!(async { saker_task::memory::MemoryKvStore::new() });
 }

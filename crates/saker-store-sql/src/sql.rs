@@ -1,0 +1,424 @@
+//! SQL text shared by the SQLite and PostgreSQL backends. Every statement uses `$N`
+//! placeholders (both drivers accept them), `ON CONFLICT … DO UPDATE`, `RETURNING` and
+//! `NOT <boolean column>`, which mean the same on both. What differs per dialect lives in the
+//! backend module: DDL (`migrations/<dialect>/`), transaction start (`BEGIN IMMEDIATE` on
+//! SQLite) and, behind [`Dialect`], the label filter over the header JSON and substring search.
+//!
+//! Text ordering assumes byte order: SQLite's default BINARY collation, `COLLATE "C"` columns
+//! on PostgreSQL.
+
+use saker_core::{Label, StateType};
+use saker_storage::{ExecutionQuery, LogFilter, LogSearch, Paging};
+
+use crate::codec::{instant_to_db, level_to_db};
+use saker_storage::Error;
+
+// ----- Flows
+
+pub const FLOW_LATEST: &str = "SELECT namespace, id, revision, source, deleted FROM flows \
+     WHERE namespace = $1 AND id = $2 ORDER BY revision DESC LIMIT 1";
+
+pub const FLOW_REVISION: &str = "SELECT namespace, id, revision, source, deleted FROM flows \
+     WHERE namespace = $1 AND id = $2 AND revision = $3";
+
+pub const FLOW_REVISIONS: &str = "SELECT namespace, id, revision, source, deleted FROM flows \
+     WHERE namespace = $1 AND id = $2 ORDER BY revision";
+
+pub const FLOW_INSERT: &str =
+    "INSERT INTO flows (namespace, id, revision, source, deleted) VALUES ($1, $2, $3, $4, $5)";
+
+/// The latest revision of every live flow; `$1` narrows to one namespace when not NULL.
+pub const FLOWS_LATEST: &str = "SELECT f.namespace, f.id, f.revision, f.source, f.deleted \
+     FROM flows f \
+     WHERE f.revision = (SELECT MAX(l.revision) FROM flows l \
+                         WHERE l.namespace = f.namespace AND l.id = f.id) \
+       AND NOT f.deleted AND ($1 IS NULL OR f.namespace = $1) \
+     ORDER BY f.namespace, f.id";
+
+// ----- Executions
+
+pub const EXECUTION_UPDATE: &str = "UPDATE executions SET namespace = $2, flow_id = $3, \
+     state = $4, start_date = $5, end_date = $6, parent_id = $7, deleted = $8, header = $9 \
+     WHERE id = $1";
+
+pub const EXECUTION_INSERT: &str = "INSERT INTO executions \
+     (id, namespace, flow_id, state, start_date, end_date, parent_id, deleted, header) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+pub const TASK_RUN_UPSERT: &str = "INSERT INTO task_runs (execution_id, id, position, value) \
+     VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (execution_id, id) DO UPDATE SET position = excluded.position, \
+     value = excluded.value";
+
+pub const TASK_RUNS_DELETE: &str = "DELETE FROM task_runs WHERE execution_id = $1";
+
+/// How many task runs one multi-row INSERT writes (4 parameters each, far below every
+/// backend's parameter limit).
+pub const TASK_RUNS_PER_INSERT: usize = 250;
+
+/// `INSERT INTO task_runs … VALUES ($1, $2, $3, $4), ($5, …)` for `rows` rows.
+pub fn task_runs_insert(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO task_runs (execution_id, id, position, value) VALUES ");
+    push_tuples(&mut sql, rows, 4);
+    sql
+}
+
+/// The header (kind 0) then the task runs in order (kind 1) of one execution, in one
+/// statement so it reads one consistent snapshot.
+pub const EXECUTION_GET: &str = "SELECT 0 AS kind, -1 AS position, header AS value \
+     FROM executions WHERE id = $1 \
+     UNION ALL \
+     SELECT 1 AS kind, position, value FROM task_runs WHERE execution_id = $1 \
+     ORDER BY kind, position";
+
+pub const EXECUTION_DELETE: &str = "DELETE FROM executions WHERE id = $1";
+
+// ----- Logs
+
+pub const LOG_COLUMNS: &str = "namespace, flow_id, task_id, execution_id, task_run_id, \
+     attempt_number, timestamp, level, thread, message";
+
+pub const LOGS_PER_INSERT: usize = 200;
+
+/// `INSERT INTO logs (…) VALUES (…), (…)` for `rows` rows of 10 parameters.
+pub fn logs_insert(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO logs ({LOG_COLUMNS}) VALUES ");
+    push_tuples(&mut sql, rows, 10);
+    sql
+}
+
+pub const LOGS_DELETE: &str = "DELETE FROM logs WHERE execution_id = $1";
+
+// ----- Triggers
+
+pub const TRIGGER_UPSERT: &str = "INSERT INTO triggers (namespace, flow_id, trigger_id, \
+     next_execution_date, disabled, context, lease_owner, lease_until, updated) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET \
+     next_execution_date = excluded.next_execution_date, disabled = excluded.disabled, \
+     context = excluded.context, lease_owner = excluded.lease_owner, \
+     lease_until = excluded.lease_until, updated = excluded.updated";
+
+pub const TRIGGER_GET: &str = "SELECT namespace, flow_id, trigger_id, next_execution_date, \
+     disabled, context, lease_owner, lease_until, updated FROM triggers \
+     WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3";
+
+/// Every trigger, or those of namespace `$1` and its children (`$2` = `ns.`, `$3` = `ns/`,
+/// the byte range of `ns.*`, which an index can serve).
+pub const TRIGGERS_LIST: &str = "SELECT namespace, flow_id, trigger_id, next_execution_date, \
+     disabled, context, lease_owner, lease_until, updated FROM triggers \
+     WHERE $1 IS NULL OR namespace = $1 OR (namespace > $2 AND namespace < $3) \
+     ORDER BY namespace, flow_id, trigger_id";
+
+pub const TRIGGER_DELETE: &str =
+    "DELETE FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3";
+
+/// Takes the lease in one statement, so two schedulers can never both get it: `$4` owner,
+/// `$5` until, `$6` now.
+pub const TRIGGER_LEASE: &str = "UPDATE triggers SET lease_owner = $4, lease_until = $5 \
+     WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 \
+       AND (lease_owner IS NULL OR lease_until IS NULL OR lease_owner = $4 OR lease_until <= $6) \
+     RETURNING namespace, flow_id, trigger_id, next_execution_date, disabled, context, \
+       lease_owner, lease_until, updated";
+
+// ----- KV
+
+pub const KV_GET: &str = "SELECT kind, value, description, created, updated, expiration \
+     FROM kv WHERE namespace = $1 AND key = $2";
+
+/// Drops an entry only if it is (still) expired at `$3`: a concurrent re-put survives.
+pub const KV_DELETE_EXPIRED: &str = "DELETE FROM kv WHERE namespace = $1 AND key = $2 \
+     AND expiration IS NOT NULL AND expiration <= $3";
+
+/// Writes an entry unless a live one exists and `$8` (overwrite) is false; a replaced live entry
+/// keeps its creation date. Zero rows affected means "already exists".
+pub const KV_PUT: &str = "INSERT INTO kv \
+     (namespace, key, kind, value, description, created, updated, expiration) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
+     ON CONFLICT (namespace, key) DO UPDATE SET kind = excluded.kind, value = excluded.value, \
+     description = excluded.description, \
+     created = CASE WHEN kv.expiration IS NOT NULL AND kv.expiration <= $6 \
+                    THEN excluded.created ELSE kv.created END, \
+     updated = excluded.updated, expiration = excluded.expiration \
+     WHERE $8 OR (kv.expiration IS NOT NULL AND kv.expiration <= $6)";
+
+pub const KV_DELETE: &str = "DELETE FROM kv WHERE namespace = $1 AND key = $2";
+
+pub const KV_LIST: &str = "SELECT key, description, created, updated, expiration FROM kv \
+     WHERE namespace = $1 AND (expiration IS NULL OR expiration > $2) ORDER BY key";
+
+// ----- Dynamic queries
+
+/// A bound value of a dynamic query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// What differs between dialects in the dynamic queries.
+pub trait Dialect {
+    /// A condition true when the execution row `e` (its `header` JSON) has a label with key
+    /// `$key` and value `$value` (placeholders already numbered).
+    fn label_condition(&self, key: &str, value: &str) -> String;
+
+    /// A condition true when the lowercased `column` contains `needle` (a placeholder bound to
+    /// an already lowercased string): `instr` on SQLite, `strpos` on PostgreSQL.
+    fn contains_lowercase(&self, column: &str, needle: &str) -> String;
+}
+
+/// A WHERE clause under construction: conditions joined by AND, with numbered parameters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    conditions: Vec<String>,
+    pub params: Vec<Param>,
+}
+
+impl Filter {
+    /// Adds a parameter and returns its placeholder.
+    pub fn bind(&mut self, param: Param) -> String {
+        self.params.push(param);
+        format!("${}", self.params.len())
+    }
+
+    pub fn push(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    /// ` WHERE a AND b`, or nothing.
+    pub fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// `column` equals the namespace or is one of its children.
+    fn namespace(&mut self, column: &str, namespace: &str) {
+        let exact = self.bind(Param::Text(namespace.to_owned()));
+        let low = self.bind(Param::Text(format!("{namespace}.")));
+        let high = self.bind(Param::Text(format!("{namespace}/")));
+        self.push(format!(
+            "({column} = {exact} OR ({column} > {low} AND {column} < {high}))"
+        ));
+    }
+
+    /// Case-insensitive substring match on any of `columns`. SQLite's `lower` folds ASCII only,
+    /// which covers ids and namespaces; messages with other letters match case-sensitively there.
+    fn text(&mut self, dialect: &dyn Dialect, columns: &[&str], text: &str) {
+        let needle = self.bind(Param::Text(text.to_lowercase()));
+        let any: Vec<String> = columns
+            .iter()
+            .map(|column| dialect.contains_lowercase(column, &needle))
+            .collect();
+        self.push(format!("({})", any.join(" OR ")));
+    }
+}
+
+/// The states a restarted server resumes.
+pub fn unfinished_states() -> Vec<StateType> {
+    StateType::ALL
+        .into_iter()
+        .filter(|state| !state.is_terminated())
+        .collect()
+}
+
+/// `'A', 'B'` for a list of states (their names are fixed identifiers, safe to inline).
+pub fn state_list(states: &[StateType]) -> String {
+    states
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The filter of an execution search over the `executions e` row.
+pub fn execution_filter(query: &ExecutionQuery, dialect: &dyn Dialect) -> Result<Filter, Error> {
+    let mut filter = Filter::default();
+    if let Some(namespace) = &query.namespace {
+        filter.namespace("e.namespace", namespace);
+    }
+    if let Some(flow_id) = &query.flow_id {
+        let p = filter.bind(Param::Text(flow_id.clone()));
+        filter.push(format!("e.flow_id = {p}"));
+    }
+    if !query.states.is_empty() {
+        filter.push(format!("e.state IN ({})", state_list(&query.states)));
+    }
+    for Label { key, value } in &query.labels {
+        let key = filter.bind(Param::Text(key.clone()));
+        let value = filter.bind(Param::Text(value.clone()));
+        filter.push(dialect.label_condition(&key, &value));
+    }
+    if let Some(from) = query.start_from {
+        let p = filter.bind(Param::Int(instant_to_db(from)?));
+        filter.push(format!("e.start_date >= {p}"));
+    }
+    if let Some(to) = query.start_to {
+        let p = filter.bind(Param::Int(instant_to_db(to)?));
+        filter.push(format!("e.start_date < {p}"));
+    }
+    if let Some(parent) = &query.parent_id {
+        let p = filter.bind(Param::Text(parent.clone()));
+        filter.push(format!("e.parent_id = {p}"));
+    }
+    if let Some(text) = &query.text {
+        filter.text(dialect, &["e.id", "e.namespace", "e.flow_id"], text);
+    }
+    if !query.include_deleted {
+        filter.push("NOT e.deleted".to_owned());
+    }
+    Ok(filter)
+}
+
+/// The filter of an execution's log lines.
+pub fn log_filter(query: &LogFilter) -> Filter {
+    let mut filter = Filter::default();
+    let p = filter.bind(Param::Text(query.execution_id.clone()));
+    filter.push(format!("execution_id = {p}"));
+    if let Some(run) = &query.task_run_id {
+        let p = filter.bind(Param::Text(run.clone()));
+        filter.push(format!("task_run_id = {p}"));
+    }
+    if !query.task_ids.is_empty() {
+        let ids: Vec<String> = query
+            .task_ids
+            .iter()
+            .map(|id| filter.bind(Param::Text(id.clone())))
+            .collect();
+        filter.push(format!("task_id IN ({})", ids.join(", ")));
+    }
+    if let Some(min) = query.min_level {
+        let p = filter.bind(Param::Int(level_to_db(min)));
+        filter.push(format!("level >= {p}"));
+    }
+    filter
+}
+
+/// The filter of a log search across executions.
+pub fn log_search_filter(search: &LogSearch, dialect: &dyn Dialect) -> Result<Filter, Error> {
+    let mut filter = Filter::default();
+    if let Some(namespace) = &search.namespace {
+        filter.namespace("namespace", namespace);
+    }
+    for (column, value) in [
+        ("flow_id", &search.flow_id),
+        ("execution_id", &search.execution_id),
+        ("task_id", &search.task_id),
+    ] {
+        if let Some(value) = value {
+            let p = filter.bind(Param::Text(value.clone()));
+            filter.push(format!("{column} = {p}"));
+        }
+    }
+    if let Some(min) = search.min_level {
+        let p = filter.bind(Param::Int(level_to_db(min)));
+        filter.push(format!("level >= {p}"));
+    }
+    if let Some(from) = search.from {
+        let p = filter.bind(Param::Int(instant_to_db(from)?));
+        filter.push(format!("timestamp >= {p}"));
+    }
+    if let Some(to) = search.to {
+        let p = filter.bind(Param::Int(instant_to_db(to)?));
+        filter.push(format!("timestamp < {p}"));
+    }
+    if let Some(text) = &search.text {
+        filter.text(dialect, &["message"], text);
+    }
+    Ok(filter)
+}
+
+/// ` LIMIT n OFFSET m` for a page (nothing when the size is 0, "no limit").
+pub fn limit_clause(paging: Paging) -> String {
+    match paging.window() {
+        (_, None) => String::new(),
+        (skip, Some(take)) => format!(" LIMIT {take} OFFSET {skip}"),
+    }
+}
+
+/// `($1, $2), ($3, $4)` for `rows` tuples of `width` placeholders.
+fn push_tuples(sql: &mut String, rows: usize, width: usize) {
+    use std::fmt::Write;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", row * width + column + 1);
+        }
+        sql.push(')');
+    }
+}
+
+/// `$first, $first+1, …` for `count` placeholders.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Json;
+    impl Dialect for Json {
+        fn label_condition(&self, key: &str, value: &str) -> String {
+            format!("has_label({key}, {value})")
+        }
+        fn contains_lowercase(&self, column: &str, needle: &str) -> String {
+            format!("instr(lower({column}), {needle}) > 0")
+        }
+    }
+
+    #[test]
+    fn tuples_are_numbered_across_rows() {
+        assert_eq!(
+            task_runs_insert(2),
+            "INSERT INTO task_runs (execution_id, id, position, value) VALUES \
+             ($1, $2, $3, $4), ($5, $6, $7, $8)"
+        );
+        assert_eq!(placeholders(3, 2), "$3, $4");
+    }
+
+    #[test]
+    fn execution_filters_number_their_parameters_in_order() {
+        let query = ExecutionQuery {
+            namespace: Some("io.a".into()),
+            labels: vec![Label::new("team", "data")],
+            states: vec![StateType::Success],
+            text: Some("Sub".into()),
+            ..ExecutionQuery::default()
+        };
+        let filter = execution_filter(&query, &Json).unwrap();
+        assert_eq!(
+            filter.where_clause(),
+            " WHERE (e.namespace = $1 OR (e.namespace > $2 AND e.namespace < $3)) \
+             AND e.state IN ('SUCCESS') AND has_label($4, $5) \
+             AND (instr(lower(e.id), $6) > 0 OR instr(lower(e.namespace), $6) > 0 \
+             OR instr(lower(e.flow_id), $6) > 0) AND NOT e.deleted"
+        );
+        assert_eq!(filter.params[5], Param::Text("sub".into()));
+        assert_eq!(
+            limit_clause(Paging { page: 3, size: 10 }),
+            " LIMIT 10 OFFSET 20"
+        );
+        assert_eq!(limit_clause(Paging { page: 1, size: 0 }), "");
+    }
+
+    #[test]
+    fn unfinished_states_are_the_non_terminated_ones() {
+        let states = unfinished_states();
+        assert!(states.contains(&StateType::Running));
+        assert!(states.contains(&StateType::Paused));
+        assert!(!states.contains(&StateType::Success));
+    }
+}

@@ -1,0 +1,884 @@
+//! The SQLite backend: one file, WAL, one writer connection and a few readers.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use saker_core::{Execution, ExecutionId, Instant, TaskRunId};
+use saker_storage::{
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
+    Store, TriggerKey, TriggerRecord,
+};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
+
+use crate::codec::{
+    ExecutionRow, TaskRunRow, assemble, from_json, instant_from_db, instant_to_db, level_from_db,
+    level_to_db, option_instant_to_db, to_json,
+};
+use crate::sql::{self, Dialect, Param};
+
+/// The schema, oldest first. A new version is a new file; released files never change (their
+/// checksum is recorded in the database).
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+/// How many connections read in parallel with the writer (WAL readers never block it).
+const READERS: u32 = 4;
+
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Saker's store in one SQLite file.
+///
+/// All writes go through a single connection: SQLite has one writer at a time anyway, and
+/// queueing in the pool is cheaper than lock retries. Each write is one `BEGIN IMMEDIATE`
+/// transaction. Reads use their own connections (WAL readers see the last commit and never wait
+/// for the writer). `synchronous=NORMAL` with WAL keeps every commit atomic and consistent; a
+/// power loss (not a process crash) may lose the last commits before the next checkpoint.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    location: String,
+}
+
+fn pool_options(connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .min_connections(1)
+        // Connections live as long as the store: an in-memory database lives in its
+        // connection, and prepared statements are cached per connection.
+        .idle_timeout(None)
+        .max_lifetime(None)
+        // A ping per acquire would double the round trips of a save.
+        .test_before_acquire(false)
+}
+
+fn db(error: sqlx::Error) -> Error {
+    Error::Backend(error.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directories when missing) the store in the SQLite
+    /// file at `path`, bringing its schema up to date.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let location = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::Backend(format!(
+                    "cannot create the directory {} for the store: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let fail = |e: sqlx::Error| {
+            Error::Backend(format!(
+                "cannot open the SQLite store {location}: {e}{}",
+                if e.to_string().contains("not a database") {
+                    " (the file is not a SQLite database, or it is damaged)"
+                } else {
+                    ""
+                }
+            ))
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = pool_options(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(fail)?;
+        migrate(&writer, &location).await?;
+        let reader = pool_options(READERS)
+            .connect_with(options)
+            .await
+            .map_err(fail)?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            location,
+        })
+    }
+
+    /// A private in-memory store (tests): one connection, gone when the store is dropped.
+    pub async fn memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(db)?
+            .foreign_keys(true);
+        let writer = pool_options(1).connect_with(options).await.map_err(db)?;
+        migrate(&writer, ":memory:").await?;
+        Ok(SqliteStore {
+            reader: writer.clone(),
+            writer,
+            location: ":memory:".to_owned(),
+        })
+    }
+
+    /// The file the store lives in (`:memory:` for an in-memory one).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Closes every connection (checkpointing the WAL); the store is unusable afterwards.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+/// The newest schema version this build knows.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.iter().map(|(v, _, _)| *v).max().unwrap_or(0)
+}
+
+/// Refuses a database written by a newer Saker, then applies the missing migrations.
+async fn migrate(pool: &SqlitePool, location: &str) -> Result<()> {
+    let fail = |e: sqlx::Error| {
+        let hint = if e.to_string().contains("not a database") {
+            " (the file is not a SQLite database, or it is damaged)"
+        } else {
+            ""
+        };
+        Error::Backend(format!(
+            "cannot read the SQLite store {location}: {e}{hint}"
+        ))
+    };
+    let has_history: bool = sqlx::query_scalar(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(fail)?;
+    if has_history {
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(pool)
+            .await
+            .map_err(fail)?;
+        let known = schema_version();
+        if let Some(applied) = applied.filter(|applied| *applied > known) {
+            return Err(Error::Backend(format!(
+                "the SQLite store {location} has schema version {applied}, written by a newer \
+                 Saker; this version knows schema versions up to {known}: upgrade Saker or use \
+                 another data directory"
+            )));
+        }
+    }
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, text)| {
+            Migration::new(
+                *version,
+                (*description).into(),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(*text),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+        .run(pool)
+        .await
+        .map_err(|e| {
+            Error::Backend(format!(
+                "cannot bring the schema of the SQLite store {location} up to date: {e}"
+            ))
+        })
+}
+
+/// SQLite's JSON functions for the label filter.
+pub(crate) struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn label_condition(&self, key: &str, value: &str) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM json_each(e.header, '$.labels') l \
+             WHERE json_extract(l.value, '$.key') = {key} \
+               AND json_extract(l.value, '$.value') = {value})"
+        )
+    }
+
+    fn contains_lowercase(&self, column: &str, needle: &str) -> String {
+        format!("instr(lower({column}), {needle}) > 0")
+    }
+}
+
+type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
+
+fn bind_params<'q>(mut query: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<'q> {
+    for param in params {
+        query = match param {
+            Param::Text(text) => query.bind(text.clone()),
+            Param::Int(n) => query.bind(*n),
+            Param::Bool(b) => query.bind(*b),
+        };
+    }
+    query
+}
+
+fn bind_execution<'q>(query: SqliteQuery<'q>, row: &ExecutionRow) -> SqliteQuery<'q> {
+    query
+        .bind(row.id.clone())
+        .bind(row.namespace.clone())
+        .bind(row.flow_id.clone())
+        .bind(row.state)
+        .bind(row.start_date)
+        .bind(row.end_date)
+        .bind(row.parent_id.clone())
+        .bind(row.deleted)
+        .bind(row.header.clone())
+}
+
+fn flow_record(row: &SqliteRow) -> Result<FlowRecord> {
+    Ok(FlowRecord {
+        namespace: row.try_get(0).map_err(db)?,
+        id: row.try_get(1).map_err(db)?,
+        revision: u32::try_from(row.try_get::<i64, _>(2).map_err(db)?)
+            .map_err(|_| Error::Backend("flow revision out of range".to_owned()))?,
+        source: row.try_get(3).map_err(db)?,
+        deleted: row.try_get(4).map_err(db)?,
+    })
+}
+
+fn trigger_record(row: &SqliteRow) -> Result<TriggerRecord> {
+    let instant = |index: usize| -> Result<Option<Instant>> {
+        Ok(row
+            .try_get::<Option<i64>, _>(index)
+            .map_err(db)?
+            .map(instant_from_db))
+    };
+    Ok(TriggerRecord {
+        key: TriggerKey {
+            namespace: row.try_get(0).map_err(db)?,
+            flow_id: row.try_get(1).map_err(db)?,
+            trigger_id: row.try_get(2).map_err(db)?,
+        },
+        next_execution_date: instant(3)?,
+        disabled: row.try_get(4).map_err(db)?,
+        context: from_json(&row.try_get::<String, _>(5).map_err(db)?, "trigger context")?,
+        lease_owner: row.try_get(6).map_err(db)?,
+        lease_until: instant(7)?,
+        updated: instant_from_db(row.try_get(8).map_err(db)?),
+    })
+}
+
+fn log_entry(row: &SqliteRow) -> Result<LogEntry> {
+    Ok(LogEntry {
+        namespace: row.try_get(0).map_err(db)?,
+        flow_id: row.try_get(1).map_err(db)?,
+        task_id: row.try_get(2).map_err(db)?,
+        execution_id: row.try_get(3).map_err(db)?,
+        task_run_id: row.try_get(4).map_err(db)?,
+        attempt_number: row
+            .try_get::<Option<i64>, _>(5)
+            .map_err(db)?
+            .map(|n| n as u32),
+        timestamp: instant_from_db(row.try_get(6).map_err(db)?),
+        level: level_from_db(row.try_get(7).map_err(db)?)?,
+        thread: row.try_get(8).map_err(db)?,
+        message: row.try_get(9).map_err(db)?,
+    })
+}
+
+/// The rows of the task runs a delta names, checked before anything is written so a bad delta
+/// changes nothing.
+fn delta_rows(execution: &Execution, ids: &[TaskRunId]) -> Result<Vec<TaskRunRow>> {
+    let list = &execution.task_run_list;
+    // The usual delta is a few runs at the end of the list (new and active ones); a big one
+    // gets an index instead of a scan per id.
+    let index: HashMap<&TaskRunId, usize> = if ids.len() > 8 {
+        list.iter()
+            .enumerate()
+            .map(|(position, run)| (&run.id, position))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    ids.iter()
+        .map(|id| {
+            let position = if ids.len() > 8 {
+                index.get(id).copied()
+            } else {
+                list.iter().rposition(|run| run.id == *id)
+            };
+            let position = position.ok_or_else(|| {
+                Error::NotFound(format!("task run {} in the execution", id.as_str()))
+            })?;
+            TaskRunRow::new(position, &list[position])
+        })
+        .collect()
+}
+
+/// The header UPDATE (`$1`..`$9`) followed by one task-run upsert per changed run
+/// (`$10`.. three parameters each, the execution id being `$1`).
+fn delta_sql(runs: usize) -> String {
+    let mut text = String::from(sql::EXECUTION_UPDATE);
+    for run in 0..runs {
+        let first = 10 + run * 3;
+        text.push_str(&format!(
+            "; INSERT INTO task_runs (execution_id, id, position, value) \
+             VALUES ($1, ${}, ${}, ${}) \
+             ON CONFLICT (execution_id, id) DO UPDATE SET position = excluded.position, \
+             value = excluded.value",
+            first,
+            first + 1,
+            first + 2
+        ));
+    }
+    text
+}
+
+fn all_rows(execution: &Execution) -> Result<Vec<TaskRunRow>> {
+    execution
+        .task_run_list
+        .iter()
+        .enumerate()
+        .map(|(position, run)| TaskRunRow::new(position, run))
+        .collect()
+}
+
+async fn insert_runs(
+    conn: &mut SqliteConnection,
+    execution_id: &str,
+    rows: &[TaskRunRow],
+) -> Result<()> {
+    for chunk in rows.chunks(sql::TASK_RUNS_PER_INSERT) {
+        let text = sql::task_runs_insert(chunk.len());
+        let mut query = sqlx::query(AssertSqlSafe(text));
+        for row in chunk {
+            query = query
+                .bind(execution_id.to_owned())
+                .bind(row.id.clone())
+                .bind(row.position)
+                .bind(row.value.clone());
+        }
+        query.execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The task-run JSONs of the given executions, each in list order.
+async fn runs_of(
+    conn: &mut SqliteConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>> {
+    let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let text = format!(
+            "SELECT execution_id, value FROM task_runs WHERE execution_id IN ({}) \
+             ORDER BY execution_id, position",
+            sql::placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(text));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(db)? {
+            let id: String = row.try_get(0).map_err(db)?;
+            runs.entry(id)
+                .or_default()
+                .push(row.try_get(1).map_err(db)?);
+        }
+    }
+    Ok(runs)
+}
+
+/// Assembles executions from `(id, header)` rows and their runs, keeping the rows' order.
+fn assemble_all(
+    headers: Vec<SqliteRow>,
+    mut runs: HashMap<String, Vec<String>>,
+) -> Result<Vec<Execution>> {
+    headers
+        .iter()
+        .map(|row| {
+            let id: String = row.try_get(0).map_err(db)?;
+            let header: String = row.try_get(1).map_err(db)?;
+            let own = runs.remove(&id).unwrap_or_default();
+            assemble(&header, own.iter().map(String::as_str))
+        })
+        .collect()
+}
+
+impl Store for SqliteStore {
+    async fn put_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let latest = sqlx::query(sql::FLOW_LATEST)
+            .bind(namespace)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .map(|row| flow_record(&row))
+            .transpose()?;
+        if let Some(latest) = &latest
+            && latest.source == source
+            && !latest.deleted
+        {
+            return Ok(latest.clone());
+        }
+        let record = FlowRecord {
+            namespace: namespace.to_owned(),
+            id: id.to_owned(),
+            revision: latest.map_or(1, |latest| latest.revision + 1),
+            source: source.to_owned(),
+            deleted: false,
+        };
+        sqlx::query(sql::FLOW_INSERT)
+            .bind(namespace)
+            .bind(id)
+            .bind(i64::from(record.revision))
+            .bind(source)
+            .bind(false)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(record)
+    }
+
+    async fn get_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<FlowRecord>> {
+        let row = match revision {
+            None => {
+                sqlx::query(sql::FLOW_LATEST)
+                    .bind(namespace)
+                    .bind(id)
+                    .fetch_optional(&self.reader)
+                    .await
+            }
+            Some(revision) => {
+                sqlx::query(sql::FLOW_REVISION)
+                    .bind(namespace)
+                    .bind(id)
+                    .bind(i64::from(revision))
+                    .fetch_optional(&self.reader)
+                    .await
+            }
+        }
+        .map_err(db)?;
+        let record = row.map(|row| flow_record(&row)).transpose()?;
+        Ok(match revision {
+            None => record.filter(|record| !record.deleted),
+            Some(_) => record,
+        })
+    }
+
+    async fn list_flows(&self, namespace: Option<&str>) -> Result<Vec<FlowRecord>> {
+        sqlx::query(sql::FLOWS_LATEST)
+            .bind(namespace)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(flow_record)
+            .collect()
+    }
+
+    async fn save_execution(&self, execution: &Execution, changed: &Changed) -> Result<()> {
+        // Everything is encoded (and a delta checked) before the transaction starts, so the
+        // writer is held only for the statements.
+        let row = ExecutionRow::new(execution)?;
+        let delta = match changed {
+            Changed::All => None,
+            Changed::TaskRuns(ids) => Some(delta_rows(execution, ids)?),
+        };
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        // The usual save (a stored execution, a few changed runs) is one round trip to the
+        // database thread: the header UPDATE and the run upserts as one multi-statement query.
+        // On an execution not stored yet, the UPDATE changes nothing and a run upsert breaks the
+        // foreign key (SQLite undoes that statement only); the whole execution is written then.
+        let existed = match &delta {
+            Some(runs) => {
+                let mut query =
+                    bind_execution(sqlx::query(AssertSqlSafe(delta_sql(runs.len()))), &row);
+                for run in runs {
+                    query = query
+                        .bind(run.id.clone())
+                        .bind(run.position)
+                        .bind(run.value.clone());
+                }
+                match query.execute(&mut *tx).await {
+                    Ok(done) => done.rows_affected() == 1 + runs.len() as u64,
+                    Err(sqlx::Error::Database(e))
+                        if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
+                    {
+                        false
+                    }
+                    Err(e) => return Err(db(e)),
+                }
+            }
+            None => {
+                bind_execution(sqlx::query(sql::EXECUTION_UPDATE), &row)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected()
+                    > 0
+            }
+        };
+        if delta.is_none() || !existed {
+            if existed {
+                sqlx::query(sql::TASK_RUNS_DELETE)
+                    .bind(row.id.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            } else {
+                bind_execution(sqlx::query(sql::EXECUTION_INSERT), &row)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            insert_runs(&mut tx, &row.id, &all_rows(execution)?).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_execution(&self, id: &ExecutionId) -> Result<Option<Execution>> {
+        let rows = sqlx::query(sql::EXECUTION_GET)
+            .bind(id.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        if first.try_get::<i64, _>(0).map_err(db)? != 0 {
+            // Task runs without a header: not an execution.
+            return Ok(None);
+        }
+        let values: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get(2).map_err(db))
+            .collect::<Result<_>>()?;
+        assemble(&values[0], values[1..].iter().map(String::as_str)).map(Some)
+    }
+
+    async fn append_logs(&self, entries: &[LogEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        for chunk in entries.chunks(sql::LOGS_PER_INSERT) {
+            let mut query = sqlx::query(AssertSqlSafe(sql::logs_insert(chunk.len())));
+            for entry in chunk {
+                query = query
+                    .bind(entry.namespace.clone())
+                    .bind(entry.flow_id.clone())
+                    .bind(entry.task_id.clone())
+                    .bind(entry.execution_id.clone())
+                    .bind(entry.task_run_id.clone())
+                    .bind(entry.attempt_number.map(i64::from))
+                    .bind(instant_to_db(entry.timestamp)?)
+                    .bind(level_to_db(entry.level))
+                    .bind(entry.thread.clone())
+                    .bind(entry.message.clone());
+            }
+            query.execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn logs(&self, filter: &LogFilter) -> Result<Vec<LogEntry>> {
+        let filter = sql::log_filter(filter);
+        let text = format!(
+            "SELECT {} FROM logs{} ORDER BY seq",
+            sql::LOG_COLUMNS,
+            filter.where_clause()
+        );
+        bind_params(sqlx::query(AssertSqlSafe(text)), &filter.params)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(log_entry)
+            .collect()
+    }
+
+    async fn flow_revisions(&self, namespace: &str, id: &str) -> Result<Vec<FlowRecord>> {
+        sqlx::query(sql::FLOW_REVISIONS)
+            .bind(namespace)
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(flow_record)
+            .collect()
+    }
+
+    async fn delete_flow(&self, namespace: &str, id: &str) -> Result<bool> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let latest = sqlx::query(sql::FLOW_LATEST)
+            .bind(namespace)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .map(|row| flow_record(&row))
+            .transpose()?;
+        let Some(latest) = latest.filter(|latest| !latest.deleted) else {
+            return Ok(false);
+        };
+        sqlx::query(sql::FLOW_INSERT)
+            .bind(namespace)
+            .bind(id)
+            .bind(i64::from(latest.revision) + 1)
+            .bind(latest.source)
+            .bind(true)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn search_executions(&self, query: &ExecutionQuery) -> Result<Page<Execution>> {
+        let filter = sql::execution_filter(query, &SqliteDialect)?;
+        let where_clause = filter.where_clause();
+        // One read transaction: the count, the page and its task runs see the same snapshot.
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM executions e{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let headers = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT e.id, e.header FROM executions e{where_clause} \
+                 ORDER BY e.start_date DESC, e.id{}",
+                sql::limit_clause(query.paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let ids: Vec<String> = headers
+            .iter()
+            .map(|row| row.try_get(0).map_err(db))
+            .collect::<Result<_>>()?;
+        let runs = runs_of(&mut tx, &ids).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: assemble_all(headers, runs)?,
+            total: total as u64,
+        })
+    }
+
+    async fn unfinished_executions(&self) -> Result<Vec<Execution>> {
+        let states = sql::state_list(&sql::unfinished_states());
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let headers = sqlx::query(AssertSqlSafe(format!(
+            "SELECT e.id, e.header FROM executions e WHERE e.state IN ({states}) \
+             ORDER BY e.start_date, e.id"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT r.execution_id, r.value FROM task_runs r \
+             JOIN executions e ON e.id = r.execution_id \
+             WHERE e.state IN ({states}) ORDER BY r.execution_id, r.position"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        for row in rows {
+            runs.entry(row.try_get(0).map_err(db)?)
+                .or_default()
+                .push(row.try_get(1).map_err(db)?);
+        }
+        assemble_all(headers, runs)
+    }
+
+    async fn delete_execution(&self, id: &ExecutionId) -> Result<bool> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        for statement in [sql::LOGS_DELETE, sql::TASK_RUNS_DELETE] {
+            sqlx::query(statement)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let deleted = sqlx::query(sql::EXECUTION_DELETE)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok(deleted > 0)
+    }
+
+    async fn search_logs(&self, search: &LogSearch) -> Result<Page<LogEntry>> {
+        let filter = sql::log_search_filter(search, &SqliteDialect)?;
+        let where_clause = filter.where_clause();
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM logs{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {} FROM logs{where_clause} ORDER BY seq{}",
+                sql::LOG_COLUMNS,
+                sql::limit_clause(search.paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: rows.iter().map(log_entry).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
+        Ok(sqlx::query(sql::LOGS_DELETE)
+            .bind(execution_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected())
+    }
+
+    async fn put_trigger(&self, record: &TriggerRecord) -> Result<()> {
+        sqlx::query(sql::TRIGGER_UPSERT)
+            .bind(record.key.namespace.as_str())
+            .bind(record.key.flow_id.as_str())
+            .bind(record.key.trigger_id.as_str())
+            .bind(option_instant_to_db(record.next_execution_date)?)
+            .bind(record.disabled)
+            .bind(to_json(&record.context)?)
+            .bind(record.lease_owner.as_deref())
+            .bind(option_instant_to_db(record.lease_until)?)
+            .bind(instant_to_db(record.updated)?)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn get_trigger(&self, key: &TriggerKey) -> Result<Option<TriggerRecord>> {
+        sqlx::query(sql::TRIGGER_GET)
+            .bind(key.namespace.as_str())
+            .bind(key.flow_id.as_str())
+            .bind(key.trigger_id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?
+            .map(|row| trigger_record(&row))
+            .transpose()
+    }
+
+    async fn list_triggers(&self, namespace: Option<&str>) -> Result<Vec<TriggerRecord>> {
+        sqlx::query(sql::TRIGGERS_LIST)
+            .bind(namespace)
+            .bind(namespace.map(|ns| format!("{ns}.")))
+            .bind(namespace.map(|ns| format!("{ns}/")))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(trigger_record)
+            .collect()
+    }
+
+    async fn delete_trigger(&self, key: &TriggerKey) -> Result<bool> {
+        Ok(sqlx::query(sql::TRIGGER_DELETE)
+            .bind(key.namespace.as_str())
+            .bind(key.flow_id.as_str())
+            .bind(key.trigger_id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected()
+            > 0)
+    }
+
+    async fn acquire_trigger_lease(
+        &self,
+        key: &TriggerKey,
+        owner: &str,
+        until: Instant,
+        now: Instant,
+    ) -> Result<Option<TriggerRecord>> {
+        sqlx::query(sql::TRIGGER_LEASE)
+            .bind(key.namespace.as_str())
+            .bind(key.flow_id.as_str())
+            .bind(key.trigger_id.as_str())
+            .bind(owner)
+            .bind(instant_to_db(until)?)
+            .bind(instant_to_db(now)?)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db)?
+            .map(|row| trigger_record(&row))
+            .transpose()
+    }
+}
