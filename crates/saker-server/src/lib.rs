@@ -1,0 +1,191 @@
+//! saker-server: Kestra's REST API (`/api/v1/...` and `/api/v1/main/...`) over the runtime
+//! [`Service`], generic over the [`Store`].
+//!
+//! JSON follows Kestra's conventions: nulls omitted, ISO-8601 dates and durations, pages as
+//! `{results, total}`; errors have Kestra's shape and status codes ([`error`]).
+//!
+//! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
+//! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema).
+
+pub mod error;
+pub mod executions;
+pub mod flows;
+pub mod kv;
+pub mod logs;
+pub mod misc;
+pub mod query;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use saker_flow::Flow;
+use saker_runtime::service::Service;
+use saker_storage::Store;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Server settings (`saker server local` flags).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+/// Kestra's default `micronaut.server.max-request-size` is 10 MB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// What every handler reaches.
+pub struct App<S: Store> {
+    pub service: Service<S>,
+    pub config: ServerConfig,
+    /// Parsed flows by `(namespace, id, revision)`: revisions never change once stored.
+    flows: Mutex<HashMap<(String, String, u32), Arc<Flow>>>,
+}
+
+pub type Shared<S> = Arc<App<S>>;
+
+impl<S: Store> App<S> {
+    pub fn new(service: Service<S>, config: ServerConfig) -> Shared<S> {
+        Arc::new(App {
+            service,
+            config,
+            flows: Mutex::default(),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        self.service.runtime().store()
+    }
+
+    /// A stored flow revision (the latest when `None`), parsed; 404 when unknown or deleted.
+    pub async fn flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> ApiResult<Arc<Flow>> {
+        let record = self
+            .store()
+            .get_flow(namespace, id, revision)
+            .await?
+            .filter(|r| !r.deleted || revision.is_some())
+            .ok_or_else(|| ApiError::not_found(format!("Flow '{namespace}.{id}' not found")))?;
+        let key = (namespace.to_owned(), id.to_owned(), record.revision);
+        if let Some(flow) = self.flows.lock().ok().and_then(|f| f.get(&key).cloned()) {
+            return Ok(flow);
+        }
+        let mut flow =
+            saker_flow::parse_and_validate(&record.source, None, saker_tasks::registry())
+                .map_err(|diagnostics| {
+                    let first = diagnostics
+                        .first()
+                        .map(|d| d.message.clone())
+                        .unwrap_or_default();
+                    ApiError::invalid(format!("flow '{namespace}.{id}' is invalid: {first}"))
+                })?;
+        flow.revision = Some(record.revision);
+        let flow = Arc::new(flow);
+        if let Ok(mut flows) = self.flows.lock() {
+            flows.insert(key, flow.clone());
+        }
+        Ok(flow)
+    }
+}
+
+/// The `/api/v1` routes (also served under `/api/v1/main`).
+fn api<S: Store>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/configs", get(misc::configs))
+        .route("/plugins", get(misc::plugins))
+        .route("/plugins/schemas/{kind}", get(misc::schema))
+        .route("/flows", post(flows::create::<S>))
+        .route("/flows/validate", post(flows::validate))
+        .route("/flows/search", get(flows::search::<S>))
+        .route(
+            "/flows/{ns}",
+            get(flows::list_namespace::<S>).post(flows::update_namespace::<S>),
+        )
+        .route(
+            "/flows/{ns}/{id}",
+            get(flows::get_one::<S>)
+                .put(flows::update::<S>)
+                .delete(flows::delete::<S>),
+        )
+        .route("/flows/{ns}/{id}/revisions", get(flows::revisions::<S>))
+        .route("/executions/search", get(executions::search::<S>))
+        .route(
+            "/executions/{p1}",
+            get(executions::get_one::<S>).delete(executions::delete::<S>),
+        )
+        .route("/executions/{p1}/{p2}", post(executions::create::<S>))
+        .route(
+            "/executions/{p1}/kill",
+            post(executions::kill::<S>).delete(executions::kill::<S>),
+        )
+        .route("/executions/{p1}/pause", post(executions::pause::<S>))
+        .route("/executions/{p1}/resume", post(executions::resume::<S>))
+        .route("/executions/{p1}/restart", post(executions::restart::<S>))
+        .route("/executions/{p1}/labels", post(executions::set_labels::<S>))
+        .route("/executions/{p1}/follow", get(executions::follow::<S>))
+        .route("/executions/{p1}/file", get(executions::file::<S>))
+        .route("/executions/{p1}/file/metas", get(executions::file_metas::<S>))
+        .route("/logs/search", get(logs::search::<S>))
+        .route(
+            "/logs/{id}",
+            get(logs::by_execution::<S>).delete(logs::delete::<S>),
+        )
+        .route("/logs/{id}/download", get(logs::download::<S>))
+        .route("/logs/{id}/follow", get(logs::follow::<S>))
+        .route("/namespaces/{ns}/kv", get(kv::list::<S>))
+        .route(
+            "/namespaces/{ns}/kv/{key}",
+            get(kv::get_one::<S>).put(kv::put::<S>).delete(kv::delete::<S>),
+        )
+}
+
+/// The whole HTTP application.
+pub fn router<S: Store>(app: Shared<S>) -> Router {
+    let limit = app.config.max_body_bytes;
+    let api = api::<S>();
+    Router::new()
+        .route("/ping", get(misc::ping))
+        .route("/health", get(misc::health::<S>))
+        .nest("/api/v1/main", api.clone())
+        .nest("/api/v1", api)
+        .fallback(misc::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(error::error_shape))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops the executor loop.
+pub async fn serve<S: Store>(
+    app: Shared<S>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router(app.clone());
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    app.service.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
