@@ -30,7 +30,13 @@ fn free_port() -> u16 {
 }
 
 /// One request on a fresh connection (`Connection: close`): status and body.
-fn request(port: u16, method: &str, path: &str, body: &[u8], ctype: Option<&str>) -> std::io::Result<(u16, Vec<u8>)> {
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    ctype: Option<&str>,
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!(
@@ -56,7 +62,10 @@ fn request(port: u16, method: &str, path: &str, body: &[u8], ctype: Option<&str>
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other("no status"))?;
     let mut body = response[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = unchunk(&body);
     }
     Ok((status, body))
@@ -65,7 +74,8 @@ fn request(port: u16, method: &str, path: &str, body: &[u8], ctype: Option<&str>
 fn unchunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -76,7 +86,13 @@ fn unchunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn json_request(port: u16, method: &str, path: &str, body: &[u8], ctype: Option<&str>) -> (u16, Value) {
+fn json_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    ctype: Option<&str>,
+) -> (u16, Value) {
     let (status, body) = request(port, method, path, body, ctype).expect("the server answers");
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
@@ -91,7 +107,11 @@ fn start() -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let server = Server { child, port, _dir: dir };
+    let server = Server {
+        child,
+        port,
+        _dir: dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok((200, _)) = request(port, "GET", "/ping", b"", None) {
@@ -106,9 +126,18 @@ fn start() -> Server {
 fn the_binary_serves_the_api_and_stops_on_sigterm() {
     let mut server = start();
     let port = server.port;
-    assert!(server._dir.path().join("data/storage").is_dir(), "data lives under ./data");
+    assert!(
+        server._dir.path().join("data/storage").is_dir(),
+        "data lives under ./data"
+    );
     let flow = "id: e2e\nnamespace: test\ninputs:\n  - id: who\n    type: STRING\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.debug.Return\n    format: \"hi {{ inputs.who }}\"\n";
-    let (status, created) = json_request(port, "POST", "/api/v1/flows", flow.as_bytes(), Some("application/x-yaml"));
+    let (status, created) = json_request(
+        port,
+        "POST",
+        "/api/v1/flows",
+        flow.as_bytes(),
+        Some("application/x-yaml"),
+    );
     assert_eq!(status, 200, "{created}");
     let body = "--B\r\nContent-Disposition: form-data; name=\"who\"\r\n\r\nthere\r\n--B--\r\n";
     let (status, execution) = json_request(
@@ -120,9 +149,13 @@ fn the_binary_serves_the_api_and_stops_on_sigterm() {
     );
     assert_eq!(status, 200, "{execution}");
     assert_eq!(execution["state"]["current"], json!("SUCCESS"));
-    assert_eq!(execution["taskRunList"][0]["outputs"]["value"], json!("hi there"));
+    assert_eq!(
+        execution["taskRunList"][0]["outputs"]["value"],
+        json!("hi there")
+    );
     let id = execution["id"].as_str().unwrap();
-    let (status, fetched) = json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+    let (status, fetched) =
+        json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
     assert_eq!(status, 200);
     assert_eq!(fetched["id"], execution["id"]);
     let (status, error) = json_request(port, "GET", "/api/v1/executions/nope", b"", None);
@@ -139,7 +172,10 @@ fn the_binary_serves_the_api_and_stops_on_sigterm() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

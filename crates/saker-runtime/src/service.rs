@@ -315,8 +315,10 @@ impl<S: Store> Driver<S> {
             if let Some(at) = histories
                 .iter()
                 .rposition(|h| h.state == StateType::Restarted)
-                && let Ok(state) =
-                    saker_core::State::from_histories(StateType::Restarted, histories[..=at].to_vec())
+                && let Ok(state) = saker_core::State::from_histories(
+                    StateType::Restarted,
+                    histories[..=at].to_vec(),
+                )
             {
                 execution.state = state;
             }
@@ -596,8 +598,13 @@ impl<S: Store> Driver<S> {
             (None, None) => return None,
         };
         let services = &*self.rt.services;
-        let ctx =
-            saker_engine::render_context(&live.flow, &live.execution, Some(task), Some(run), services);
+        let ctx = saker_engine::render_context(
+            &live.flow,
+            &live.execution,
+            Some(task),
+            Some(run),
+            services,
+        );
         let rendered = self.rt.engine.render(&text, &ctx, services).ok()?;
         let delay = saker_core::parse_duration(&rendered).ok()?;
         let paused = run

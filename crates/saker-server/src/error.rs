@@ -83,7 +83,9 @@ impl ApiError {
 impl From<saker_storage::Error> for ApiError {
     fn from(error: saker_storage::Error) -> Self {
         match error {
-            saker_storage::Error::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            saker_storage::Error::NotFound(what) => {
+                ApiError::not_found(format!("{what} not found"))
+            }
             other => ApiError::internal(other),
         }
     }

@@ -21,9 +21,9 @@ use saker_storage::{ExecutionQuery, Store};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::Shared;
 use crate::error::{ApiError, ApiResult};
 use crate::query::Params;
-use crate::Shared;
 
 /// Longest `wait=true` (Kestra 1.x: one hour).
 const WAIT_LIMIT: Duration = Duration::from_secs(3600);
@@ -82,7 +82,10 @@ async fn multipart_inputs<S: Store>(
                     .next()
                     .filter(|b| !b.is_empty() && *b != "." && *b != ".." && !b.contains('\0'))
                     .unwrap_or("file");
-                let uri = format!("{prefix}inputs/{}/{base}", saker_task::storage::slugify(&name));
+                let uri = format!(
+                    "{prefix}inputs/{}/{base}",
+                    saker_task::storage::slugify(&name)
+                );
                 app.service
                     .runtime()
                     .files()
@@ -92,9 +95,8 @@ async fn multipart_inputs<S: Store>(
                 inputs.push((name, Raw::File { filename, uri }));
             }
             None => {
-                let text = String::from_utf8(data.to_vec()).map_err(|_| {
-                    ApiError::invalid(format!("input '{name}' is not UTF-8 text"))
-                })?;
+                let text = String::from_utf8(data.to_vec())
+                    .map_err(|_| ApiError::invalid(format!("input '{name}' is not UTF-8 text")))?;
                 inputs.push((name, Raw::Text(text)));
             }
         }
@@ -133,7 +135,11 @@ pub async fn create<S: Store>(
         .collect();
     let mut execution = Execution::new(
         RandomIds.execution_id(),
-        &FlowRef::new(flow.namespace.clone(), flow.id.clone(), flow.revision.unwrap_or(1)),
+        &FlowRef::new(
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision.unwrap_or(1),
+        ),
         &flow_labels,
         labels,
         saker_runtime::host::now(),
@@ -362,11 +368,8 @@ pub async fn delete<S: Store>(
         app.store().delete_logs(&id).await?;
     }
     if params.get("deleteStorage").is_none_or(|v| v == "true") {
-        let prefix = saker_task::storage::execution_prefix(
-            &execution.namespace,
-            &execution.flow_id,
-            &id,
-        );
+        let prefix =
+            saker_task::storage::execution_prefix(&execution.namespace, &execution.flow_id, &id);
         app.service
             .runtime()
             .files()
@@ -380,18 +383,18 @@ pub async fn delete<S: Store>(
 
 /// The internal-storage URI of `?path=` when it belongs to execution `id` (or to another
 /// existing execution: Kestra redirects there, Saker serves it).
-async fn checked_path<S: Store>(
-    app: &Shared<S>,
-    id: &str,
-    params: &Params,
-) -> ApiResult<String> {
+async fn checked_path<S: Store>(app: &Shared<S>, id: &str, params: &Params) -> ApiResult<String> {
     let execution = load(app, id).await?;
     let path = params
         .get("path")
         .ok_or_else(|| ApiError::invalid("path: must not be null"))?;
     saker_task::storage::check_uri(path)
         .map_err(|e| ApiError::invalid(format!("Invalid path '{path}': {e}")))?;
-    let refused = || ApiError::invalid(format!("Invalid path '{path}': not a file of this execution"));
+    let refused = || {
+        ApiError::invalid(format!(
+            "Invalid path '{path}': not a file of this execution"
+        ))
+    };
     if path
         .split('/')
         .any(|segment| segment == ".." || segment == "." || segment.contains('\\'))
@@ -441,14 +444,14 @@ pub async fn file<S: Store>(
     }
     let content = files.get(&uri).await.map_err(ApiError::internal)?;
     let name = uri.rsplit('/').next().unwrap_or("file").replace('"', "");
-    Ok(Response::builder()
+    Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}\""),
         )
         .body(Body::from(content))
-        .map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)
 }
 
 /// `GET /executions/{id}/file/metas?path=` → `{size}`.
@@ -514,9 +517,7 @@ pub async fn follow<S: Store>(
 }
 
 /// A stream fed by a spawned producer through a small channel (no extra macro crate).
-pub(crate) fn async_stream<F, Fut>(
-    producer: F,
-) -> impl Stream<Item = Result<Event, Infallible>>
+pub(crate) fn async_stream<F, Fut>(producer: F) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

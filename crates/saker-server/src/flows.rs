@@ -11,9 +11,9 @@ use saker_flow::{Checked, LoadOptions};
 use saker_storage::{FlowRecord, Store};
 use serde_json::{Map, Value, json};
 
+use crate::Shared;
 use crate::error::{ApiError, ApiResult};
 use crate::query::Params;
-use crate::Shared;
 
 /// Kestra's FlowWithSource (or Flow without `source`) from a stored revision.
 pub fn flow_json(record: &FlowRecord, with_source: bool) -> Value {
@@ -45,7 +45,12 @@ fn utf8(body: &Bytes) -> ApiResult<&str> {
 
 /// Parses and validates exactly one flow document, or Kestra's 422.
 fn checked_flow(source: &str) -> ApiResult<saker_flow::Flow> {
-    let mut docs = saker_flow::check_source(source, None, saker_tasks::registry(), &LoadOptions::default());
+    let mut docs = saker_flow::check_source(
+        source,
+        None,
+        saker_tasks::registry(),
+        &LoadOptions::default(),
+    );
     if docs.len() != 1 {
         return Err(ApiError::invalid(format!(
             "expected one flow document, got {}",
@@ -68,7 +73,12 @@ fn into_flow(doc: Checked) -> ApiResult<saker_flow::Flow> {
 fn violations(doc: &Checked) -> ApiError {
     let errors: Vec<(String, Option<String>)> = doc
         .errors()
-        .map(|d| (d.message.clone(), Some(d.path.clone()).filter(|p| !p.is_empty())))
+        .map(|d| {
+            (
+                d.message.clone(),
+                Some(d.path.clone()).filter(|p| !p.is_empty()),
+            )
+        })
         .collect();
     let text = errors
         .iter()
@@ -88,10 +98,16 @@ fn violations(doc: &Checked) -> ApiError {
 pub async fn create<S: Store>(State(app): State<Shared<S>>, body: Bytes) -> ApiResult<Json<Value>> {
     let flow = checked_flow(utf8(&body)?)?;
     let store = app.store();
-    if store.get_flow(&flow.namespace, &flow.id, None).await?.is_some() {
+    if store
+        .get_flow(&flow.namespace, &flow.id, None)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::invalid("Flow id already exists"));
     }
-    let record = store.put_flow(&flow.namespace, &flow.id, &flow.source).await?;
+    let record = store
+        .put_flow(&flow.namespace, &flow.id, &flow.source)
+        .await?;
     Ok(Json(flow_json(&record, true)))
 }
 
@@ -232,7 +248,12 @@ pub async fn validate(body: Bytes) -> Response {
     let Ok(source) = std::str::from_utf8(&body) else {
         return ApiError::invalid("the flow source is not UTF-8").into_response();
     };
-    let docs = saker_flow::check_source(source, None, saker_tasks::registry(), &LoadOptions::default());
+    let docs = saker_flow::check_source(
+        source,
+        None,
+        saker_tasks::registry(),
+        &LoadOptions::default(),
+    );
     let results: Vec<Value> = docs
         .iter()
         .enumerate()
@@ -281,9 +302,16 @@ pub async fn update_namespace<S: Store>(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(query.as_deref());
-    let delete = params.get("delete").is_none_or(|v| v.eq_ignore_ascii_case("true"));
+    let delete = params
+        .get("delete")
+        .is_none_or(|v| v.eq_ignore_ascii_case("true"));
     let source = utf8(&body)?;
-    let docs = saker_flow::check_source(source, None, saker_tasks::registry(), &LoadOptions::default());
+    let docs = saker_flow::check_source(
+        source,
+        None,
+        saker_tasks::registry(),
+        &LoadOptions::default(),
+    );
     let mut flows = Vec::new();
     for doc in docs {
         let flow = into_flow(doc)?;

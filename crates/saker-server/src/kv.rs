@@ -9,8 +9,8 @@ use saker_task::KvError;
 use saker_task::kv::{KvPut, KvType, KvValue};
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult};
 use crate::Shared;
+use crate::error::{ApiError, ApiResult};
 
 fn kv_error(error: KvError) -> ApiError {
     match error {
@@ -70,9 +70,13 @@ pub async fn get_one<S: Store>(
         .await
         .map_err(kv_error)?
         .ok_or_else(|| {
-            ApiError::not_found(format!("No value found for key '{key}' in namespace '{ns}'"))
+            ApiError::not_found(format!(
+                "No value found for key '{key}' in namespace '{ns}'"
+            ))
         })?;
-    Ok(Json(json!({"type": entry.value.kind, "value": entry.value.value})))
+    Ok(Json(
+        json!({"type": entry.value.kind, "value": entry.value.value}),
+    ))
 }
 
 /// `PUT /namespaces/{ns}/kv/{key}`: the body is a JSON literal (a string must be quoted);
@@ -85,8 +89,8 @@ pub async fn put<S: Store>(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     saker_task::kv::validate_key(&key).map_err(kv_error)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::invalid("the value is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the value is not UTF-8"))?;
     let value = serde_json::from_str::<Value>(text.trim())
         .unwrap_or_else(|_| Value::String(text.to_owned()));
     let kind = match &value {

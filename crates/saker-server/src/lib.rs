@@ -87,14 +87,15 @@ impl<S: Store> App<S> {
             return Ok(flow);
         }
         let mut flow =
-            saker_flow::parse_and_validate(&record.source, None, saker_tasks::registry())
-                .map_err(|diagnostics| {
+            saker_flow::parse_and_validate(&record.source, None, saker_tasks::registry()).map_err(
+                |diagnostics| {
                     let first = diagnostics
                         .first()
                         .map(|d| d.message.clone())
                         .unwrap_or_default();
                     ApiError::invalid(format!("flow '{namespace}.{id}' is invalid: {first}"))
-                })?;
+                },
+            )?;
         flow.revision = Some(record.revision);
         let flow = Arc::new(flow);
         if let Ok(mut flows) = self.flows.lock() {
@@ -140,7 +141,10 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/executions/{p1}/labels", post(executions::set_labels::<S>))
         .route("/executions/{p1}/follow", get(executions::follow::<S>))
         .route("/executions/{p1}/file", get(executions::file::<S>))
-        .route("/executions/{p1}/file/metas", get(executions::file_metas::<S>))
+        .route(
+            "/executions/{p1}/file/metas",
+            get(executions::file_metas::<S>),
+        )
         .route("/logs/search", get(logs::search::<S>))
         .route(
             "/logs/{id}",
@@ -151,7 +155,9 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/namespaces/{ns}/kv", get(kv::list::<S>))
         .route(
             "/namespaces/{ns}/kv/{key}",
-            get(kv::get_one::<S>).put(kv::put::<S>).delete(kv::delete::<S>),
+            get(kv::get_one::<S>)
+                .put(kv::put::<S>)
+                .delete(kv::delete::<S>),
         )
 }
 

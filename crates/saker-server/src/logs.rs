@@ -14,10 +14,10 @@ use saker_task::Level;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::Shared;
 use crate::error::{ApiError, ApiResult};
 use crate::executions::async_stream;
 use crate::query::Params;
-use crate::Shared;
 
 fn level(params: &Params) -> ApiResult<Option<Level>> {
     params
@@ -33,7 +33,11 @@ fn filter(id: &str, params: &Params) -> ApiResult<(LogFilter, Option<u32>)> {
     let filter = LogFilter {
         execution_id: id.to_owned(),
         task_run_id: params.get("taskRunId").map(str::to_owned),
-        task_ids: params.all("taskId").into_iter().map(str::to_owned).collect(),
+        task_ids: params
+            .all("taskId")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         min_level: level(params)?,
     };
     Ok((filter, params.u32("attempt")?))

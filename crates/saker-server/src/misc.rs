@@ -7,8 +7,8 @@ use saker_flow::{Catalog, PluginKind};
 use saker_storage::Store;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult};
 use crate::Shared;
+use crate::error::{ApiError, ApiResult};
 
 pub async fn ping() -> &'static str {
     "pong"

@@ -43,7 +43,8 @@ impl Params {
     }
 
     pub fn flag(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     pub fn u32(&self, key: &str) -> Result<Option<u32>, ApiError> {
@@ -60,7 +61,9 @@ impl Params {
         let page = self.u32("page")?.unwrap_or(1);
         let size = self.u32("size")?.unwrap_or(10);
         if page == 0 {
-            return Err(ApiError::invalid("page: must be greater than or equal to 1"));
+            return Err(ApiError::invalid(
+                "page: must be greater than or equal to 1",
+            ));
         }
         Ok(Paging { page, size })
     }
@@ -95,7 +98,9 @@ impl Params {
         self.get(key)
             .map(|v| {
                 saker_core::time::parse_instant(v).map_err(|_| {
-                    ApiError::invalid(format!("Invalid date '{v}' for '{key}' (ISO-8601 expected)"))
+                    ApiError::invalid(format!(
+                        "Invalid date '{v}' for '{key}' (ISO-8601 expected)"
+                    ))
                 })
             })
             .transpose()

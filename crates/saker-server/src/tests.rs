@@ -41,7 +41,13 @@ async fn api() -> Api {
 }
 
 impl Api {
-    async fn call(&self, method: Method, uri: &str, body: Body, ctype: Option<&str>) -> (StatusCode, Vec<u8>) {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Body,
+        ctype: Option<&str>,
+    ) -> (StatusCode, Vec<u8>) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(ctype) = ctype {
             request = request.header("content-type", ctype);
@@ -59,7 +65,13 @@ impl Api {
         (status, bytes.to_vec())
     }
 
-    async fn json(&self, method: Method, uri: &str, body: impl Into<Body>, ctype: Option<&str>) -> (StatusCode, Value) {
+    async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        body: impl Into<Body>,
+        ctype: Option<&str>,
+    ) -> (StatusCode, Value) {
         let (status, bytes) = self.call(method, uri, body.into(), ctype).await;
         let value = if bytes.is_empty() {
             Value::Null
@@ -71,18 +83,32 @@ impl Api {
     }
 
     async fn post_flow(&self, source: &str) -> (StatusCode, Value) {
-        self.json(Method::POST, "/api/v1/flows", source.to_owned(), Some("application/x-yaml"))
-            .await
+        self.json(
+            Method::POST,
+            "/api/v1/flows",
+            source.to_owned(),
+            Some("application/x-yaml"),
+        )
+        .await
     }
 
     /// Polls until the execution is terminated (or PAUSED).
     async fn wait(&self, id: &str, through_pause: bool) -> Value {
         for _ in 0..500 {
             let (_, execution) = self
-                .json(Method::GET, &format!("/api/v1/executions/{id}"), Body::empty(), None)
+                .json(
+                    Method::GET,
+                    &format!("/api/v1/executions/{id}"),
+                    Body::empty(),
+                    None,
+                )
                 .await;
-            let state = execution["state"]["current"].as_str().unwrap_or_default().to_owned();
-            let stop = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"].contains(&state.as_str())
+            let state = execution["state"]["current"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let stop = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]
+                .contains(&state.as_str())
                 || (!through_pause && state == "PAUSED");
             if stop {
                 return execution;
@@ -108,7 +134,10 @@ fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (Body, String) {
         body.push_str("\r\n");
     }
     body.push_str(&format!("--{boundary}--\r\n"));
-    (Body::from(body), format!("multipart/form-data; boundary={boundary}"))
+    (
+        Body::from(body),
+        format!("multipart/form-data; boundary={boundary}"),
+    )
 }
 
 /// Replaces what changes from run to run: ids, dates, durations, storage URIs.
@@ -118,7 +147,10 @@ fn redact(value: &Value) -> Value {
             map.iter()
                 .map(|(k, v)| {
                     let redacted = match (k.as_str(), v) {
-                        ("id" | "executionId" | "taskRunId" | "parentTaskRunId" | "parentId", Value::String(_)) if !is_name(v) => json!("[id]"),
+                        (
+                            "id" | "executionId" | "taskRunId" | "parentTaskRunId" | "parentId",
+                            Value::String(_),
+                        ) if !is_name(v) => json!("[id]"),
                         _ => redact(v),
                     };
                     (k.clone(), redacted)
@@ -126,7 +158,9 @@ fn redact(value: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        Value::String(s) if s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') => json!("[date]"),
+        Value::String(s) if s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') => {
+            json!("[date]")
+        }
         Value::String(s) if s.starts_with("PT") => json!("[duration]"),
         Value::String(s) if s.starts_with("kestra:///") => json!("[uri]"),
         other => other.clone(),
@@ -152,48 +186,94 @@ async fn flows_are_created_read_updated_and_deleted() {
     insta::assert_json_snapshot!("flow_exists", again);
 
     let (status, flow) = api
-        .json(Method::GET, "/api/v1/main/flows/company.team/hello", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/main/flows/company.team/hello",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(flow.get("source").is_none());
     let (_, flow) = api
-        .json(Method::GET, "/api/v1/flows/company.team/hello?source=true", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/flows/company.team/hello?source=true",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(flow["source"], json!(HELLO));
 
     let updated = HELLO.replace("Hello", "Hi");
     let (status, flow) = api
-        .json(Method::PUT, "/api/v1/flows/company.team/hello", updated.clone(), Some("application/x-yaml"))
+        .json(
+            Method::PUT,
+            "/api/v1/flows/company.team/hello",
+            updated.clone(),
+            Some("application/x-yaml"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(flow["revision"], json!(2));
     let (status, _) = api
-        .json(Method::PUT, "/api/v1/flows/company.team/other", updated, Some("application/x-yaml"))
+        .json(
+            Method::PUT,
+            "/api/v1/flows/company.team/other",
+            updated,
+            Some("application/x-yaml"),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "id/namespace cannot change");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "id/namespace cannot change"
+    );
     let (_, revisions) = api
-        .json(Method::GET, "/api/v1/flows/company.team/hello/revisions", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/flows/company.team/hello/revisions",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(revisions.as_array().map(Vec::len), Some(2));
 
     let (_, page) = api
-        .json(Method::GET, "/api/v1/flows/search?namespace=company&labels=team:data", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/flows/search?namespace=company&labels=team:data",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(page["total"], json!(1));
     assert_eq!(page["results"][0]["id"], json!("hello"));
 
     let (status, _) = api
-        .call(Method::DELETE, "/api/v1/flows/company.team/hello", Body::empty(), None)
+        .call(
+            Method::DELETE,
+            "/api/v1/flows/company.team/hello",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, missing) = api
-        .json(Method::GET, "/api/v1/flows/company.team/hello", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/flows/company.team/hello",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     insta::assert_json_snapshot!("flow_not_found", missing);
 
     let (status, invalid) = api
-        .post_flow("id: bad\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Nope\n")
+        .post_flow(
+            "id: bad\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Nope\n",
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     insta::assert_json_snapshot!("flow_invalid", invalid);
@@ -206,7 +286,12 @@ async fn validate_reports_each_document() {
     let api = api().await;
     let source = format!("{HELLO}---\nid: broken\nnamespace: ns\ntasks: []\n");
     let (status, results) = api
-        .json(Method::POST, "/api/v1/flows/validate", source, Some("application/x-yaml"))
+        .json(
+            Method::POST,
+            "/api/v1/flows/validate",
+            source,
+            Some("application/x-yaml"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     insta::assert_json_snapshot!("validate", results);
@@ -216,7 +301,10 @@ async fn validate_reports_each_document() {
 async fn executions_run_with_inputs_files_labels_and_wait() {
     let api = api().await;
     api.post_flow(HELLO).await;
-    let (body, ctype) = multipart(&[("name", None, "saker"), ("doc", Some("notes.txt"), "some notes")]);
+    let (body, ctype) = multipart(&[
+        ("name", None, "saker"),
+        ("doc", Some("notes.txt"), "some notes"),
+    ]);
     let (status, execution) = api
         .json(
             Method::POST,
@@ -231,11 +319,27 @@ async fn executions_run_with_inputs_files_labels_and_wait() {
     let id = execution["id"].as_str().unwrap().to_owned();
 
     let (_, logs) = api
-        .json(Method::GET, &format!("/api/v1/logs/{id}"), Body::empty(), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/logs/{id}"),
+            Body::empty(),
+            None,
+        )
         .await;
-    assert!(logs.as_array().unwrap().iter().any(|l| l["message"] == json!("Hello saker")), "{logs}");
+    assert!(
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"] == json!("Hello saker")),
+        "{logs}"
+    );
     let (status, text) = api
-        .call(Method::GET, &format!("/api/v1/logs/{id}/download"), Body::empty(), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/logs/{id}/download"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&text).contains("INFO Hello saker"));
@@ -243,12 +347,22 @@ async fn executions_run_with_inputs_files_labels_and_wait() {
     let uri = execution["inputs"]["doc"].as_str().unwrap();
     let encoded: String = form_urlencoded::byte_serialize(uri.as_bytes()).collect();
     let (status, content) = api
-        .call(Method::GET, &format!("/api/v1/executions/{id}/file?path={encoded}"), Body::empty(), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{id}/file?path={encoded}"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content, b"some notes");
     let (_, metas) = api
-        .json(Method::GET, &format!("/api/v1/executions/{id}/file/metas?path={encoded}"), Body::empty(), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/executions/{id}/file/metas?path={encoded}"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(metas, json!({"size": 10}));
     // Path traversal and other flows' files are refused.
@@ -258,7 +372,12 @@ async fn executions_run_with_inputs_files_labels_and_wait() {
     ] {
         let encoded: String = form_urlencoded::byte_serialize(bad.as_bytes()).collect();
         let (status, error) = api
-            .json(Method::GET, &format!("/api/v1/executions/{id}/file?path={encoded}"), Body::empty(), None)
+            .json(
+                Method::GET,
+                &format!("/api/v1/executions/{id}/file?path={encoded}"),
+                Body::empty(),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {error}");
     }
@@ -279,18 +398,33 @@ async fn executions_run_with_inputs_files_labels_and_wait() {
     api.post_flow(flow).await;
     let (body, ctype) = multipart(&[("n", None, "not a number")]);
     let (status, error) = api
-        .json(Method::POST, "/api/v1/executions/company.team/typed", body, Some(&ctype))
+        .json(
+            Method::POST,
+            "/api/v1/executions/company.team/typed",
+            body,
+            Some(&ctype),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     insta::assert_json_snapshot!("input_invalid", error);
 
     // Finished executions can be deleted; then they are gone.
     let (status, _) = api
-        .call(Method::DELETE, &format!("/api/v1/executions/{id}"), Body::empty(), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/executions/{id}"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = api
-        .call(Method::GET, &format!("/api/v1/executions/{id}"), Body::empty(), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{id}"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -301,7 +435,12 @@ async fn pause_resume_kill_and_restart_over_http() {
     let flow = "id: approval\nnamespace: ns\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: ok\n        type: BOOLEAN\n  - id: check\n    type: io.kestra.plugin.core.execution.Fail\n    runIf: \"{{ outputs.wait.onResume.ok == false }}\"\n";
     api.post_flow(flow).await;
     let (_, created) = api
-        .json(Method::POST, "/api/v1/executions/ns/approval", Body::empty(), None)
+        .json(
+            Method::POST,
+            "/api/v1/executions/ns/approval",
+            Body::empty(),
+            None,
+        )
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["state"]["current"], json!("CREATED"));
@@ -309,24 +448,44 @@ async fn pause_resume_kill_and_restart_over_http() {
     assert_eq!(paused["state"]["current"], json!("PAUSED"));
     let (body, ctype) = multipart(&[("ok", None, "false")]);
     let (status, _) = api
-        .call(Method::POST, &format!("/api/v1/executions/{id}/resume"), body, Some(&ctype))
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/resume"),
+            body,
+            Some(&ctype),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let done = api.wait(&id, true).await;
     assert_eq!(done["state"]["current"], json!("FAILED"));
     let (status, error) = api
-        .json(Method::POST, &format!("/api/v1/executions/{id}/resume"), Body::empty(), None)
+        .json(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/resume"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let error: Value = serde_json::from_str(&error.to_string().replace(&id, "[id]")).unwrap();
     insta::assert_json_snapshot!("resume_not_paused", error);
     let (status, error) = api
-        .json(Method::POST, &format!("/api/v1/executions/{id}/kill"), Body::empty(), None)
+        .json(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/kill"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{error}");
 
     let (status, restarted) = api
-        .json(Method::POST, &format!("/api/v1/executions/{id}/restart"), Body::empty(), None)
+        .json(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/restart"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{restarted}");
     assert_eq!(restarted["state"]["current"], json!("RESTARTED"));
@@ -334,11 +493,21 @@ async fn pause_resume_kill_and_restart_over_http() {
     let sleepy = "id: sleepy\nnamespace: ns\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
     api.post_flow(sleepy).await;
     let (_, created) = api
-        .json(Method::POST, "/api/v1/executions/ns/sleepy", Body::empty(), None)
+        .json(
+            Method::POST,
+            "/api/v1/executions/ns/sleepy",
+            Body::empty(),
+            None,
+        )
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let (status, _) = api
-        .call(Method::DELETE, &format!("/api/v1/executions/{id}/kill"), Body::empty(), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/executions/{id}/kill"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let killed = api.wait(&id, true).await;
@@ -347,32 +516,63 @@ async fn pause_resume_kill_and_restart_over_http() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_have_kestras_shape() {
-    let api = api_with(ServerConfig { max_body_bytes: 1024 }).await;
+    let api = api_with(ServerConfig {
+        max_body_bytes: 1024,
+    })
+    .await;
     let (status, error) = api
-        .json(Method::GET, "/api/v1/executions/unknown", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/executions/unknown",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     insta::assert_json_snapshot!("execution_not_found", error);
-    let (status, error) = api.json(Method::GET, "/api/v1/nothing/here", Body::empty(), None).await;
+    let (status, error) = api
+        .json(Method::GET, "/api/v1/nothing/here", Body::empty(), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(error["_links"]["self"]["href"], json!("/api/v1/nothing/here"));
-    let big = format!("id: big\nnamespace: ns\ndescription: \"{}\"\ntasks: []\n", "x".repeat(4096));
+    assert_eq!(
+        error["_links"]["self"]["href"],
+        json!("/api/v1/nothing/here")
+    );
+    let big = format!(
+        "id: big\nnamespace: ns\ndescription: \"{}\"\ntasks: []\n",
+        "x".repeat(4096)
+    );
     let (status, error) = api.post_flow(&big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     insta::assert_json_snapshot!("body_too_large", error);
     let (status, error) = api
-        .json(Method::GET, "/api/v1/executions/search?page=abc", Body::empty(), None)
+        .json(
+            Method::GET,
+            "/api/v1/executions/search?page=abc",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
     let (status, _) = api
-        .json(Method::POST, "/api/v1/executions/ns/missing", Body::empty(), None)
+        .json(
+            Method::POST,
+            "/api/v1/executions/ns/missing",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = api.call(Method::GET, "/ping", Body::empty(), None).await;
-    assert_eq!((status, body.as_slice()), (StatusCode::OK, b"pong".as_slice()));
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"pong".as_slice())
+    );
     let (status, health) = api.json(Method::GET, "/health", Body::empty(), None).await;
     assert_eq!((status, health), (StatusCode::OK, json!({"status": "UP"})));
-    let (status, configs) = api.json(Method::GET, "/api/v1/configs", Body::empty(), None).await;
+    let (status, configs) = api
+        .json(Method::GET, "/api/v1/configs", Body::empty(), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(configs["isBasicAuthEnabled"], json!(false));
 }
@@ -387,26 +587,53 @@ async fn kv_entries_are_typed() {
         ("raw", "not json", "STRING"),
     ] {
         let (status, _) = api
-            .call(Method::PUT, &format!("/api/v1/namespaces/ns/kv/{key}"), Body::from(body), Some("application/json"))
+            .call(
+                Method::PUT,
+                &format!("/api/v1/namespaces/ns/kv/{key}"),
+                Body::from(body),
+                Some("application/json"),
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
         let (_, entry) = api
-            .json(Method::GET, &format!("/api/v1/namespaces/ns/kv/{key}"), Body::empty(), None)
+            .json(
+                Method::GET,
+                &format!("/api/v1/namespaces/ns/kv/{key}"),
+                Body::empty(),
+                None,
+            )
             .await;
         assert_eq!(entry["type"], json!(kind), "{key}: {entry}");
     }
-    let (_, list) = api.json(Method::GET, "/api/v1/namespaces/ns/kv", Body::empty(), None).await;
+    let (_, list) = api
+        .json(Method::GET, "/api/v1/namespaces/ns/kv", Body::empty(), None)
+        .await;
     assert_eq!(list.as_array().map(Vec::len), Some(4));
     let (_, deleted) = api
-        .json(Method::DELETE, "/api/v1/namespaces/ns/kv/s", Body::empty(), None)
+        .json(
+            Method::DELETE,
+            "/api/v1/namespaces/ns/kv/s",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(deleted, json!(true));
     let (status, _) = api
-        .call(Method::GET, "/api/v1/namespaces/ns/kv/s", Body::empty(), None)
+        .call(
+            Method::GET,
+            "/api/v1/namespaces/ns/kv/s",
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api
-        .call(Method::PUT, "/api/v1/namespaces/ns/kv/-bad", Body::from("1"), None)
+        .call(
+            Method::PUT,
+            "/api/v1/namespaces/ns/kv/-bad",
+            Body::from("1"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -416,21 +643,45 @@ async fn follow_streams_progress_then_end() {
     let api = api().await;
     api.post_flow("id: quick\nnamespace: ns\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n").await;
     let (_, created) = api
-        .json(Method::POST, "/api/v1/executions/ns/quick", Body::empty(), None)
+        .json(
+            Method::POST,
+            "/api/v1/executions/ns/quick",
+            Body::empty(),
+            None,
+        )
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let (status, body) = api
-        .call(Method::GET, &format!("/api/v1/executions/{id}/follow"), Body::empty(), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{id}/follow"),
+            Body::empty(),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8_lossy(&body);
-    assert!(text.starts_with("event: progress") || text.contains("id: progress"), "{text}");
+    assert!(
+        text.starts_with("event: progress") || text.contains("id: progress"),
+        "{text}"
+    );
     assert!(text.contains("event: end"), "{text}");
-    assert!(text.trim_end().ends_with('}'), "the end event carries the execution: {text}");
+    assert!(
+        text.trim_end().ends_with('}'),
+        "the end event carries the execution: {text}"
+    );
     // Once ended, only `end`.
     let (_, body) = api
-        .call(Method::GET, &format!("/api/v1/executions/{id}/follow"), Body::empty(), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{id}/follow"),
+            Body::empty(),
+            None,
+        )
         .await;
     let text = String::from_utf8_lossy(&body);
-    assert!(!text.contains("progress") && text.contains("event: end"), "{text}");
+    assert!(
+        !text.contains("progress") && text.contains("event: end"),
+        "{text}"
+    );
 }

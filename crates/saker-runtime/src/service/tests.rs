@@ -33,7 +33,11 @@ async fn stored_flow(store: &MemoryStore, source: &str) -> Arc<Flow> {
 fn new_execution(flow: &Flow) -> Execution {
     Execution::new(
         RandomIds.execution_id(),
-        &FlowRef::new(flow.namespace.clone(), flow.id.clone(), flow.revision.unwrap_or(1)),
+        &FlowRef::new(
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision.unwrap_or(1),
+        ),
         &[],
         Vec::new(),
         chrono::Utc::now(),
@@ -128,7 +132,10 @@ async fn kill_pause_resume_and_restart_are_routed_to_the_loop() {
     wait_for(&store, &id, is(StateType::Killed)).await;
     // Killing it again is refused (409 in the API).
     let again = service.control(&id, Control::Kill).await;
-    assert!(matches!(again, Err(ControlError::WrongState(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(ControlError::WrongState(_))),
+        "{again:?}"
+    );
     let unknown = service
         .control(&ExecutionId::new("nope"), Control::Kill)
         .await;
