@@ -22,6 +22,7 @@
 //! attempt), [`inputs`] (execution inputs), [`service`] (the long-lived loop, its commands,
 //! broadcasts and recovery).
 
+mod concurrency;
 mod for_each_item;
 pub mod host;
 pub mod inputs;
@@ -297,6 +298,8 @@ pub(crate) struct Driver<S: Store> {
     ids: RandomIds,
     flows: HashMap<(String, String, Option<u32>), Arc<Flow>>,
     timer_generation: u64,
+    /// Executions waiting for their flow's concurrency limit, oldest first, by flow.
+    queued: HashMap<(String, String), VecDeque<ExecutionId>>,
     /// ERROR log lines per execution id, as `errorLogs()` returns them (shared with the attempts
     /// dispatched since; a new line makes a new list).
     error_logs: std::sync::Mutex<HashMap<String, Arc<Vec<serde_json::Value>>>>,
@@ -321,6 +324,7 @@ impl<S: Store> Driver<S> {
             ids: RandomIds,
             flows: HashMap::new(),
             timer_generation: 0,
+            queued: HashMap::new(),
             error_logs: std::sync::Mutex::default(),
         }
     }
@@ -332,10 +336,33 @@ impl<S: Store> Driver<S> {
         parent: Option<ParentLink>,
     ) -> Result<(), RuntimeError> {
         let id = execution.id.clone();
+        let mut execution = execution;
+        let admission = self.admit(&flow, &mut execution);
         self.rt
             .store
             .save_execution(&execution, &Changed::All)
             .await?;
+        if let Some(hub) = &self.hub {
+            hub.update(&execution);
+        }
+        match admission {
+            concurrency::Admission::Start => {}
+            concurrency::Admission::Queued => self.enqueue(&execution),
+            concurrency::Admission::Refused(state) => {
+                self.lives.insert(
+                    id.clone(),
+                    Live {
+                        flow,
+                        execution,
+                        parent,
+                        timers: Vec::new(),
+                        ended: false,
+                    },
+                );
+                return self.ended(&id, state).await;
+            }
+        }
+        let queued = execution.state.current() == StateType::Queued;
         self.lives.insert(
             id.clone(),
             Live {
@@ -346,7 +373,9 @@ impl<S: Store> Driver<S> {
                 ended: false,
             },
         );
-        self.pending.push_back((id, Event::Created));
+        if !queued {
+            self.pending.push_back((id, Event::Created));
+        }
         Ok(())
     }
 
@@ -675,6 +704,16 @@ impl<S: Store> Driver<S> {
         if let Some(hub) = &self.hub {
             hub.ended(&live.execution);
         }
+        if concurrency::queues(&live.flow) {
+            let (namespace, flow_id) = (
+                live.execution.namespace.clone(),
+                live.execution.flow_id.clone(),
+            );
+            self.dequeue(&namespace, &flow_id).await?;
+        }
+        let Some(live) = self.lives.get_mut(id) else {
+            return Ok(());
+        };
         let Some(parent) = live.parent.as_ref().filter(|p| p.wait) else {
             return Ok(());
         };

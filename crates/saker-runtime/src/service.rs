@@ -443,6 +443,23 @@ impl<S: Store> Driver<S> {
         for id in &ids {
             self.resume_one(id).await?;
         }
+        // Queued executions wait again, oldest first (the store lists them so); start those
+        // the limits allow now.
+        let mut flows = Vec::new();
+        for id in &ids {
+            let Some(live) = self.lives.get(id) else {
+                continue;
+            };
+            if live.execution.state.current() == StateType::Queued {
+                let execution = live.execution.clone();
+                self.enqueue(&execution);
+                flows.push((execution.namespace, execution.flow_id));
+            }
+        }
+        flows.dedup();
+        for (namespace, flow_id) in flows {
+            self.dequeue(&namespace, &flow_id).await?;
+        }
         Ok(ids.len())
     }
 

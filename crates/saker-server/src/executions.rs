@@ -104,6 +104,84 @@ async fn multipart_inputs<S: Store>(
     Ok(inputs)
 }
 
+/// `POST /executions/{a}/{b}`: an action (`kill`, `pause`, `resume`, `restart`, `labels`) on
+/// execution `a` when it exists, else a new execution of flow `b` in namespace `a`.
+pub async fn post_two<S: Store>(
+    State(app): State<Shared<S>>,
+    Path((p1, p2)): Path<(String, String)>,
+    query: RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    post_two_inner(app, p1, p2, query, request).await
+}
+
+pub async fn post_kill<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(p1): Path<String>,
+    query: RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    post_two_inner(app, p1, "kill".to_owned(), query, request).await
+}
+
+pub async fn post_follow<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(p1): Path<String>,
+    query: RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    post_two_inner(app, p1, "follow".to_owned(), query, request).await
+}
+
+pub async fn post_file<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(p1): Path<String>,
+    query: RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    post_two_inner(app, p1, "file".to_owned(), query, request).await
+}
+
+async fn post_two_inner<S: Store>(
+    app: Shared<S>,
+    p1: String,
+    p2: String,
+    query: RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    let action = matches!(
+        p2.as_str(),
+        "kill" | "pause" | "resume" | "restart" | "labels"
+    );
+    let is_execution = action
+        && app
+            .store()
+            .get_execution(&ExecutionId::new(&p1))
+            .await?
+            .is_some_and(|e| !e.deleted);
+    let flow_exists = app.store().get_flow(&p1, &p2, None).await?.is_some();
+    if !action || (!is_execution && flow_exists) {
+        let created = create(State(app), Path((p1, p2)), query, request).await?;
+        return Ok(created.into_response());
+    }
+    let limit = app.config.max_body_bytes;
+    let (state, path) = (State(app), Path(p1));
+    Ok(match p2.as_str() {
+        "kill" => kill(state, path).await?,
+        "pause" => pause(state, path).await?.into_response(),
+        "resume" => resume(state, path, request).await?.into_response(),
+        "restart" => restart(state, path).await?.into_response(),
+        _ => {
+            let body = axum::body::to_bytes(request.into_body(), limit)
+                .await
+                .map_err(|_| {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large")
+                })?;
+            set_labels(state, path, body).await?.into_response()
+        }
+    })
+}
+
 /// `POST /executions/{namespace}/{flowId}`.
 pub async fn create<S: Store>(
     State(app): State<Shared<S>>,
@@ -112,7 +190,9 @@ pub async fn create<S: Store>(
     request: Request,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(query.as_deref());
-    let flow = app.flow(&ns, &flow_id, params.u32("revision")?).await?;
+    let (flow, ignored_defaults) = app
+        .flow_with_warnings(&ns, &flow_id, params.u32("revision")?)
+        .await?;
     if flow.disabled {
         return Err(ApiError::conflict(format!(
             "Cannot execute a disabled flow '{ns}.{flow_id}'"
@@ -152,6 +232,13 @@ pub async fn create<S: Store>(
         .runtime()
         .resolve_inputs(&flow, &raw)
         .map_err(ApiError::invalid)?;
+    for message in ignored_defaults.iter() {
+        app.service
+            .runtime()
+            .log_execution(&execution, saker_task::Level::Warn, message.clone())
+            .await
+            .map_err(ApiError::internal)?;
+    }
     let wait = params.flag("wait");
     // Listen before submitting: the end could come before we start listening.
     let updates = wait.then(|| app.service.updates());

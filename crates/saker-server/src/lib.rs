@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use saker_flow::Flow;
 use saker_runtime::service::Service;
 use saker_storage::Store;
@@ -50,11 +50,14 @@ impl Default for ServerConfig {
 pub struct App<S: Store> {
     pub service: Service<S>,
     pub config: ServerConfig,
-    /// Parsed flows by `(namespace, id, revision)`: revisions never change once stored.
-    flows: Mutex<HashMap<(String, String, u32), Arc<Flow>>>,
+    /// Parsed flows by `(namespace, id, revision)` (revisions never change once stored), with
+    /// the plugin defaults that did not apply (logged on each execution, as Kestra does).
+    flows: Mutex<HashMap<(String, String, u32), FlowEntry>>,
 }
 
 pub type Shared<S> = Arc<App<S>>;
+
+type FlowEntry = (Arc<Flow>, Arc<Vec<String>>);
 
 impl<S: Store> App<S> {
     pub fn new(service: Service<S>, config: ServerConfig) -> Shared<S> {
@@ -76,6 +79,16 @@ impl<S: Store> App<S> {
         id: &str,
         revision: Option<u32>,
     ) -> ApiResult<Arc<Flow>> {
+        Ok(self.flow_with_warnings(namespace, id, revision).await?.0)
+    }
+
+    /// [`App::flow`] and the plugin defaults of the flow that were ignored.
+    pub async fn flow_with_warnings(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> ApiResult<FlowEntry> {
         let record = self
             .store()
             .get_flow(namespace, id, revision)
@@ -83,25 +96,40 @@ impl<S: Store> App<S> {
             .filter(|r| !r.deleted || revision.is_some())
             .ok_or_else(|| ApiError::not_found(format!("Flow '{namespace}.{id}' not found")))?;
         let key = (namespace.to_owned(), id.to_owned(), record.revision);
-        if let Some(flow) = self.flows.lock().ok().and_then(|f| f.get(&key).cloned()) {
-            return Ok(flow);
+        if let Some(entry) = self.flows.lock().ok().and_then(|f| f.get(&key).cloned()) {
+            return Ok(entry);
         }
-        let mut flow =
-            saker_flow::parse_and_validate(&record.source, None, saker_tasks::registry()).map_err(
-                |diagnostics| {
-                    let first = diagnostics
-                        .first()
-                        .map(|d| d.message.clone())
-                        .unwrap_or_default();
-                    ApiError::invalid(format!("flow '{namespace}.{id}' is invalid: {first}"))
-                },
-            )?;
+        let doc = saker_flow::check_source(
+            &record.source,
+            None,
+            saker_tasks::registry(),
+            &saker_flow::LoadOptions::default(),
+        )
+        .into_iter()
+        .next();
+        let Some(doc) = doc.filter(|d| d.is_valid()) else {
+            return Err(ApiError::invalid(format!(
+                "flow '{namespace}.{id}' revision {} is not valid any more",
+                record.revision
+            )));
+        };
+        let ignored: Vec<String> = doc
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == saker_flow::diag::codes::PLUGIN_DEFAULTS)
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        let Some(mut flow) = doc.flow else {
+            return Err(ApiError::invalid(format!(
+                "flow '{namespace}.{id}' is invalid"
+            )));
+        };
         flow.revision = Some(record.revision);
-        let flow = Arc::new(flow);
+        let entry = (Arc::new(flow), Arc::new(ignored));
         if let Ok(mut flows) = self.flows.lock() {
-            flows.insert(key, flow.clone());
+            flows.insert(key, entry.clone());
         }
-        Ok(flow)
+        Ok(entry)
     }
 }
 
@@ -130,17 +158,22 @@ fn api<S: Store>() -> Router<Shared<S>> {
             "/executions/{p1}",
             get(executions::get_one::<S>).delete(executions::delete::<S>),
         )
-        .route("/executions/{p1}/{p2}", post(executions::create::<S>))
+        // `POST /executions/{id}/kill` and `POST /executions/{namespace}/{flowId}` share a
+        // shape (a flow may be called `pause` or `file`): one handler tells them apart, and the
+        // routes with a fixed second segment pass their POSTs to it.
+        .route("/executions/{p1}/{p2}", post(executions::post_two::<S>))
         .route(
             "/executions/{p1}/kill",
-            post(executions::kill::<S>).delete(executions::kill::<S>),
+            delete(executions::kill::<S>).post(executions::post_kill::<S>),
         )
-        .route("/executions/{p1}/pause", post(executions::pause::<S>))
-        .route("/executions/{p1}/resume", post(executions::resume::<S>))
-        .route("/executions/{p1}/restart", post(executions::restart::<S>))
-        .route("/executions/{p1}/labels", post(executions::set_labels::<S>))
-        .route("/executions/{p1}/follow", get(executions::follow::<S>))
-        .route("/executions/{p1}/file", get(executions::file::<S>))
+        .route(
+            "/executions/{p1}/follow",
+            get(executions::follow::<S>).post(executions::post_follow::<S>),
+        )
+        .route(
+            "/executions/{p1}/file",
+            get(executions::file::<S>).post(executions::post_file::<S>),
+        )
         .route(
             "/executions/{p1}/file/metas",
             get(executions::file_metas::<S>),

@@ -140,24 +140,33 @@ fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (Body, String) {
     )
 }
 
-/// Replaces what changes from run to run: ids, dates, durations, storage URIs.
+/// Replaces what changes from run to run: ids (the execution's and its task runs'), dates,
+/// durations, storage URIs.
 fn redact(value: &Value) -> Value {
+    let mut ids: Vec<String> = value["id"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(runs) = value["taskRunList"].as_array() {
+        ids.extend(
+            runs.iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_owned)),
+        );
+    }
+    let mut text = value.to_string();
+    for id in ids.iter().filter(|id| id.len() > 12) {
+        text = text.replace(&format!("\"{id}\""), "\"[id]\"");
+    }
+    shapes(&serde_json::from_str(&text).unwrap())
+}
+
+fn shapes(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let redacted = match (k.as_str(), v) {
-                        (
-                            "id" | "executionId" | "taskRunId" | "parentTaskRunId" | "parentId",
-                            Value::String(_),
-                        ) if !is_name(v) => json!("[id]"),
-                        _ => redact(v),
-                    };
-                    (k.clone(), redacted)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shapes(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(shapes).collect()),
         Value::String(s) if s.len() >= 20 && s.as_bytes()[4] == b'-' && s.contains('T') => {
             json!("[date]")
         }
@@ -165,11 +174,6 @@ fn redact(value: &Value) -> Value {
         Value::String(s) if s.starts_with("kestra:///") => json!("[uri]"),
         other => other.clone(),
     }
-}
-
-/// Flow and task ids are names (kept); generated ids are 22-character base62 strings.
-fn is_name(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| s.len() != 22)
 }
 
 const HELLO: &str = "id: hello\nnamespace: company.team\nlabels:\n  team: data\ninputs:\n  - id: name\n    type: STRING\n    defaults: world\n  - id: doc\n    type: FILE\n    required: false\ntasks:\n  - id: greet\n    type: io.kestra.plugin.core.log.Log\n    message: \"Hello {{ inputs.name }}\"\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.name | upper }}\"\n";
@@ -684,4 +688,36 @@ async fn follow_streams_progress_then_end() {
         !text.contains("progress") && text.contains("event: end"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_named_like_an_action_can_be_executed() {
+    let api = api().await;
+    for name in ["pause", "kill", "file", "follow", "restart"] {
+        let flow = format!(
+            "id: {name}\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+        );
+        let (status, _) = api.post_flow(&flow).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, created) = api
+            .json(
+                Method::POST,
+                &format!("/api/v1/executions/ns/{name}?wait=true"),
+                Body::empty(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {created}");
+        assert_eq!(created["state"]["current"], json!("SUCCESS"), "{name}");
+    }
+    // Without such a flow, `POST /executions/{id}/pause` is the action (404: unknown execution).
+    let (status, _) = api
+        .json(
+            Method::POST,
+            "/api/v1/executions/unknown/pause",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

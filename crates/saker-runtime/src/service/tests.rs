@@ -267,3 +267,65 @@ async fn a_new_service_resumes_what_a_stopped_one_left() {
     assert!(store.unfinished_executions().await.unwrap().is_empty());
     second.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_limits_queue_cancel_or_fail() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+    let flow = |behavior: &str| {
+        format!(
+            "id: limited-{}\nnamespace: svc\nconcurrency:\n  behavior: {behavior}\n  limit: 1\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n",
+            behavior.to_lowercase()
+        )
+    };
+    let histories =
+        |e: &Execution| -> Vec<StateType> { e.state.histories().iter().map(|h| h.state).collect() };
+    // QUEUE: five at once run one after the other.
+    let queue = stored_flow(&store, &flow("QUEUE")).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let execution = new_execution(&queue);
+        ids.push(execution.id.clone());
+        service.submit(queue.clone(), execution).await.unwrap();
+    }
+    let mut ended = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let done = wait_for(&store, id, is(StateType::Success)).await;
+        let expected: &[StateType] = if index == 0 {
+            &[StateType::Created, StateType::Running]
+        } else {
+            &[StateType::Created, StateType::Queued, StateType::Running]
+        };
+        assert_eq!(&histories(&done)[..expected.len()], expected);
+        ended.push(done);
+    }
+    // Never two at a time: each starts after the previous one ended.
+    for pair in ended.windows(2) {
+        let previous_end = pair[0].state.end_date().unwrap();
+        let next_running = pair[1]
+            .state
+            .histories()
+            .iter()
+            .find(|h| h.state == StateType::Running)
+            .unwrap()
+            .date;
+        assert!(next_running >= previous_end);
+    }
+    // CANCEL and FAIL: the second one ends at once, without task runs.
+    for (behavior, state) in [
+        ("CANCEL", StateType::Cancelled),
+        ("FAIL", StateType::Failed),
+    ] {
+        let limited = stored_flow(&store, &flow(behavior)).await;
+        let first = new_execution(&limited);
+        let second = new_execution(&limited);
+        let (first_id, second_id) = (first.id.clone(), second.id.clone());
+        service.submit(limited.clone(), first).await.unwrap();
+        service.submit(limited.clone(), second).await.unwrap();
+        let refused = wait_for(&store, &second_id, is(state)).await;
+        assert!(refused.task_run_list.is_empty());
+        assert_eq!(histories(&refused), vec![StateType::Created, state]);
+        wait_for(&store, &first_id, is(StateType::Success)).await;
+    }
+    service.shutdown().await;
+}
