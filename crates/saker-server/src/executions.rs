@@ -133,6 +133,15 @@ pub async fn post_follow<S: Store>(
     post_two_inner(app, p1, "follow".to_owned(), query, request).await
 }
 
+pub async fn post_flow<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(p1): Path<String>,
+    query: RawQuery,
+    request: Request,
+) -> ApiResult<Response> {
+    post_two_inner(app, p1, "flow".to_owned(), query, request).await
+}
+
 pub async fn post_file<S: Store>(
     State(app): State<Shared<S>>,
     Path(p1): Path<String>,
@@ -612,4 +621,59 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(producer(tx));
     futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
+}
+
+/// `POST /executions/{id}/eval/{taskRunId}` (text body): renders a template in the context of
+/// a task run, as the UI's "debug outputs" does → `{result}` or `{error, stackTrace}`.
+pub async fn eval<S: Store>(
+    State(app): State<Shared<S>>,
+    Path((id, task_run_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let execution = load(&app, &id).await?;
+    let template = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::invalid("the expression is not UTF-8"))?;
+    let flow = app
+        .flow(
+            &execution.namespace,
+            &execution.flow_id,
+            Some(execution.flow_revision),
+        )
+        .await?;
+    let run = execution.find_task_run(&task_run_id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Task run '{task_run_id}' not found in execution '{id}'"
+        ))
+    })?;
+    let task = flow.find_task(&run.task_id);
+    let (engine, services) = app.service.runtime().expressions();
+    let services = &**services;
+    let ctx = saker_engine::render_context(&flow, &execution, task, Some(run), services);
+    Ok(Json(match engine.render(&template, &ctx, services) {
+        Ok(result) => json!({ "result": result }),
+        Err(error) => json!({ "error": error.to_string(), "stackTrace": error.to_string() }),
+    }))
+}
+
+/// `GET /executions/{id}/flow`: the flow at the execution's revision.
+pub async fn flow_of<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let execution = load(&app, &id).await?;
+    let record = app
+        .store()
+        .get_flow(
+            &execution.namespace,
+            &execution.flow_id,
+            Some(execution.flow_revision),
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Flow '{}.{}' revision {} not found",
+                execution.namespace, execution.flow_id, execution.flow_revision
+            ))
+        })?;
+    Ok(Json(crate::flows::flow_json(&record, true)))
 }

@@ -166,6 +166,11 @@ fn api<S: Store>() -> Router<Shared<S>> {
             "/executions/{p1}/kill",
             delete(executions::kill::<S>).post(executions::post_kill::<S>),
         )
+        .route("/executions/{p1}/eval/{p2}", post(executions::eval::<S>))
+        .route(
+            "/executions/{p1}/flow",
+            get(executions::flow_of::<S>).post(executions::post_flow::<S>),
+        )
         .route(
             "/executions/{p1}/follow",
             get(executions::follow::<S>).post(executions::post_follow::<S>),

@@ -721,3 +721,80 @@ async fn a_flow_named_like_an_action_can_be_executed() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_renders_in_a_task_run_context_and_logs_follow() {
+    let api = api().await;
+    api.post_flow(HELLO).await;
+    let (_, execution) = api
+        .json(
+            Method::POST,
+            "/api/v1/executions/company.team/hello?wait=true",
+            Body::empty(),
+            None,
+        )
+        .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let run = execution["taskRunList"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, result) = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/eval/{run}"),
+            "{{ outputs.out.value }} {{ taskrun.id == '".to_owned() + &run + "' }}",
+            Some("text/plain"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(result, json!({"result": "WORLD true"}));
+    let (_, result) = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/eval/{run}"),
+            "{{ nope }}",
+            None,
+        )
+        .await;
+    assert!(result["error"].is_string(), "{result}");
+    let (status, flow) = api
+        .json(
+            Method::GET,
+            &format!("/api/v1/executions/{id}/flow"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(flow["revision"], json!(1));
+
+    // Logs follow replays the stored lines (the execution is over: the stream stays open, so
+    // read what arrives within a short time).
+    let response = api
+        .router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri(format!("/api/v1/logs/{id}/follow"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body().into_data_stream();
+    let first = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut body),
+    )
+    .await
+    .expect("a first event")
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&first);
+    assert!(
+        text.contains("event: progress") && text.contains("Hello world"),
+        "{text}"
+    );
+}
