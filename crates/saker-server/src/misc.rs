@@ -79,3 +79,169 @@ pub async fn schema(Path(kind): Path<String>) -> ApiResult<Json<Value>> {
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("Page Not Found: {}", uri.path()))
 }
+
+/// Every served `/api/v1` endpoint: method, path, summary (the OpenAPI document; a test checks
+/// each one is routed).
+pub const ENDPOINTS: &[(&str, &str, &str)] = &[
+    ("get", "/configs", "Server configuration for the UI"),
+    ("get", "/plugins", "Built-in plugin types"),
+    (
+        "get",
+        "/plugins/schemas/{kind}",
+        "Flow JSON Schema (kind = flow)",
+    ),
+    ("post", "/flows", "Create a flow (YAML body)"),
+    (
+        "post",
+        "/flows/validate",
+        "Validate flow documents (multi-document YAML)",
+    ),
+    ("get", "/flows/search", "Search flows"),
+    ("get", "/flows/{namespace}", "Flows of a namespace"),
+    (
+        "post",
+        "/flows/{namespace}",
+        "Replace a namespace's flows (multi-document YAML)",
+    ),
+    (
+        "get",
+        "/flows/{namespace}/{id}",
+        "Get a flow (?source, ?revision, ?allowDeleted)",
+    ),
+    (
+        "put",
+        "/flows/{namespace}/{id}",
+        "Update a flow (YAML body)",
+    ),
+    ("delete", "/flows/{namespace}/{id}", "Delete a flow"),
+    (
+        "get",
+        "/flows/{namespace}/{id}/revisions",
+        "Revisions of a flow",
+    ),
+    ("get", "/executions/search", "Search executions"),
+    (
+        "post",
+        "/executions/{namespace}/{id}",
+        "Create an execution (multipart inputs)",
+    ),
+    ("get", "/executions/{executionId}", "Get an execution"),
+    (
+        "delete",
+        "/executions/{executionId}",
+        "Delete a terminated execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/kill",
+        "Kill an execution",
+    ),
+    (
+        "delete",
+        "/executions/{executionId}/kill",
+        "Kill an execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/pause",
+        "Pause a running execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/resume",
+        "Resume a paused execution (multipart inputs)",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/restart",
+        "Restart a failed or paused execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/labels",
+        "Set the labels of a terminated execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/eval/{taskRunId}",
+        "Render an expression",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/flow",
+        "The flow of an execution",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/follow",
+        "Follow an execution (SSE)",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/file",
+        "Download an execution file (?path)",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/file/metas",
+        "Size of an execution file (?path)",
+    ),
+    ("get", "/logs/search", "Search log lines"),
+    ("get", "/logs/{executionId}", "Log lines of an execution"),
+    (
+        "delete",
+        "/logs/{executionId}",
+        "Delete the log lines of an execution",
+    ),
+    ("get", "/logs/{executionId}/download", "Log lines as text"),
+    (
+        "get",
+        "/logs/{executionId}/follow",
+        "Follow log lines (SSE)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/kv",
+        "KV entries of a namespace",
+    ),
+    ("get", "/namespaces/{namespace}/kv/{key}", "Get a KV entry"),
+    (
+        "put",
+        "/namespaces/{namespace}/kv/{key}",
+        "Set a KV entry (JSON literal body)",
+    ),
+    (
+        "delete",
+        "/namespaces/{namespace}/kv/{key}",
+        "Delete a KV entry",
+    ),
+];
+
+/// `GET /api/v1/openapi.json`: an OpenAPI 3.1 document of [`ENDPOINTS`].
+pub async fn openapi() -> Json<Value> {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary) in ENDPOINTS {
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let entry = paths
+            .entry(format!("/api/v1{path}"))
+            .or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {"default": {"description": "Kestra's response for this endpoint; errors are {message, _links, _embedded}"}},
+        });
+    }
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Saker API (Kestra-compatible)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every path is also served under /api/v1/main."
+        },
+        "paths": paths,
+    }))
+}

@@ -798,3 +798,48 @@ async fn eval_renders_in_a_task_run_context_and_logs_follow() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_lists_only_routed_endpoints() {
+    let api = api().await;
+    let (status, doc) = api
+        .json(
+            Method::GET,
+            "/api/v1/main/openapi.json",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        doc["paths"].as_object().map(|p| p.len()),
+        Some(
+            misc::ENDPOINTS
+                .iter()
+                .map(|(_, path, _)| *path)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        )
+    );
+    for (method, path, _) in misc::ENDPOINTS {
+        let uri = format!("/api/v1{}", path.replace('{', "x").replace('}', ""));
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        if path.ends_with("/follow") {
+            // A stream that stays open: only its status is read.
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+            continue;
+        }
+        let (status, body) = api.json(method.clone(), &uri, Body::empty(), None).await;
+        let unrouted = status == StatusCode::METHOD_NOT_ALLOWED
+            || body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Page Not Found"));
+        assert!(!unrouted, "{method} {uri} is not routed: {status} {body}");
+    }
+}
