@@ -162,6 +162,11 @@ fn the_binary_serves_the_api_and_stops_on_sigterm() {
     assert_eq!(status, 404);
     assert!(error["message"].is_string(), "{error}");
 
+    // A follower that never hangs up must not hold the shutdown.
+    let follow_path = format!("/api/v1/logs/{id}/follow");
+    let follower = std::thread::spawn(move || request(port, "GET", &follow_path, b"", None));
+    std::thread::sleep(Duration::from_millis(300));
+
     // Graceful stop on SIGTERM.
     let pid = server.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

@@ -582,7 +582,7 @@ pub async fn follow<S: Store>(
     let mut updates = app.service.updates();
     let current = load(&app, &id).await?;
     let execution_id = current.id.clone();
-    let stream = async_stream(move |tx| async move {
+    let stream = async_stream(app.stopping.clone(), move |tx| async move {
         if current.state.is_terminated() {
             let _ = tx.send(sse_event("end", &current)).await;
             return;
@@ -612,14 +612,24 @@ pub async fn follow<S: Store>(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// A stream fed by a spawned producer through a small channel (no extra macro crate).
-pub(crate) fn async_stream<F, Fut>(producer: F) -> impl Stream<Item = Result<Event, Infallible>>
+/// A stream fed by a spawned producer through a small channel (no extra macro crate); it ends
+/// when the producer returns or when the server stops (`stopping`).
+pub(crate) fn async_stream<F, Fut>(
+    stopping: tokio_util::sync::CancellationToken,
+    producer: F,
+) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(producer(tx));
+    let produce = producer(tx);
+    tokio::spawn(async move {
+        tokio::select! {
+            () = produce => {}
+            () = stopping.cancelled() => {}
+        }
+    });
     futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
 }
 

@@ -50,6 +50,9 @@ impl Default for ServerConfig {
 pub struct App<S: Store> {
     pub service: Service<S>,
     pub config: ServerConfig,
+    /// Cancelled when the server stops: open SSE streams end, so graceful shutdown does not
+    /// wait for followers that never hang up.
+    pub stopping: tokio_util::sync::CancellationToken,
     /// Parsed flows by `(namespace, id, revision)` (revisions never change once stored), with
     /// the plugin defaults that did not apply (logged on each execution, as Kestra does).
     flows: Mutex<HashMap<(String, String, u32), FlowEntry>>,
@@ -64,6 +67,7 @@ impl<S: Store> App<S> {
         Arc::new(App {
             service,
             config,
+            stopping: tokio_util::sync::CancellationToken::new(),
             flows: Mutex::default(),
         })
     }
@@ -222,6 +226,11 @@ pub async fn serve<S: Store>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = router(app.clone());
+    let stopping = app.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.cancel();
+    };
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

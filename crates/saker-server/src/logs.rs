@@ -138,7 +138,7 @@ pub async fn follow<S: Store>(
     // never lost, and skipped by count below.
     let mut live = app.service.logs();
     let history = app.store().logs(&filter).await?;
-    let stream = async_stream(move |tx| async move {
+    let stream = async_stream(app.stopping.clone(), move |tx| async move {
         let event = |entry: &LogEntry| {
             Event::default()
                 .id("progress")
