@@ -183,4 +183,9 @@ fn the_binary_serves_the_api_and_stops_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let (status, _) = follower
+        .join()
+        .unwrap()
+        .expect("the follow stream ends cleanly");
+    assert_eq!(status, 200);
 }
