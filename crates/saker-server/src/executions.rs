@@ -687,3 +687,96 @@ pub async fn flow_of<S: Store>(
         })?;
     Ok(Json(crate::flows::flow_json(&record, true)))
 }
+
+/// Ids of a bulk request body (`["id", ...]`).
+fn bulk_ids(body: &[u8]) -> ApiResult<Vec<String>> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("expected a JSON array of execution ids: {e}")))
+}
+
+/// Kestra's bulk refusal: 400 `{"message": "invalid bulk <action>", "invalids": [...]}`.
+fn bulk_refused(action: &str, invalids: Vec<Value>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"message": format!("invalid bulk {action}"), "invalids": invalids})),
+    )
+        .into_response()
+}
+
+fn invalid_entry(id: &str, message: String) -> Value {
+    json!({"invalidValue": id, "message": message})
+}
+
+/// `POST /executions/{kill|restart}/by-ids` and `DELETE /executions/by-ids`: every id is checked
+/// first; nothing is done unless all are valid; then `{count}`.
+async fn bulk<S: Store>(app: Shared<S>, action: &str, body: &[u8]) -> ApiResult<Response> {
+    let ids = bulk_ids(body)?;
+    let mut invalids = Vec::new();
+    let mut executions = Vec::new();
+    for id in &ids {
+        match load(&app, id).await {
+            Ok(execution) => {
+                let state = execution.state.current();
+                let refused = match action {
+                    "kill" => state.is_terminated().then_some("already finished"),
+                    "restart" => (!state.is_terminated() && state != StateType::Paused)
+                        .then_some("neither terminated nor paused"),
+                    _ => (!state.is_terminated()).then_some("not terminated"),
+                };
+                match refused {
+                    Some(why) => invalids.push(invalid_entry(
+                        id,
+                        format!("execution '{id}' is {why} (state {state})"),
+                    )),
+                    None => executions.push(execution),
+                }
+            }
+            Err(error) => invalids.push(invalid_entry(id, error.message)),
+        }
+    }
+    if !invalids.is_empty() {
+        return Ok(bulk_refused(action, invalids));
+    }
+    let mut count = 0u64;
+    for execution in executions {
+        let done = match action {
+            "kill" => app
+                .service
+                .control(&execution.id, Control::Kill)
+                .await
+                .is_ok(),
+            "restart" => app
+                .service
+                .control(&execution.id, Control::Restart)
+                .await
+                .is_ok(),
+            _ => {
+                app.store().delete_logs(execution.id.as_str()).await?;
+                app.store().delete_execution(&execution.id).await?
+            }
+        };
+        count += u64::from(done);
+    }
+    Ok(Json(json!({ "count": count })).into_response())
+}
+
+pub async fn kill_by_ids<S: Store>(
+    State(app): State<Shared<S>>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    bulk(app, "kill", &body).await
+}
+
+pub async fn restart_by_ids<S: Store>(
+    State(app): State<Shared<S>>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    bulk(app, "restart", &body).await
+}
+
+pub async fn delete_by_ids<S: Store>(
+    State(app): State<Shared<S>>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    bulk(app, "delete", &body).await
+}

@@ -160,6 +160,18 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/flows/{ns}/{id}/revisions", get(flows::revisions::<S>))
         .route("/executions/search", get(executions::search::<S>))
         .route(
+            "/executions/by-ids",
+            axum::routing::delete(executions::delete_by_ids::<S>),
+        )
+        .route(
+            "/executions/kill/by-ids",
+            post(executions::kill_by_ids::<S>),
+        )
+        .route(
+            "/executions/restart/by-ids",
+            post(executions::restart_by_ids::<S>),
+        )
+        .route(
             "/executions/{p1}",
             get(executions::get_one::<S>).delete(executions::delete::<S>),
         )

@@ -125,6 +125,21 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/executions/{namespace}/{id}",
         "Create an execution (multipart inputs)",
     ),
+    (
+        "post",
+        "/executions/kill/by-ids",
+        "Kill executions (JSON array of ids) → {count}",
+    ),
+    (
+        "post",
+        "/executions/restart/by-ids",
+        "Restart executions (JSON array of ids) → {count}",
+    ),
+    (
+        "delete",
+        "/executions/by-ids",
+        "Delete terminated executions (JSON array of ids) → {count}",
+    ),
     ("get", "/executions/{executionId}", "Get an execution"),
     (
         "delete",

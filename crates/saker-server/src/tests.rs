@@ -843,3 +843,64 @@ async fn the_openapi_document_lists_only_routed_endpoints() {
         assert!(!unrouted, "{method} {uri} is not routed: {status} {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_actions_check_every_id_then_count() {
+    let api = api().await;
+    api.post_flow("id: failing\nnamespace: ns\ntasks:\n  - id: f\n    type: io.kestra.plugin.core.execution.Fail\n").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, created) = api
+            .json(
+                Method::POST,
+                "/api/v1/executions/ns/failing?wait=true",
+                Body::empty(),
+                None,
+            )
+            .await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let body = json!(ids).to_string();
+    let (status, refused) = api
+        .json(
+            Method::POST,
+            "/api/v1/executions/kill/by-ids",
+            body.clone(),
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["message"], json!("invalid bulk kill"));
+    assert_eq!(refused["invalids"].as_array().map(Vec::len), Some(3));
+    let (status, count) = api
+        .json(
+            Method::POST,
+            "/api/v1/executions/restart/by-ids",
+            body.clone(),
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!((status, count), (StatusCode::OK, json!({"count": 3})));
+    for id in &ids {
+        api.wait(id, true).await;
+    }
+    let with_unknown = json!([ids[0], "unknown"]).to_string();
+    let (status, _) = api
+        .json(
+            Method::DELETE,
+            "/api/v1/executions/by-ids",
+            with_unknown,
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, count) = api
+        .json(
+            Method::DELETE,
+            "/api/v1/executions/by-ids",
+            body,
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!((status, count), (StatusCode::OK, json!({"count": 3})));
+}
