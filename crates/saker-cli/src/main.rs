@@ -1,8 +1,9 @@
-//! The `saker` binary: flow tooling (`flow validate`, `flow schema`) and local runs
-//! (`flow test`); `server local` joins the same command tree later.
+//! The `saker` binary: flow tooling (`flow validate`, `flow schema`), local runs (`flow test`)
+//! and the server (`server local`).
 
 mod catalog;
 mod flow_cmd;
+mod server_cmd;
 mod test_cmd;
 
 use std::path::PathBuf;
@@ -27,6 +28,30 @@ enum Command {
     Flow {
         #[command(subcommand)]
         command: FlowCommand,
+    },
+    /// Run the server (Kestra's REST API).
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Everything in one process, data under ./data of the working directory.
+    Local {
+        /// The HTTP port.
+        #[arg(long, default_value_t = 8080, env = "SAKER_PORT")]
+        port: u16,
+        /// The address to listen on (loopback by default: there is no authentication yet).
+        #[arg(long, default_value = "127.0.0.1", env = "SAKER_HOST")]
+        host: String,
+        /// Where data is kept.
+        #[arg(long, default_value = "data", env = "SAKER_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Largest request body accepted, in bytes (413 beyond).
+        #[arg(long, default_value_t = saker_server::DEFAULT_MAX_BODY_BYTES, env = "SAKER_MAX_BODY_SIZE")]
+        max_body_size: usize,
     },
 }
 
@@ -108,6 +133,20 @@ fn main() -> ExitCode {
             json,
             max_output_size,
             templates,
+        }),
+        Command::Server {
+            command:
+                ServerCommand::Local {
+                    port,
+                    host,
+                    data_dir,
+                    max_body_size,
+                },
+        } => server_cmd::local(server_cmd::LocalArgs {
+            port,
+            host,
+            data_dir,
+            max_body_bytes: max_body_size,
         }),
     }
 }

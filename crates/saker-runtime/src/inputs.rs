@@ -3,7 +3,9 @@
 
 use saker_core::JsonMap;
 use saker_engine::EngineServices;
-use saker_engine::inputs::{InputContext, RawInput, ServicesHost, resolve_inputs};
+use saker_engine::inputs::{
+    InputContext, RawInput, ServicesHost, resolve_inputs, resolve_pause_inputs,
+};
 use saker_expr::{Engine, Value};
 use saker_flow::Flow;
 
@@ -16,6 +18,29 @@ pub fn resolve(
     engine: &Engine,
     services: &dyn EngineServices,
 ) -> Result<JsonMap, String> {
+    let variables = input_variables(flow, services);
+    // SECRET values are encrypted with the host's key (`EngineServices::encrypt`).
+    let host = ServicesHost(services);
+    let ctx = InputContext::new(engine, &variables, services).with_host(&host);
+    resolve_inputs(flow, raw, &ctx).map_err(|error| error.to_string())
+}
+
+/// Types the `onResume` inputs of the Pause task `pause` of `flow` (resume through the API).
+pub fn resolve_pause(
+    flow: &Flow,
+    pause: &saker_flow::Task,
+    raw: &[(String, RawInput)],
+    engine: &Engine,
+    services: &dyn EngineServices,
+) -> Result<JsonMap, String> {
+    let variables = input_variables(flow, services);
+    let host = ServicesHost(services);
+    let ctx = InputContext::new(engine, &variables, services).with_host(&host);
+    resolve_pause_inputs(pause, raw, &ctx).map_err(|error| error.to_string())
+}
+
+/// What input `defaults` and conditions may read: `flow`, `envs`, `globals`.
+fn input_variables(flow: &Flow, services: &dyn EngineServices) -> Value {
     let mut flow_var = JsonMap::new();
     flow_var.insert("id".into(), Value::String(flow.id.clone()));
     flow_var.insert("namespace".into(), Value::String(flow.namespace.clone()));
@@ -23,11 +48,7 @@ pub fn resolve(
     variables.insert("flow".into(), Value::Object(flow_var));
     variables.insert("envs".into(), Value::Object(services.envs()));
     variables.insert("globals".into(), Value::Object(services.globals()));
-    let variables = Value::Object(variables);
-    // SECRET values are encrypted with the host's key (`EngineServices::encrypt`).
-    let host = ServicesHost(services);
-    let ctx = InputContext::new(engine, &variables, services).with_host(&host);
-    resolve_inputs(flow, raw, &ctx).map_err(|error| error.to_string())
+    Value::Object(variables)
 }
 
 #[cfg(test)]

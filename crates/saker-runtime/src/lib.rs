@@ -12,16 +12,21 @@
 //! - `CreateReplay` → a new execution of the same flow; `Log` → the log store and the observer;
 //!   `KillTaskRun` → the worker's cancellation token or the child execution's kill.
 //!
-//! Nothing polls: the loop sleeps on the channel. It stops when nothing is in flight (no
-//! worker, no timer, no queued message): every execution ended, or a flow left PAUSED with no
-//! timer ends the run in PAUSED.
+//! Nothing polls: the loop sleeps on the channel. [`Runtime::run`] (`saker flow test`) stops
+//! when nothing is in flight (no worker, no timer, no queued message): every execution ended,
+//! or a flow left PAUSED with no timer ends the run in PAUSED. The same loop, kept alive, is
+//! the server's [`service::Service`]: executions are submitted and controlled at any time,
+//! ended ones leave its memory, and it resumes unfinished executions at start.
 //!
 //! Code map: [`host`] (clock, ids, secrets, envs, expression services), [`worker`] (one
-//! attempt), [`inputs`] (execution inputs).
+//! attempt), [`inputs`] (execution inputs), [`service`] (the long-lived loop, its commands,
+//! broadcasts and recovery).
 
+mod concurrency;
 mod for_each_item;
 pub mod host;
 pub mod inputs;
+pub mod service;
 mod worker;
 mod working_dir;
 
@@ -64,6 +69,8 @@ pub(crate) enum Msg {
     /// A timer of `generation` is due; stale generations (re-armed timers) are ignored.
     Timer(ExecutionId, Timer, u64),
     Log(LogEntry),
+    /// A request of the service's callers (submit, kill, resume...).
+    Command(service::Command),
 }
 
 /// Shared configuration: stores and host services.
@@ -79,6 +86,21 @@ pub struct Runtime<S: Store> {
     max_output_size: usize,
     /// Legacy templates for the flows this runtime loads; `None`: templates disabled.
     templates: Option<Arc<Vec<saker_flow::template::Template>>>,
+}
+
+impl<S: Store> Clone for Runtime<S> {
+    fn clone(&self) -> Self {
+        Runtime {
+            store: self.store.clone(),
+            files: self.files.clone(),
+            kv: self.kv.clone(),
+            services: self.services.clone(),
+            engine: self.engine.clone(),
+            observer: self.observer.clone(),
+            masks: self.masks.clone(),
+            max_subflow_depth: self.max_subflow_depth,
+        }
+    }
 }
 
 /// How deep child executions (Subflow, ForEachItem) may nest by default: a flow calling itself
@@ -174,6 +196,21 @@ impl<S: Store> Runtime<S> {
         &self.store
     }
 
+    /// Internal storage.
+    pub fn files(&self) -> &Arc<dyn FileStore> {
+        &self.files
+    }
+
+    /// The namespace KV store.
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.kv
+    }
+
+    /// The expression engine and this runtime's services (the API's `eval`).
+    pub fn expressions(&self) -> (&Arc<Engine>, &Arc<HostServices>) {
+        (&self.engine, &self.services)
+    }
+
     /// Stores (and shows the observer) an execution-level log line of `execution`, such as a
     /// warning about the flow found before it runs; secrets are masked.
     pub async fn log_execution(
@@ -211,6 +248,16 @@ impl<S: Store> Runtime<S> {
         inputs::resolve(flow, raw, &self.engine, &*self.services)
     }
 
+    /// Types the `onResume` inputs of the Pause task `pause` of `flow`.
+    pub fn resolve_pause_inputs(
+        &self,
+        flow: &Flow,
+        pause: &saker_flow::Task,
+        raw: &[(String, inputs::Raw)],
+    ) -> Result<JsonMap, String> {
+        inputs::resolve_pause(flow, pause, raw, &self.engine, &*self.services)
+    }
+
     /// Runs `execution` (state CREATED, inputs resolved) of `flow` and everything it starts,
     /// and returns it as it ended (or as it stays, e.g. PAUSED with nothing left to wait for).
     pub async fn run(
@@ -220,19 +267,7 @@ impl<S: Store> Runtime<S> {
     ) -> Result<Execution, RuntimeError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let root = execution.id.clone();
-        let mut driver = Driver {
-            rt: self,
-            tx,
-            rx,
-            lives: HashMap::new(),
-            workers: HashMap::new(),
-            pending: VecDeque::new(),
-            executor: Executor::new(),
-            ids: RandomIds,
-            flows: HashMap::new(),
-            timer_generation: 0,
-            error_logs: std::sync::Mutex::default(),
-        };
+        let mut driver = Driver::new(self.clone(), tx, rx, None);
         driver.start(flow, execution, None).await?;
         driver.run().await?;
         let live = driver.lives.remove(&root);
@@ -260,7 +295,7 @@ struct ParentLink {
 }
 
 /// An execution this loop runs.
-struct Live {
+pub(crate) struct Live {
     flow: Arc<Flow>,
     execution: Execution,
     parent: Option<ParentLink>,
@@ -268,9 +303,12 @@ struct Live {
     ended: bool,
 }
 
-/// The state of one [`Runtime::run`].
-struct Driver<'r, S: Store> {
-    rt: &'r Runtime<S>,
+/// The executor loop: the state of one [`Runtime::run`], or of the long-lived
+/// [`service::Service`] when it has a `hub`.
+pub(crate) struct Driver<S: Store> {
+    rt: Runtime<S>,
+    /// The service's broadcasts; `None` for a [`Runtime::run`], which also stops when idle.
+    hub: Option<Arc<service::Hub>>,
     tx: UnboundedSender<Msg>,
     rx: UnboundedReceiver<Msg>,
     lives: HashMap<ExecutionId, Live>,
@@ -282,12 +320,37 @@ struct Driver<'r, S: Store> {
     ids: RandomIds,
     flows: HashMap<(String, String, Option<u32>), Arc<Flow>>,
     timer_generation: u64,
+    /// Executions waiting for their flow's concurrency limit, oldest first, by flow.
+    queued: HashMap<(String, String), VecDeque<ExecutionId>>,
     /// ERROR log lines per execution id, as `errorLogs()` returns them (shared with the attempts
     /// dispatched since; a new line makes a new list).
     error_logs: std::sync::Mutex<HashMap<String, Arc<Vec<serde_json::Value>>>>,
 }
 
-impl<S: Store> Driver<'_, S> {
+impl<S: Store> Driver<S> {
+    pub(crate) fn new(
+        rt: Runtime<S>,
+        tx: UnboundedSender<Msg>,
+        rx: UnboundedReceiver<Msg>,
+        hub: Option<Arc<service::Hub>>,
+    ) -> Self {
+        Driver {
+            rt,
+            hub,
+            tx,
+            rx,
+            lives: HashMap::new(),
+            workers: HashMap::new(),
+            pending: VecDeque::new(),
+            executor: Executor::new(),
+            ids: RandomIds,
+            flows: HashMap::new(),
+            timer_generation: 0,
+            queued: HashMap::new(),
+            error_logs: std::sync::Mutex::default(),
+        }
+    }
+
     async fn start(
         &mut self,
         flow: Arc<Flow>,
@@ -295,10 +358,33 @@ impl<S: Store> Driver<'_, S> {
         parent: Option<ParentLink>,
     ) -> Result<(), RuntimeError> {
         let id = execution.id.clone();
+        let mut execution = execution;
+        let admission = self.admit(&flow, &mut execution);
         self.rt
             .store
             .save_execution(&execution, &Changed::All)
             .await?;
+        if let Some(hub) = &self.hub {
+            hub.update(&execution);
+        }
+        match admission {
+            concurrency::Admission::Start => {}
+            concurrency::Admission::Queued => self.enqueue(&execution),
+            concurrency::Admission::Refused(state) => {
+                self.lives.insert(
+                    id.clone(),
+                    Live {
+                        flow,
+                        execution,
+                        parent,
+                        timers: Vec::new(),
+                        ended: false,
+                    },
+                );
+                return self.ended(&id, state).await;
+            }
+        }
+        let queued = execution.state.current() == StateType::Queued;
         self.lives.insert(
             id.clone(),
             Live {
@@ -309,7 +395,9 @@ impl<S: Store> Driver<'_, S> {
                 ended: false,
             },
         );
-        self.pending.push_back((id, Event::Created));
+        if !queued {
+            self.pending.push_back((id, Event::Created));
+        }
         Ok(())
     }
 
@@ -322,7 +410,9 @@ impl<S: Store> Driver<'_, S> {
             while let Some((id, event)) = self.pending.pop_front() {
                 self.handle(id, event).await?;
             }
-            if !self.in_flight() && self.rx.is_empty() {
+            if self.hub.is_some() {
+                self.evict_ended();
+            } else if !self.in_flight() && self.rx.is_empty() {
                 // Nothing can ever arrive: every execution ended (afterExecution tasks run after
                 // the end, so an ended execution may still have workers) or waits for a human.
                 return Ok(());
@@ -358,6 +448,11 @@ impl<S: Store> Driver<'_, S> {
                     }
                 }
                 Msg::Log(entry) => self.log(entry).await?,
+                Msg::Command(command) => {
+                    if !self.command(command).await? {
+                        return Ok(());
+                    }
+                }
             }
         }
     }
@@ -376,6 +471,9 @@ impl<S: Store> Driver<'_, S> {
             .await?;
         if let Some(observer) = &self.rt.observer {
             observer.log(&entry);
+        }
+        if let Some(hub) = &self.hub {
+            hub.log(entry);
         }
         Ok(())
     }
@@ -404,6 +502,9 @@ impl<S: Store> Driver<'_, S> {
             .store
             .save_execution(&live.execution, &changed)
             .await?;
+        if let Some(hub) = &self.hub {
+            hub.update(&live.execution);
+        }
         for action in actions {
             self.perform(&id, action).await?;
         }
@@ -625,6 +726,19 @@ impl<S: Store> Driver<'_, S> {
         for (_, _, handle) in live.timers.drain(..) {
             handle.abort();
         }
+        if let Some(hub) = &self.hub {
+            hub.ended(&live.execution);
+        }
+        if concurrency::queues(&live.flow) {
+            let (namespace, flow_id) = (
+                live.execution.namespace.clone(),
+                live.execution.flow_id.clone(),
+            );
+            self.dequeue(&namespace, &flow_id).await?;
+        }
+        let Some(live) = self.lives.get_mut(id) else {
+            return Ok(());
+        };
         let Some(parent) = live.parent.as_ref().filter(|p| p.wait) else {
             return Ok(());
         };
@@ -726,8 +840,11 @@ impl<S: Store> Driver<'_, S> {
         flow_id: &str,
         revision: Option<u32>,
     ) -> Result<Arc<Flow>, String> {
-        let key = (namespace.to_owned(), flow_id.to_owned(), revision);
-        if let Some(flow) = self.flows.get(&key) {
+        // Only exact revisions are cached: "the latest" changes when a flow is updated.
+        if let Some(flow) = revision.and_then(|r| {
+            self.flows
+                .get(&(namespace.to_owned(), flow_id.to_owned(), Some(r)))
+        }) {
             return Ok(flow.clone());
         }
         let record = self
@@ -744,6 +861,14 @@ impl<S: Store> Driver<'_, S> {
                 "Unable to find flow '{namespace}'.'{flow_id}'{revision}"
             ));
         };
+        let key = (
+            namespace.to_owned(),
+            flow_id.to_owned(),
+            Some(record.revision),
+        );
+        if let Some(flow) = self.flows.get(&key) {
+            return Ok(flow.clone());
+        }
         let mut flow =
             saker_flow::parse_and_validate(&record.source, None, saker_tasks::registry()).map_err(
                 |diagnostics| {

@@ -1,0 +1,639 @@
+//! The long-lived executor loop behind the server: the same [`Driver`] as [`Runtime::run`],
+//! kept alive in its own tokio task.
+//!
+//! - Callers [`Service::submit`] executions and [`Service::control`] them (kill, pause, resume
+//!   with inputs, restart) at any time; commands travel on the loop's channel, so they are
+//!   ordered with the events of the execution and applied by the engine like any event.
+//! - Every saved execution and every stored log line is broadcast ([`Service::updates`],
+//!   [`Service::logs`]): `wait=true` and the SSE follow endpoints listen to them.
+//!   [`Service::ended`] reports each execution once when it terminates: the hook for flow
+//!   triggers and the scheduler.
+//! - An ended execution leaves the loop's memory once nothing of it is in flight; a command
+//!   for an execution not in memory loads it from the store first.
+//! - At start, [`Service::start`] resumes every unfinished execution of the store (see
+//!   [`Driver::recover`]): delivery to workers is at-least-once.
+
+use std::sync::Arc;
+
+use saker_core::{Execution, ExecutionId, JsonMap, StateType, TaskRunId};
+use saker_engine::{Event, TaskRunResult, Timer};
+use saker_flow::{Flow, TaskKind};
+use saker_storage::{LogEntry, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::{Driver, Live, Msg, ParentLink, Runtime, RuntimeError, host};
+
+/// How many updates a slow listener may fall behind before it is told it lagged (it then
+/// re-reads the store).
+const BROADCAST_CAPACITY: usize = 4096;
+
+/// A request on an existing execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    Kill,
+    Pause,
+    /// Resume one Pause task run (or every paused one) with typed `onResume` inputs.
+    Resume {
+        task_run_id: Option<TaskRunId>,
+        inputs: JsonMap,
+    },
+    Restart,
+}
+
+/// Why a [`Control`] was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("Execution {0} not found")]
+    NotFound(String),
+    /// The execution is not in a state that allows the request (HTTP 409).
+    #[error("{0}")]
+    WrongState(String),
+    /// The request itself is invalid (HTTP 422).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("the executor loop has stopped")]
+    Stopped,
+}
+
+/// What the service's loop receives from its callers.
+pub(crate) enum Command {
+    Submit {
+        flow: Arc<Flow>,
+        execution: Box<Execution>,
+        reply: oneshot::Sender<Result<(), RuntimeError>>,
+    },
+    Control {
+        id: ExecutionId,
+        control: Control,
+        reply: oneshot::Sender<Result<Execution, ControlError>>,
+    },
+    Shutdown,
+}
+
+/// The broadcasts of the service (held by the loop).
+pub(crate) struct Hub {
+    updates: broadcast::Sender<Arc<Execution>>,
+    logs: broadcast::Sender<Arc<LogEntry>>,
+    ended: broadcast::Sender<Arc<Execution>>,
+}
+
+impl Hub {
+    fn new() -> Self {
+        Hub {
+            updates: broadcast::channel(BROADCAST_CAPACITY).0,
+            logs: broadcast::channel(BROADCAST_CAPACITY).0,
+            ended: broadcast::channel(BROADCAST_CAPACITY).0,
+        }
+    }
+
+    /// Broadcasts a saved execution; the clone is only paid when someone listens.
+    pub(crate) fn update(&self, execution: &Execution) {
+        if self.updates.receiver_count() > 0 {
+            let _ = self.updates.send(Arc::new(execution.clone()));
+        }
+    }
+
+    pub(crate) fn log(&self, entry: LogEntry) {
+        if self.logs.receiver_count() > 0 {
+            let _ = self.logs.send(Arc::new(entry));
+        }
+    }
+
+    pub(crate) fn ended(&self, execution: &Execution) {
+        if self.ended.receiver_count() > 0 {
+            let _ = self.ended.send(Arc::new(execution.clone()));
+        }
+    }
+}
+
+/// The running service: a handle on the loop.
+pub struct Service<S: Store> {
+    runtime: Runtime<S>,
+    tx: mpsc::UnboundedSender<Msg>,
+    hub: Arc<Hub>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<S: Store> Service<S> {
+    /// Starts the loop after resuming the store's unfinished executions; returns the service
+    /// and how many executions were resumed.
+    pub async fn start(runtime: Runtime<S>) -> Result<(Self, usize), RuntimeError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let hub = Arc::new(Hub::new());
+        let mut driver = Driver::new(runtime.clone(), tx.clone(), rx, Some(hub.clone()));
+        let recovered = driver.recover().await?;
+        let task = tokio::spawn(async move {
+            // A store failure on one event must not stop the server: report it and go on with
+            // the next message (the failed event's execution is resumed at the next start).
+            loop {
+                match driver.run().await {
+                    Ok(()) => return,
+                    Err(error) => eprintln!("error: executor loop: {error}"),
+                }
+            }
+        });
+        let service = Service {
+            runtime,
+            tx,
+            hub,
+            task: std::sync::Mutex::new(Some(task)),
+        };
+        Ok((service, recovered))
+    }
+
+    pub fn runtime(&self) -> &Runtime<S> {
+        &self.runtime
+    }
+
+    /// Starts `execution` (state CREATED, inputs typed) of `flow`: returns once it is stored.
+    pub async fn submit(&self, flow: Arc<Flow>, execution: Execution) -> Result<(), ControlError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Submit {
+            flow,
+            execution: Box::new(execution),
+            reply,
+        };
+        self.tx
+            .send(Msg::Command(command))
+            .map_err(|_| ControlError::Stopped)?;
+        Ok(answer.await.map_err(|_| ControlError::Stopped)??)
+    }
+
+    /// Applies `control` to execution `id`; returns the execution right after.
+    pub async fn control(
+        &self,
+        id: &ExecutionId,
+        control: Control,
+    ) -> Result<Execution, ControlError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Control {
+            id: id.clone(),
+            control,
+            reply,
+        };
+        self.tx
+            .send(Msg::Command(command))
+            .map_err(|_| ControlError::Stopped)?;
+        answer.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Every execution as saved, from now on.
+    pub fn updates(&self) -> broadcast::Receiver<Arc<Execution>> {
+        self.hub.updates.subscribe()
+    }
+
+    /// Every log line as stored, from now on.
+    pub fn logs(&self) -> broadcast::Receiver<Arc<LogEntry>> {
+        self.hub.logs.subscribe()
+    }
+
+    /// Each execution once, when it terminates (flow triggers, the scheduler).
+    pub fn ended(&self) -> broadcast::Receiver<Arc<Execution>> {
+        self.hub.ended.subscribe()
+    }
+
+    /// Stops the loop (running attempts are abandoned; their executions stay unfinished in the
+    /// store and are resumed at the next start).
+    pub async fn shutdown(&self) {
+        let _ = self.tx.send(Msg::Command(Command::Shutdown));
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The parent task run of a child execution, from the child's `trigger` (Subflow, ForEachItem).
+fn parent_of(execution: &Execution) -> Option<(ExecutionId, TaskRunId)> {
+    let variables = execution.trigger.as_ref()?.variables.as_ref()?;
+    let parent = variables.get("executionId")?.as_str()?;
+    let run = variables.get("taskRunId")?.as_str()?;
+    Some((ExecutionId::new(parent), TaskRunId::new(run)))
+}
+
+impl<S: Store> Driver<S> {
+    /// Handles a caller's command; `false` stops the loop.
+    pub(crate) async fn command(&mut self, command: Command) -> Result<bool, RuntimeError> {
+        match command {
+            Command::Submit {
+                flow,
+                execution,
+                reply,
+            } => {
+                let result = self.start(flow, *execution, None).await;
+                let _ = reply.send(result);
+            }
+            Command::Control { id, control, reply } => {
+                let result = self.apply_control(&id, control).await;
+                let _ = reply.send(result);
+            }
+            Command::Shutdown => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    async fn apply_control(
+        &mut self,
+        id: &ExecutionId,
+        control: Control,
+    ) -> Result<Execution, ControlError> {
+        if !self.lives.contains_key(id) {
+            let found = self.rt.store.get_execution(id).await;
+            let Some(execution) = found.map_err(RuntimeError::from)? else {
+                return Err(ControlError::NotFound(id.as_str().to_owned()));
+            };
+            let flow = self
+                .load_flow(
+                    &execution.namespace,
+                    &execution.flow_id,
+                    Some(execution.flow_revision),
+                )
+                .await
+                .map_err(ControlError::Invalid)?;
+            self.insert_live(flow, execution);
+        }
+        let Some(live) = self.lives.get_mut(id) else {
+            return Err(ControlError::NotFound(id.as_str().to_owned()));
+        };
+        let state = live.execution.state.current();
+        let event = match control {
+            Control::Kill => {
+                if state.is_terminated() {
+                    return Err(ControlError::WrongState(format!(
+                        "Execution is already finished, can't kill it (state {state})"
+                    )));
+                }
+                Event::KillRequested
+            }
+            Control::Pause => {
+                if state != StateType::Running && state != StateType::Created {
+                    return Err(ControlError::Invalid(format!(
+                        "The execution is not running (state {state})"
+                    )));
+                }
+                Event::PauseRequested
+            }
+            Control::Resume {
+                task_run_id,
+                inputs,
+            } => {
+                if state != StateType::Paused {
+                    return Err(ControlError::WrongState(format!(
+                        "Execution is not paused, can't resume it (state {state})"
+                    )));
+                }
+                Event::ResumeRequested {
+                    task_run_id,
+                    inputs,
+                }
+            }
+            Control::Restart => {
+                if !state.is_terminated() && state != StateType::Paused {
+                    return Err(ControlError::WrongState(format!(
+                        "Execution must be terminated or paused to be restarted (state {state})"
+                    )));
+                }
+                // It will end again: `ended` must run again then.
+                live.ended = false;
+                Event::RestartRequested
+            }
+        };
+        let restart = matches!(event, Event::RestartRequested);
+        self.handle(id.clone(), event).await?;
+        let mut execution = self
+            .lives
+            .get(id)
+            .map(|live| live.execution.clone())
+            .ok_or_else(|| ControlError::NotFound(id.as_str().to_owned()))?;
+        if restart {
+            // Kestra answers a restart with the execution in RESTARTED, before the executor
+            // moves it on; the engine did both in one step, so show the state at that point.
+            let histories = execution.state.histories();
+            if let Some(at) = histories
+                .iter()
+                .rposition(|h| h.state == StateType::Restarted)
+                && let Ok(state) = saker_core::State::from_histories(
+                    StateType::Restarted,
+                    histories[..=at].to_vec(),
+                )
+            {
+                execution.state = state;
+            }
+        }
+        Ok(execution)
+    }
+
+    /// Inserts an execution loaded from the store (already saved), linked to its parent task
+    /// run when the parent is in memory and still waits for it.
+    fn insert_live(&mut self, flow: Arc<Flow>, execution: Execution) {
+        let parent = parent_of(&execution).and_then(|(parent_id, task_run_id)| {
+            let parent = self.lives.get(&parent_id)?;
+            let run = parent.execution.find_task_run(task_run_id.as_str())?;
+            (!run.state.is_terminated()).then_some(ParentLink {
+                execution_id: parent_id,
+                task_run_id,
+                wait: true,
+                outputs_uri: None,
+            })
+        });
+        let ended = execution.state.is_terminated();
+        self.lives.insert(
+            execution.id.clone(),
+            Live {
+                flow,
+                execution,
+                parent,
+                timers: Vec::new(),
+                ended,
+            },
+        );
+    }
+
+    /// Drops ended executions that have nothing in flight any more (no timer, no task run
+    /// still running, such as an `afterExecution` task).
+    pub(crate) fn evict_ended(&mut self) {
+        let evicted: Vec<ExecutionId> = self
+            .lives
+            .iter()
+            .filter(|(_, live)| {
+                live.ended
+                    && live.timers.is_empty()
+                    && live
+                        .execution
+                        .task_run_list
+                        .iter()
+                        .all(|run| run.state.is_terminated())
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if evicted.is_empty() {
+            return;
+        }
+        let mut error_logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
+        for id in evicted {
+            self.lives.remove(&id);
+            error_logs.remove(id.as_str());
+        }
+    }
+
+    /// Resumes every unfinished execution of the store: loads them with their flow revision,
+    /// re-links children to their waiting parents, then re-dispatches runnable task runs that
+    /// were CREATED or RUNNING (at-least-once), re-arms timers (schedule dates, Pause
+    /// durations; retries and LoopUntil intervals fire now, their instants are not stored),
+    /// reports children that ended while nobody listened, and finishes kills in progress.
+    pub(crate) async fn recover(&mut self) -> Result<usize, RuntimeError> {
+        let executions = self.rt.store.unfinished_executions().await?;
+        let mut ids = Vec::new();
+        for execution in executions {
+            let flow = self
+                .load_flow(
+                    &execution.namespace,
+                    &execution.flow_id,
+                    Some(execution.flow_revision),
+                )
+                .await;
+            match flow {
+                Ok(flow) => {
+                    ids.push(execution.id.clone());
+                    self.lives.insert(
+                        execution.id.clone(),
+                        Live {
+                            flow,
+                            execution,
+                            parent: None,
+                            timers: Vec::new(),
+                            ended: false,
+                        },
+                    );
+                }
+                Err(message) => {
+                    eprintln!(
+                        "warning: cannot resume execution {}: {message}",
+                        execution.id.as_str()
+                    );
+                }
+            }
+        }
+        // Parents first in the list or not, every execution is in memory now: link children.
+        for id in &ids {
+            let Some(child) = self.lives.get(id) else {
+                continue;
+            };
+            let Some((parent_id, task_run_id)) = parent_of(&child.execution) else {
+                continue;
+            };
+            let waiting = self.lives.get(&parent_id).is_some_and(|parent| {
+                parent
+                    .execution
+                    .find_task_run(task_run_id.as_str())
+                    .is_some_and(|run| !run.state.is_terminated())
+            });
+            if waiting && let Some(child) = self.lives.get_mut(id) {
+                child.parent = Some(ParentLink {
+                    execution_id: parent_id,
+                    task_run_id,
+                    wait: true,
+                    outputs_uri: None,
+                });
+            }
+        }
+        for id in &ids {
+            self.resume_one(id).await?;
+        }
+        // Queued executions wait again, oldest first (the store lists them so); start those
+        // the limits allow now.
+        let mut flows = Vec::new();
+        for id in &ids {
+            let Some(live) = self.lives.get(id) else {
+                continue;
+            };
+            if live.execution.state.current() == StateType::Queued {
+                let execution = live.execution.clone();
+                self.enqueue(&execution);
+                flows.push((execution.namespace, execution.flow_id));
+            }
+        }
+        flows.dedup();
+        for (namespace, flow_id) in flows {
+            self.dequeue(&namespace, &flow_id).await?;
+        }
+        Ok(ids.len())
+    }
+
+    async fn resume_one(&mut self, id: &ExecutionId) -> Result<(), RuntimeError> {
+        let Some(live) = self.lives.get(id) else {
+            return Ok(());
+        };
+        let state = live.execution.state.current();
+        if state == StateType::Created && live.execution.task_run_list.is_empty() {
+            // Never started (or waiting for its schedule date): start it again.
+            self.pending.push_back((id.clone(), Event::Created));
+            return Ok(());
+        }
+        let flow = live.flow.clone();
+        let runs: Vec<_> = live
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|run| !run.state.is_terminated() || run.state.current() == StateType::Paused)
+            .cloned()
+            .collect();
+        let killing = state == StateType::Killing;
+        let now = host::now();
+        for run in runs {
+            let Some(task) = flow.find_task(&run.task_id) else {
+                continue;
+            };
+            let run_state = run.state.current();
+            match (task.kind, run_state) {
+                (TaskKind::Runnable | TaskKind::WorkingDirectory, StateType::Created)
+                | (TaskKind::Runnable | TaskKind::WorkingDirectory, StateType::Running) => {
+                    if killing {
+                        let result = TaskRunResult::ended(run.id.clone(), StateType::Killed, None);
+                        self.pending
+                            .push_back((id.clone(), Event::TaskRunResult(result)));
+                    } else {
+                        self.dispatch(id, run.id.clone(), &run.task_id);
+                    }
+                }
+                (TaskKind::Executable, StateType::Running) => {
+                    self.recover_child(id, &run).await?;
+                }
+                (_, StateType::Retrying) => {
+                    let timer = Timer::RetryDue {
+                        task_run_id: run.id.clone(),
+                    };
+                    self.arm_timer(id, now, timer);
+                }
+                (TaskKind::Flowable, StateType::Paused) => {
+                    if let Some((at, to)) = self.pause_due(id, &run) {
+                        let timer = Timer::PauseDue {
+                            task_run_id: run.id.clone(),
+                            to,
+                        };
+                        self.arm_timer(id, at, timer);
+                    }
+                }
+                (TaskKind::Flowable, StateType::Running)
+                    if task.canonical == "io.kestra.plugin.core.flow.LoopUntil" =>
+                {
+                    let live = self.lives.get(id);
+                    let idle = live.is_some_and(|live| {
+                        live.execution
+                            .children(Some(run.id.as_str()))
+                            .all(|child| child.state.is_terminated())
+                    });
+                    if idle {
+                        let iteration = run
+                            .outputs
+                            .as_ref()
+                            .and_then(|o| o.get("iterationCount"))
+                            .and_then(serde_json::Value::as_u64)
+                            .unwrap_or(0) as u32;
+                        let timer = Timer::LoopDue {
+                            task_run_id: run.id.clone(),
+                            iteration,
+                        };
+                        self.arm_timer(id, now, timer);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A Subflow run waiting for its child: nothing to do when the child is in memory (it was
+    /// linked), else report the child's end (or its loss).
+    async fn recover_child(
+        &mut self,
+        id: &ExecutionId,
+        run: &saker_core::TaskRun,
+    ) -> Result<(), RuntimeError> {
+        let Some(child_id) = run
+            .outputs
+            .as_ref()
+            .and_then(|o| o.get("executionId"))
+            .and_then(serde_json::Value::as_str)
+            .map(ExecutionId::new)
+        else {
+            return Ok(());
+        };
+        if self.lives.contains_key(&child_id) {
+            return Ok(());
+        }
+        let child = self.rt.store.get_execution(&child_id).await?;
+        let (state, outputs) = match child {
+            Some(child) if child.state.is_terminated() => (child.state.current(), child.outputs),
+            Some(_) => return Ok(()),
+            // The parent was saved but the child never was: the run cannot complete.
+            None => (StateType::Failed, JsonMap::new()),
+        };
+        let event = Event::SubflowEnded {
+            task_run_id: run.id.clone(),
+            execution_id: child_id,
+            state,
+            outputs,
+        };
+        self.pending.push_back((id.clone(), event));
+        Ok(())
+    }
+
+    /// When a PAUSED Pause run with a duration (or timeout) is due, and into which state: its
+    /// pause date plus the rendered duration.
+    fn pause_due(
+        &self,
+        id: &ExecutionId,
+        run: &saker_core::TaskRun,
+    ) -> Option<(saker_core::Instant, StateType)> {
+        let live = self.lives.get(id)?;
+        let task = live.flow.find_task(&run.task_id)?;
+        let duration = ["pauseDuration", "delay"]
+            .iter()
+            .find_map(|name| task.params.get(*name).and_then(serde_json::Value::as_str));
+        let (text, to) = match (duration, &task.common.timeout) {
+            (Some(text), _) => {
+                let behavior = task
+                    .params
+                    .get("behavior")
+                    .and_then(serde_json::Value::as_str);
+                let to = match behavior {
+                    Some("WARN") => StateType::Warning,
+                    Some("FAIL") => StateType::Failed,
+                    Some("CANCEL") => StateType::Cancelled,
+                    _ => StateType::Running,
+                };
+                (text.to_owned(), to)
+            }
+            (None, Some(timeout)) => (
+                timeout.clone(),
+                StateType::fail(task.common.allow_failure, task.common.allow_warning),
+            ),
+            (None, None) => return None,
+        };
+        let services = &*self.rt.services;
+        let ctx = saker_engine::render_context(
+            &live.flow,
+            &live.execution,
+            Some(task),
+            Some(run),
+            services,
+        );
+        let rendered = self.rt.engine.render(&text, &ctx, services).ok()?;
+        let delay = saker_core::parse_duration(&rendered).ok()?;
+        let paused = run
+            .state
+            .histories()
+            .iter()
+            .rev()
+            .find(|h| h.state == StateType::Paused)?
+            .date;
+        Some((paused + delay, to))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,331 @@
+//! The long-lived service without HTTP: submit, control, broadcasts, recovery after a stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saker_core::{Execution, ExecutionId, FlowRef, IdSource, StateType};
+use saker_storage::{MemoryStore, Store};
+use saker_task::memory::{MemoryKvStore, MemoryStorage};
+use serde_json::json;
+
+use super::*;
+use crate::host::RandomIds;
+
+fn runtime(store: Arc<MemoryStore>) -> Runtime<MemoryStore> {
+    Runtime::new(
+        store,
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryKvStore::new()),
+    )
+}
+
+async fn stored_flow(store: &MemoryStore, source: &str) -> Arc<Flow> {
+    let mut flow = saker_flow::parse_and_validate(source, None, saker_tasks::registry())
+        .unwrap_or_else(|d| panic!("invalid test flow: {d:?}"));
+    let record = store
+        .put_flow(&flow.namespace, &flow.id, source)
+        .await
+        .unwrap();
+    flow.revision = Some(record.revision);
+    Arc::new(flow)
+}
+
+fn new_execution(flow: &Flow) -> Execution {
+    Execution::new(
+        RandomIds.execution_id(),
+        &FlowRef::new(
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision.unwrap_or(1),
+        ),
+        &[],
+        Vec::new(),
+        chrono::Utc::now(),
+    )
+}
+
+/// Waits (10 s at most) until the stored execution satisfies `done`.
+async fn wait_for(
+    store: &MemoryStore,
+    id: &ExecutionId,
+    done: impl Fn(&Execution) -> bool,
+) -> Execution {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(execution) = store.get_execution(id).await.unwrap()
+            && done(&execution)
+        {
+            return execution;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "execution {} did not reach the expected state",
+            id.as_str()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn is(state: StateType) -> impl Fn(&Execution) -> bool {
+    move |e| e.state.current() == state
+}
+
+const TWO_LOGS: &str = "id: two\nnamespace: svc\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: first\n  - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ 1 + 1 }}\"\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submitted_executions_run_and_are_broadcast() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, recovered) = Service::start(runtime(store.clone())).await.unwrap();
+    assert_eq!(recovered, 0);
+    let flow = stored_flow(&store, TWO_LOGS).await;
+    let mut updates = service.updates();
+    let mut ended = service.ended();
+    let mut logs = service.logs();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let execution = new_execution(&flow);
+        ids.push(execution.id.clone());
+        service.submit(flow.clone(), execution).await.unwrap();
+    }
+    for id in &ids {
+        let done = wait_for(&store, id, is(StateType::Success)).await;
+        assert_eq!(done.task_run_list.len(), 2);
+    }
+    // Each execution ends exactly once on the `ended` broadcast.
+    let mut ended_ids = Vec::new();
+    while ended_ids.len() < ids.len() {
+        let execution = tokio::time::timeout(Duration::from_secs(5), ended.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(execution.state.current(), StateType::Success);
+        ended_ids.push(execution.id.clone());
+    }
+    ended_ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut expected = ids.clone();
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(ended_ids, expected);
+    assert!(ended.try_recv().is_err(), "an execution ended twice");
+    let update = updates.recv().await.unwrap();
+    assert!(ids.contains(&update.id));
+    let line = logs.recv().await.unwrap();
+    assert_eq!(line.message, "first");
+    service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_pause_resume_and_restart_are_routed_to_the_loop() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+
+    // Kill a long sleep.
+    let sleepy = stored_flow(
+        &store,
+        "id: sleepy\nnamespace: svc\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n",
+    )
+    .await;
+    let execution = new_execution(&sleepy);
+    let id = execution.id.clone();
+    service.submit(sleepy.clone(), execution).await.unwrap();
+    wait_for(&store, &id, is(StateType::Running)).await;
+    service.control(&id, Control::Kill).await.unwrap();
+    wait_for(&store, &id, is(StateType::Killed)).await;
+    // Killing it again is refused (409 in the API).
+    let again = service.control(&id, Control::Kill).await;
+    assert!(
+        matches!(again, Err(ControlError::WrongState(_))),
+        "{again:?}"
+    );
+    let unknown = service
+        .control(&ExecutionId::new("nope"), Control::Kill)
+        .await;
+    assert!(matches!(unknown, Err(ControlError::NotFound(_))));
+
+    // Pause task with onResume inputs, resumed with typed inputs.
+    let paused = stored_flow(
+        &store,
+        "id: paused\nnamespace: svc\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: n\n        type: INT\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.p.onResume.n + 1 }}\"\n",
+    )
+    .await;
+    let execution = new_execution(&paused);
+    let id = execution.id.clone();
+    service.submit(paused.clone(), execution).await.unwrap();
+    let at_pause = wait_for(&store, &id, is(StateType::Paused)).await;
+    let pause_run = at_pause.task_run_list[0].id.clone();
+    let task = paused.find_task("p").unwrap();
+    let raw = vec![("n".to_owned(), crate::inputs::Raw::Text("41".into()))];
+    let inputs = service
+        .runtime()
+        .resolve_pause_inputs(&paused, task, &raw)
+        .unwrap();
+    let resumed = service
+        .control(
+            &id,
+            Control::Resume {
+                task_run_id: Some(pause_run),
+                inputs,
+            },
+        )
+        .await
+        .unwrap();
+    assert_ne!(resumed.state.current(), StateType::Paused);
+    let done = wait_for(&store, &id, is(StateType::Success)).await;
+    let value = done.task_run_list[1].outputs.as_ref().unwrap()["value"].clone();
+    assert_eq!(value, json!("42"));
+    let resume_again = service
+        .control(
+            &id,
+            Control::Resume {
+                task_run_id: None,
+                inputs: JsonMap::new(),
+            },
+        )
+        .await;
+    assert!(matches!(resume_again, Err(ControlError::WrongState(_))));
+
+    // Restart a failed execution after it left the loop's memory: loaded from the store.
+    let failing = stored_flow(
+        &store,
+        "id: failing\nnamespace: svc\ntasks:\n  - id: f\n    type: io.kestra.plugin.core.execution.Fail\n",
+    )
+    .await;
+    let execution = new_execution(&failing);
+    let id = execution.id.clone();
+    service.submit(failing.clone(), execution).await.unwrap();
+    wait_for(&store, &id, is(StateType::Failed)).await;
+    let restarted = service.control(&id, Control::Restart).await.unwrap();
+    assert_eq!(restarted.state.current(), StateType::Restarted);
+    let done = wait_for(&store, &id, |e| {
+        e.state.current() == StateType::Failed && e.metadata.attempt_number == 2
+    })
+    .await;
+    assert_eq!(done.task_run_list[0].attempts.len(), 2);
+
+    // Manual pause of a running execution.
+    let execution = new_execution(&sleepy);
+    let id = execution.id.clone();
+    service.submit(sleepy, execution).await.unwrap();
+    wait_for(&store, &id, is(StateType::Running)).await;
+    let paused = service.control(&id, Control::Pause).await.unwrap();
+    assert_eq!(paused.state.current(), StateType::Paused);
+    service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_service_resumes_what_a_stopped_one_left() {
+    let store = Arc::new(MemoryStore::new());
+    let (first, _) = Service::start(runtime(store.clone())).await.unwrap();
+    // A running worker attempt, a pause with a duration, and a subflow child still running.
+    let worker = stored_flow(
+        &store,
+        "id: worker\nnamespace: svc\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.5S\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n",
+    )
+    .await;
+    let pause = stored_flow(
+        &store,
+        "id: timed\nnamespace: svc\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n    pauseDuration: PT1S\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n",
+    )
+    .await;
+    let parent = stored_flow(
+        &store,
+        "id: parent\nnamespace: svc\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: svc\n    flowId: worker\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n",
+    )
+    .await;
+    let mut ids = Vec::new();
+    for flow in [&worker, &pause, &parent] {
+        let execution = new_execution(flow);
+        ids.push(execution.id.clone());
+        first.submit(flow.clone(), execution).await.unwrap();
+    }
+    wait_for(&store, &ids[0], is(StateType::Running)).await;
+    wait_for(&store, &ids[1], is(StateType::Paused)).await;
+    wait_for(&store, &ids[2], |e| {
+        e.task_run_list
+            .first()
+            .is_some_and(|r| r.state.current() == StateType::Running)
+    })
+    .await;
+    // The "crash": the loop stops with everything in flight.
+    first.shutdown().await;
+    assert_eq!(
+        store.unfinished_executions().await.unwrap().len(),
+        4,
+        "three executions and the subflow child are unfinished"
+    );
+
+    let (second, recovered) = Service::start(runtime(store.clone())).await.unwrap();
+    assert_eq!(recovered, 4);
+    for id in &ids {
+        let done = wait_for(&store, id, is(StateType::Success)).await;
+        assert_eq!(done.task_run_list.len(), 2, "{done:?}");
+        assert!(
+            done.task_run_list
+                .iter()
+                .all(|r| r.state.current() == StateType::Success)
+        );
+    }
+    assert!(store.unfinished_executions().await.unwrap().is_empty());
+    second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_limits_queue_cancel_or_fail() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+    let flow = |behavior: &str| {
+        format!(
+            "id: limited-{}\nnamespace: svc\nconcurrency:\n  behavior: {behavior}\n  limit: 1\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n",
+            behavior.to_lowercase()
+        )
+    };
+    let histories =
+        |e: &Execution| -> Vec<StateType> { e.state.histories().iter().map(|h| h.state).collect() };
+    // QUEUE: five at once run one after the other.
+    let queue = stored_flow(&store, &flow("QUEUE")).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let execution = new_execution(&queue);
+        ids.push(execution.id.clone());
+        service.submit(queue.clone(), execution).await.unwrap();
+    }
+    let mut ended = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let done = wait_for(&store, id, is(StateType::Success)).await;
+        let expected: &[StateType] = if index == 0 {
+            &[StateType::Created, StateType::Running]
+        } else {
+            &[StateType::Created, StateType::Queued, StateType::Running]
+        };
+        assert_eq!(&histories(&done)[..expected.len()], expected);
+        ended.push(done);
+    }
+    // Never two at a time: each starts after the previous one ended.
+    for pair in ended.windows(2) {
+        let previous_end = pair[0].state.end_date().unwrap();
+        let next_running = pair[1]
+            .state
+            .histories()
+            .iter()
+            .find(|h| h.state == StateType::Running)
+            .unwrap()
+            .date;
+        assert!(next_running >= previous_end);
+    }
+    // CANCEL and FAIL: the second one ends at once, without task runs.
+    for (behavior, state) in [
+        ("CANCEL", StateType::Cancelled),
+        ("FAIL", StateType::Failed),
+    ] {
+        let limited = stored_flow(&store, &flow(behavior)).await;
+        let first = new_execution(&limited);
+        let second = new_execution(&limited);
+        let (first_id, second_id) = (first.id.clone(), second.id.clone());
+        service.submit(limited.clone(), first).await.unwrap();
+        service.submit(limited.clone(), second).await.unwrap();
+        let refused = wait_for(&store, &second_id, is(state)).await;
+        assert!(refused.task_run_list.is_empty());
+        assert_eq!(histories(&refused), vec![StateType::Created, state]);
+        wait_for(&store, &first_id, is(StateType::Success)).await;
+    }
+    service.shutdown().await;
+}

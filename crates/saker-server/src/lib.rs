@@ -1,0 +1,257 @@
+//! saker-server: Kestra's REST API (`/api/v1/...` and `/api/v1/main/...`) over the runtime
+//! [`Service`], generic over the [`Store`].
+//!
+//! JSON follows Kestra's conventions: nulls omitted, ISO-8601 dates and durations, pages as
+//! `{results, total}`; errors have Kestra's shape and status codes ([`error`]).
+//!
+//! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
+//! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema).
+
+pub mod error;
+pub mod executions;
+pub mod flows;
+pub mod kv;
+pub mod logs;
+pub mod misc;
+pub mod query;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use saker_flow::Flow;
+use saker_runtime::service::Service;
+use saker_storage::Store;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Server settings (`saker server local` flags).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+/// Kestra's default `micronaut.server.max-request-size` is 10 MB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// What every handler reaches.
+pub struct App<S: Store> {
+    pub service: Service<S>,
+    pub config: ServerConfig,
+    /// Cancelled when the server stops: open SSE streams end, so graceful shutdown does not
+    /// wait for followers that never hang up.
+    pub stopping: tokio_util::sync::CancellationToken,
+    /// Parsed flows by `(namespace, id, revision)` (revisions never change once stored), with
+    /// the plugin defaults that did not apply (logged on each execution, as Kestra does).
+    flows: Mutex<HashMap<(String, String, u32), FlowEntry>>,
+}
+
+pub type Shared<S> = Arc<App<S>>;
+
+type FlowEntry = (Arc<Flow>, Arc<Vec<String>>);
+
+impl<S: Store> App<S> {
+    pub fn new(service: Service<S>, config: ServerConfig) -> Shared<S> {
+        Arc::new(App {
+            service,
+            config,
+            stopping: tokio_util::sync::CancellationToken::new(),
+            flows: Mutex::default(),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        self.service.runtime().store()
+    }
+
+    /// A stored flow revision (the latest when `None`), parsed; 404 when unknown or deleted.
+    pub async fn flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> ApiResult<Arc<Flow>> {
+        Ok(self.flow_with_warnings(namespace, id, revision).await?.0)
+    }
+
+    /// [`App::flow`] and the plugin defaults of the flow that were ignored.
+    pub async fn flow_with_warnings(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> ApiResult<FlowEntry> {
+        let record = self
+            .store()
+            .get_flow(namespace, id, revision)
+            .await?
+            .filter(|r| !r.deleted || revision.is_some())
+            .ok_or_else(|| ApiError::not_found(format!("Flow '{namespace}.{id}' not found")))?;
+        let key = (namespace.to_owned(), id.to_owned(), record.revision);
+        if let Some(entry) = self.flows.lock().ok().and_then(|f| f.get(&key).cloned()) {
+            return Ok(entry);
+        }
+        let doc = saker_flow::check_source(
+            &record.source,
+            None,
+            saker_tasks::registry(),
+            &saker_flow::LoadOptions::default(),
+        )
+        .into_iter()
+        .next();
+        let Some(doc) = doc.filter(|d| d.is_valid()) else {
+            return Err(ApiError::invalid(format!(
+                "flow '{namespace}.{id}' revision {} is not valid any more",
+                record.revision
+            )));
+        };
+        let ignored: Vec<String> = doc
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == saker_flow::diag::codes::PLUGIN_DEFAULTS)
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        let Some(mut flow) = doc.flow else {
+            return Err(ApiError::invalid(format!(
+                "flow '{namespace}.{id}' is invalid"
+            )));
+        };
+        flow.revision = Some(record.revision);
+        let entry = (Arc::new(flow), Arc::new(ignored));
+        if let Ok(mut flows) = self.flows.lock() {
+            flows.insert(key, entry.clone());
+        }
+        Ok(entry)
+    }
+}
+
+/// The `/api/v1` routes (also served under `/api/v1/main`).
+fn api<S: Store>() -> Router<Shared<S>> {
+    Router::new()
+        .route("/configs", get(misc::configs))
+        .route("/openapi.json", get(misc::openapi))
+        .route("/plugins", get(misc::plugins))
+        .route("/plugins/schemas/{kind}", get(misc::schema))
+        .route("/flows", post(flows::create::<S>))
+        .route("/flows/validate", post(flows::validate))
+        .route("/flows/search", get(flows::search::<S>))
+        .route(
+            "/flows/{ns}",
+            get(flows::list_namespace::<S>).post(flows::update_namespace::<S>),
+        )
+        .route(
+            "/flows/{ns}/{id}",
+            get(flows::get_one::<S>)
+                .put(flows::update::<S>)
+                .delete(flows::delete::<S>),
+        )
+        .route("/flows/{ns}/{id}/revisions", get(flows::revisions::<S>))
+        .route("/executions/search", get(executions::search::<S>))
+        .route(
+            "/executions/by-ids",
+            axum::routing::delete(executions::delete_by_ids::<S>),
+        )
+        .route(
+            "/executions/kill/by-ids",
+            post(executions::kill_by_ids::<S>),
+        )
+        .route(
+            "/executions/restart/by-ids",
+            post(executions::restart_by_ids::<S>),
+        )
+        .route(
+            "/executions/{p1}",
+            get(executions::get_one::<S>).delete(executions::delete::<S>),
+        )
+        // `POST /executions/{id}/kill` and `POST /executions/{namespace}/{flowId}` share a
+        // shape (a flow may be called `pause` or `file`): one handler tells them apart, and the
+        // routes with a fixed second segment pass their POSTs to it.
+        .route("/executions/{p1}/{p2}", post(executions::post_two::<S>))
+        .route(
+            "/executions/{p1}/kill",
+            delete(executions::kill::<S>).post(executions::post_kill::<S>),
+        )
+        .route("/executions/{p1}/eval/{p2}", post(executions::eval::<S>))
+        .route(
+            "/executions/{p1}/flow",
+            get(executions::flow_of::<S>).post(executions::post_flow::<S>),
+        )
+        .route(
+            "/executions/{p1}/follow",
+            get(executions::follow::<S>).post(executions::post_follow::<S>),
+        )
+        .route(
+            "/executions/{p1}/file",
+            get(executions::file::<S>).post(executions::post_file::<S>),
+        )
+        .route(
+            "/executions/{p1}/file/metas",
+            get(executions::file_metas::<S>),
+        )
+        .route("/logs/search", get(logs::search::<S>))
+        .route(
+            "/logs/{id}",
+            get(logs::by_execution::<S>).delete(logs::delete::<S>),
+        )
+        .route("/logs/{id}/download", get(logs::download::<S>))
+        .route("/logs/{id}/follow", get(logs::follow::<S>))
+        .route("/namespaces/{ns}/kv", get(kv::list::<S>))
+        .route(
+            "/namespaces/{ns}/kv/{key}",
+            get(kv::get_one::<S>)
+                .put(kv::put::<S>)
+                .delete(kv::delete::<S>),
+        )
+}
+
+/// The whole HTTP application.
+pub fn router<S: Store>(app: Shared<S>) -> Router {
+    let limit = app.config.max_body_bytes;
+    let api = api::<S>();
+    Router::new()
+        .route("/ping", get(misc::ping))
+        .route("/health", get(misc::health::<S>))
+        .nest("/api/v1/main", api.clone())
+        .nest("/api/v1", api)
+        .fallback(misc::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(error::error_shape))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops the executor loop.
+pub async fn serve<S: Store>(
+    app: Shared<S>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router(app.clone());
+    let stopping = app.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.cancel();
+    };
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    app.service.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

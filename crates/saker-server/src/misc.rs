@@ -1,0 +1,262 @@
+//! `/ping`, `/health`, `/api/v1/configs`, the plugin list and the flow JSON Schema.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use saker_flow::{Catalog, PluginKind};
+use saker_storage::Store;
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::error::{ApiError, ApiResult};
+
+pub async fn ping() -> &'static str {
+    "pong"
+}
+
+/// `{"status": "UP"}` once the store answers.
+pub async fn health<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Value>> {
+    app.store().list_flows(Some("\u{0}health")).await?;
+    Ok(Json(json!({"status": "UP"})))
+}
+
+/// What Kestra's UI bootstraps from.
+pub async fn configs() -> Json<Value> {
+    Json(json!({
+        "uuid": "saker",
+        "version": env!("CARGO_PKG_VERSION"),
+        "isCustomDashboardsEnabled": false,
+        "isTaskRunEnabled": false,
+        "isAnonymousUsageEnabled": false,
+        "isTemplateEnabled": false,
+        "isBasicAuthEnabled": false,
+        "isBasicAuthInitialized": false,
+        "systemNamespace": "system",
+        "hiddenLabelsPrefixes": [],
+        "preview": {"initial": 100, "max": 5000},
+        "resourceToFilters": [],
+    }))
+}
+
+/// `GET /plugins`: one "plugin" holding every built-in type, grouped by kind.
+pub async fn plugins() -> Json<Value> {
+    let registry = saker_tasks::registry();
+    let mut tasks = Vec::new();
+    let mut triggers = Vec::new();
+    let mut conditions = Vec::new();
+    let mut task_runners = Vec::new();
+    for info in registry.plugins() {
+        let entry = json!({"cls": info.type_name, "title": info.title});
+        match info.kind {
+            PluginKind::Task(_) => tasks.push(entry),
+            PluginKind::Trigger => triggers.push(entry),
+            PluginKind::Condition => conditions.push(entry),
+            PluginKind::TaskRunner => task_runners.push(entry),
+        }
+    }
+    Json(json!([{
+        "name": "core",
+        "title": "Saker built-in plugins",
+        "group": "io.kestra.plugin.core",
+        "version": env!("CARGO_PKG_VERSION"),
+        "tasks": tasks,
+        "triggers": triggers,
+        "conditions": conditions,
+        "taskRunners": task_runners,
+    }]))
+}
+
+/// `GET /plugins/schemas/flow`: the flow JSON Schema (draft-07).
+pub async fn schema(Path(kind): Path<String>) -> ApiResult<Json<Value>> {
+    if kind != "flow" {
+        return Err(ApiError::not_found(format!(
+            "No schema for '{kind}' (only 'flow' is served)"
+        )));
+    }
+    Ok(Json(saker_flow::flow_schema(saker_tasks::registry())))
+}
+
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("Page Not Found: {}", uri.path()))
+}
+
+/// Every served `/api/v1` endpoint: method, path, summary (the OpenAPI document; a test checks
+/// each one is routed).
+pub const ENDPOINTS: &[(&str, &str, &str)] = &[
+    ("get", "/configs", "Server configuration for the UI"),
+    ("get", "/plugins", "Built-in plugin types"),
+    (
+        "get",
+        "/plugins/schemas/{kind}",
+        "Flow JSON Schema (kind = flow)",
+    ),
+    ("post", "/flows", "Create a flow (YAML body)"),
+    (
+        "post",
+        "/flows/validate",
+        "Validate flow documents (multi-document YAML)",
+    ),
+    ("get", "/flows/search", "Search flows"),
+    ("get", "/flows/{namespace}", "Flows of a namespace"),
+    (
+        "post",
+        "/flows/{namespace}",
+        "Replace a namespace's flows (multi-document YAML)",
+    ),
+    (
+        "get",
+        "/flows/{namespace}/{id}",
+        "Get a flow (?source, ?revision, ?allowDeleted)",
+    ),
+    (
+        "put",
+        "/flows/{namespace}/{id}",
+        "Update a flow (YAML body)",
+    ),
+    ("delete", "/flows/{namespace}/{id}", "Delete a flow"),
+    (
+        "get",
+        "/flows/{namespace}/{id}/revisions",
+        "Revisions of a flow",
+    ),
+    ("get", "/executions/search", "Search executions"),
+    (
+        "post",
+        "/executions/{namespace}/{id}",
+        "Create an execution (multipart inputs)",
+    ),
+    (
+        "post",
+        "/executions/kill/by-ids",
+        "Kill executions (JSON array of ids) → {count}",
+    ),
+    (
+        "post",
+        "/executions/restart/by-ids",
+        "Restart executions (JSON array of ids) → {count}",
+    ),
+    (
+        "delete",
+        "/executions/by-ids",
+        "Delete terminated executions (JSON array of ids) → {count}",
+    ),
+    ("get", "/executions/{executionId}", "Get an execution"),
+    (
+        "delete",
+        "/executions/{executionId}",
+        "Delete a terminated execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/kill",
+        "Kill an execution",
+    ),
+    (
+        "delete",
+        "/executions/{executionId}/kill",
+        "Kill an execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/pause",
+        "Pause a running execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/resume",
+        "Resume a paused execution (multipart inputs)",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/restart",
+        "Restart a failed or paused execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/labels",
+        "Set the labels of a terminated execution",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/eval/{taskRunId}",
+        "Render an expression",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/flow",
+        "The flow of an execution",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/follow",
+        "Follow an execution (SSE)",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/file",
+        "Download an execution file (?path)",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/file/metas",
+        "Size of an execution file (?path)",
+    ),
+    ("get", "/logs/search", "Search log lines"),
+    ("get", "/logs/{executionId}", "Log lines of an execution"),
+    (
+        "delete",
+        "/logs/{executionId}",
+        "Delete the log lines of an execution",
+    ),
+    ("get", "/logs/{executionId}/download", "Log lines as text"),
+    (
+        "get",
+        "/logs/{executionId}/follow",
+        "Follow log lines (SSE)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/kv",
+        "KV entries of a namespace",
+    ),
+    ("get", "/namespaces/{namespace}/kv/{key}", "Get a KV entry"),
+    (
+        "put",
+        "/namespaces/{namespace}/kv/{key}",
+        "Set a KV entry (JSON literal body)",
+    ),
+    (
+        "delete",
+        "/namespaces/{namespace}/kv/{key}",
+        "Delete a KV entry",
+    ),
+];
+
+/// `GET /api/v1/openapi.json`: an OpenAPI 3.1 document of [`ENDPOINTS`].
+pub async fn openapi() -> Json<Value> {
+    let mut paths = serde_json::Map::new();
+    for (method, path, summary) in ENDPOINTS {
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let entry = paths
+            .entry(format!("/api/v1{path}"))
+            .or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {"default": {"description": "Kestra's response for this endpoint; errors are {message, _links, _embedded}"}},
+        });
+    }
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Saker API (Kestra-compatible)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every path is also served under /api/v1/main."
+        },
+        "paths": paths,
+    }))
+}
