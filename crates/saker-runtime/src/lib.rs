@@ -99,6 +99,8 @@ impl<S: Store> Clone for Runtime<S> {
             observer: self.observer.clone(),
             masks: self.masks.clone(),
             max_subflow_depth: self.max_subflow_depth,
+            max_output_size: self.max_output_size,
+            templates: self.templates.clone(),
         }
     }
 }
