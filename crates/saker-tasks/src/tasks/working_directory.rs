@@ -45,7 +45,7 @@ pub struct Prepared {
 
 /// Prepares the block's directory `dir` before its children run (run by the worker holding
 /// the block, with the block's context): restores the cache when present and not expired, then
-/// writes `inputFiles`. `namespaceFiles` are not copied yet (logged as a warning).
+/// copies the selected namespace files, then writes `inputFiles`.
 pub async fn prepare(
     params: &Map<String, Value>,
     ctx: &mut RunContext,
@@ -95,9 +95,8 @@ pub async fn prepare(
         }
         prepared.cache = Some((uri, matchers, restored));
     }
-    if params.namespace_files.is_some() {
-        ctx.logger()
-            .warn("namespaceFiles of a WorkingDirectory are not copied yet".to_owned());
+    if let Some(files) = &params.namespace_files {
+        crate::shared::script::copy_namespace_files(ctx, dir, files).await?;
     }
     let inputs: Map<String, Value> = ctx.render_opt(&params.input_files)?.unwrap_or_default();
     for (name, content) in inputs {
