@@ -64,7 +64,11 @@ impl Template {
 /// task ids already used in the flow, templates including each other) keeps no children and
 /// gets an [`Task::unresolved`] reason, so its task run fails with Kestra's message.
 pub fn expand_templates(flow: &mut Flow, templates: Option<&[Template]>) {
-    if !flow.all_tasks().iter().any(|t| t.canonical == TEMPLATE_TASK) {
+    if !flow
+        .all_tasks()
+        .iter()
+        .any(|t| t.canonical == TEMPLATE_TASK)
+    {
         return;
     }
     let mut ids: HashSet<String> = flow.all_tasks().iter().map(|t| t.id.clone()).collect();

@@ -38,13 +38,7 @@ pub async fn contract(storage: &dyn Storage, root: &str) {
     assert_eq!(listed[0].size, 8);
     let listed = storage.list(&uri("ns/f/executions/E1/")).await.unwrap();
     assert_eq!(listed.len(), 2);
-    assert!(
-        storage
-            .list(&uri("missing/"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(storage.list(&uri("missing/")).await.unwrap().is_empty());
 
     // Streaming forms.
     let dir = tempfile::tempdir().unwrap();
@@ -115,7 +109,13 @@ pub fn peak_rss() -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kb| kb * 1024)
         .expect("VmHWM in /proc/self/status")
 }

@@ -23,13 +23,13 @@ use std::future::Future;
 use saker_core::{Execution, ExecutionId, Instant, TaskRun, TaskRunId};
 
 pub use local::{FileStore, LocalStorage};
-pub use s3::{S3Config, S3Storage};
-pub use storage_config::StorageConfig;
 pub use logs::{LogEntry, LogFilter, StoreLogSource};
 pub use memory::MemoryStore;
 pub use query::{
     ExecutionQuery, LogSearch, Page, Paging, TriggerKey, TriggerRecord, sort_executions,
 };
+pub use s3::{S3Config, S3Storage};
+pub use storage_config::StorageConfig;
 
 /// Storage failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

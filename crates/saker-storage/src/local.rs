@@ -263,7 +263,11 @@ impl Storage for LocalStorage {
             let path = self.path_of(uri)?;
             match tokio::fs::metadata(&path).await {
                 Ok(meta) if meta.is_file() => {}
-                Ok(_) => return Err(StorageError::NotFound { uri: uri.to_owned() }),
+                Ok(_) => {
+                    return Err(StorageError::NotFound {
+                        uri: uri.to_owned(),
+                    });
+                }
                 Err(error) => return Err(Self::not_found(uri, error)),
             }
             tokio::fs::copy(&path, dest)

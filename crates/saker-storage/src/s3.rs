@@ -246,7 +246,11 @@ impl S3Storage {
 
     async fn read_blocking_free(&self, uri: &str) -> Result<Vec<u8>, StorageError> {
         let key = self.key_of(uri)?;
-        let result = self.store.get(&key).await.map_err(|e| Self::error(uri, e))?;
+        let result = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| Self::error(uri, e))?;
         result
             .bytes()
             .await
@@ -430,7 +434,11 @@ impl Storage for S3Storage {
     ) -> BoxFuture<'a, Result<u64, StorageError>> {
         Box::pin(async move {
             let key = self.key_of(uri)?;
-            let result = self.store.get(&key).await.map_err(|e| Self::error(uri, e))?;
+            let result = self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| Self::error(uri, e))?;
             let mut stream = result.into_stream();
             let mut file = tokio::fs::File::create(dest).await.map_err(io_backend)?;
             let mut size = 0u64;
@@ -447,7 +455,11 @@ impl Storage for S3Storage {
     fn open<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, Result<Reader, StorageError>> {
         Box::pin(async move {
             let key = self.key_of(uri)?;
-            let result = self.store.get(&key).await.map_err(|e| Self::error(uri, e))?;
+            let result = self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| Self::error(uri, e))?;
             Ok(Box::new(ChunkReader {
                 stream: result.into_stream(),
                 current: Bytes::new(),
@@ -472,7 +484,12 @@ mod tests {
         let key = storage.key_of("kestra:///ns/f/é x%.txt").unwrap();
         assert!(key.as_ref().starts_with("saker/ns/f/"));
         assert_eq!(storage.uri_of(&key), "kestra:///ns/f/é x%.txt");
-        for bad in ["kestra:///../x", "kestra:///a//b", "kestra:///a/./b", "s3://b/x"] {
+        for bad in [
+            "kestra:///../x",
+            "kestra:///a//b",
+            "kestra:///a/./b",
+            "s3://b/x",
+        ] {
             assert!(storage.key_of(bad).is_err(), "{bad}");
         }
         assert!(S3Storage::new(S3Config::default()).is_err());

@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn from_vars_and_serde() {
-        assert_eq!(StorageConfig::from_vars(vars(&[("HOME", "/")])).unwrap(), None);
+        assert_eq!(
+            StorageConfig::from_vars(vars(&[("HOME", "/")])).unwrap(),
+            None
+        );
         let s3 = StorageConfig::from_vars(vars(&[
             ("SAKER_STORAGE_TYPE", "s3"),
             ("SAKER_STORAGE_S3_BUCKET", "b"),
@@ -135,6 +138,12 @@ mod tests {
             r#"{"type": "s3", "bucket": "x", "region": "eu-west-1", "pathStyle": false}"#,
         )
         .unwrap();
-        assert!(matches!(parsed, StorageConfig::S3(S3Config { path_style: Some(false), .. })));
+        assert!(matches!(
+            parsed,
+            StorageConfig::S3(S3Config {
+                path_style: Some(false),
+                ..
+            })
+        ));
     }
 }

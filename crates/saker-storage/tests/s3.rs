@@ -49,8 +49,11 @@ fn moto_server() -> PathBuf {
             Ok(()) => {
                 let _ = std::fs::remove_dir_all(&venv);
                 run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-                run(Command::new(venv.join("bin").join("pip"))
-                    .args(["install", "--quiet", "moto[server]>=5,<6"]));
+                run(Command::new(venv.join("bin").join("pip")).args([
+                    "install",
+                    "--quiet",
+                    "moto[server]>=5,<6",
+                ]));
                 std::fs::write(&ready, "").unwrap();
                 std::fs::remove_dir(&lock).unwrap();
             }
@@ -161,7 +164,11 @@ async fn s3_meets_the_storage_contract() {
     assert!(files[0].modified.is_some());
     // The same bucket seen without the prefix holds the object under it.
     let raw = bucket(&moto, "saker-prefixed", None).await;
-    assert!(raw.exists("kestra:///tenant/a/ns/_files/x.txt").await.unwrap());
+    assert!(
+        raw.exists("kestra:///tenant/a/ns/_files/x.txt")
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +177,10 @@ async fn s3_streams_a_big_file_with_flat_memory() {
     let storage = bucket(&moto, "saker-big", None).await;
     let size = 256 << 20;
     let growth = big_file_peak_growth(&storage, "s3", size).await;
-    eprintln!("peak RSS growth for 256 MiB through S3: {} KiB", growth / 1024);
+    eprintln!(
+        "peak RSS growth for 256 MiB through S3: {} KiB",
+        growth / 1024
+    );
     // Multipart parts of 8 MiB, two in flight: far below the file's size.
     assert!(growth < 96 << 20, "peak RSS grew by {growth} bytes");
 }

@@ -427,7 +427,8 @@ impl Services for ContextServices {
         if path.contains("://") {
             return self.inner.read(path);
         }
-        let uri = crate::namespace_files::uri_of(&self.namespace, path).map_err(|e| e.to_string())?;
+        let uri =
+            crate::namespace_files::uri_of(&self.namespace, path).map_err(|e| e.to_string())?;
         self.inner.read(&uri)
     }
 

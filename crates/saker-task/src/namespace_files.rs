@@ -60,12 +60,18 @@ pub async fn list(
     let files = storage.list(&under).await?;
     Ok(files
         .into_iter()
-        .map(|FileInfo { uri, size, modified }| NamespaceFile {
-            path: uri[root.len()..].to_owned(),
-            uri,
-            size,
-            modified,
-        })
+        .map(
+            |FileInfo {
+                 uri,
+                 size,
+                 modified,
+             }| NamespaceFile {
+                path: uri[root.len()..].to_owned(),
+                uri,
+                size,
+                modified,
+            },
+        )
         .collect())
 }
 
@@ -125,8 +131,12 @@ mod tests {
         }
         let storage = MemoryStorage::new();
         put(&storage, "ns", "a.txt", b"a".to_vec()).await.unwrap();
-        put(&storage, "ns", "dir/b.txt", b"bb".to_vec()).await.unwrap();
-        put(&storage, "ns.child", "c.txt", b"c".to_vec()).await.unwrap();
+        put(&storage, "ns", "dir/b.txt", b"bb".to_vec())
+            .await
+            .unwrap();
+        put(&storage, "ns.child", "c.txt", b"c".to_vec())
+            .await
+            .unwrap();
         let all: Vec<_> = list(&storage, "ns", "/")
             .await
             .unwrap()

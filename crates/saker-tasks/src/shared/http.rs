@@ -77,7 +77,8 @@ pub const DEFAULT_MAX_CONTENT_LENGTH: u64 = 10 * 1024 * 1024;
 
 impl Options {
     pub fn max_content_length(&self) -> u64 {
-        self.max_content_length.unwrap_or(DEFAULT_MAX_CONTENT_LENGTH)
+        self.max_content_length
+            .unwrap_or(DEFAULT_MAX_CONTENT_LENGTH)
     }
 
     pub fn logs(&self, what: &str) -> bool {
@@ -250,16 +251,16 @@ pub async fn send(ctx: &RunContext, props: &HttpProps) -> Result<reqwest::Respon
         ctx.logger()
             .info(format!("request: {} {}", props.method, props.uri));
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| failed(&format!("HTTP request to '{}' failed", props.uri), error_chain(&e)))?;
+    let response = request.send().await.map_err(|e| {
+        failed(
+            &format!("HTTP request to '{}' failed", props.uri),
+            error_chain(&e),
+        )
+    })?;
     let code = response.status().as_u16();
     if options.logs("RESPONSE_HEADERS") {
-        ctx.logger().info(format!(
-            "response: {code} {:?}",
-            response.headers()
-        ));
+        ctx.logger()
+            .info(format!("response: {code} {:?}", response.headers()));
     }
     let allowed = match &options.allowed_response_codes {
         Some(codes) => codes.contains(&code),

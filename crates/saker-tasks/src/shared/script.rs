@@ -251,8 +251,9 @@ pub async fn write_input_files(
     Ok(())
 }
 
-/// A namespace-file include/exclude pattern, matched like Kestra's `PathMatcherPredicate`: against
-/// the path with a leading `/`, a pattern starting with a word character matching at any depth.
+/// A namespace-file include/exclude pattern, matched like Kestra's `PathMatcherPredicate`: a
+/// pattern starting with a word character matches at any depth (`main.py` is `**/main.py`).
+/// Use it through [`namespace_match`].
 pub(crate) fn namespace_glob(pattern: &str) -> Result<Glob, TaskError> {
     let pattern = pattern.strip_prefix("glob:").unwrap_or(pattern);
     let recursive = pattern
@@ -266,6 +267,14 @@ pub(crate) fn namespace_glob(pattern: &str) -> Result<Glob, TaskError> {
     };
     Glob::new(&pattern)
         .map_err(|e| TaskError::Failed(format!("invalid namespaceFiles pattern '{pattern}': {e}")))
+}
+
+/// Whether `path` (relative to the namespace, no leading `/`) matches one of `globs`, tried on
+/// the rooted form (`/a/b.txt`) and the relative one (`a/b.txt`) so that both `/a/*.txt` and
+/// `*.txt` work.
+pub(crate) fn namespace_match(globs: &[Glob], path: &str) -> bool {
+    let rooted = format!("/{path}");
+    globs.iter().any(|g| g.matches(&rooted) || g.matches(path))
 }
 
 /// Copies the namespace files selected by `namespaceFiles` into the working directory
@@ -298,16 +307,17 @@ pub async fn copy_namespace_files(
             "invalid namespaceFiles ifExists '{if_exists}': expected OVERWRITE, FAIL, WARN or IGNORE"
         )));
     }
-    let per_namespace = ctx.render_opt(&files.folder_per_namespace)?.unwrap_or(false);
+    let per_namespace = ctx
+        .render_opt(&files.folder_per_namespace)?
+        .unwrap_or(false);
     let mut copied = 0usize;
     for namespace in &namespaces {
         let listed = saker_task::namespace_files::list(ctx.storage(), namespace, "")
             .await
             .map_err(TaskError::failed)?;
         for file in listed {
-            let rooted = format!("/{}", file.path);
-            let wanted = (include.is_empty() || include.iter().any(|g| g.matches(&rooted)))
-                && !exclude.iter().any(|g| g.matches(&rooted));
+            let wanted = (include.is_empty() || namespace_match(&include, &file.path))
+                && !namespace_match(&exclude, &file.path);
             if !wanted {
                 continue;
             }
@@ -346,8 +356,9 @@ pub async fn copy_namespace_files(
             copied += 1;
         }
     }
-    ctx.logger()
-        .debug(format!("copied {copied} namespace file(s) into the working directory"));
+    ctx.logger().debug(format!(
+        "copied {copied} namespace file(s) into the working directory"
+    ));
     Ok(())
 }
 
@@ -849,6 +860,75 @@ mod run_tests {
         .await;
         assert_eq!(outcome.state, None);
         assert_eq!(outcome.outputs["exitCode"], 0);
+    }
+
+    #[tokio::test]
+    async fn namespace_files_are_copied_with_include_exclude_and_read_works() {
+        use saker_task::namespace_files;
+        let env = env();
+        for (ns, path, content) in [
+            ("company.team", "scripts/run.sh", "echo from-namespace"),
+            ("company.team", "scripts/skip.sh", "exit 1"),
+            ("company.team", "main.py", "print(1)"),
+            ("company.team", "data/big.csv", "x"),
+            ("company.other", "lib.sh", "echo other"),
+        ] {
+            namespace_files::put(&*env.storage, ns, path, content.into())
+                .await
+                .unwrap();
+        }
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({
+                "namespaceFiles": {"enabled": true, "include": ["scripts/**", "main.py"], "exclude": ["**/skip.sh"]},
+                "commands": [
+                    "sh scripts/run.sh",
+                    "test -f main.py && test ! -e scripts/skip.sh && test ! -e data/big.csv && echo filtered",
+                    "echo '::{\"outputs\":{\"read\":\"{{ read('scripts/run.sh') }}\"}}::'"
+                ]
+            }),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        assert_eq!(
+            outcome.outputs["vars"]["read"],
+            json!("echo from-namespace")
+        );
+        let logs = env.logs.texts();
+        assert!(
+            logs.contains(&"INFO from-namespace".to_owned()),
+            "{logs:#?}"
+        );
+        assert!(logs.contains(&"INFO filtered".to_owned()), "{logs:#?}");
+
+        // Other namespaces, one folder each; a disabled block copies nothing.
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({
+                "namespaceFiles": {"namespaces": ["company.other"], "folderPerNamespace": true},
+                "commands": ["sh company.other/lib.sh"]
+            }),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({"namespaceFiles": {"enabled": false}, "commands": ["test ! -e main.py"]}),
+        )
+        .await;
+        assert_eq!(outcome.state, None);
+
+        // read() refuses traversal.
+        let info = saker_task::memory::test_info("t", SHELL);
+        let ctx = env.context(info, json!({}));
+        let error = ctx.render("{{ read('../secret') }}").unwrap_err();
+        assert!(
+            error.to_string().contains("invalid namespace file path"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

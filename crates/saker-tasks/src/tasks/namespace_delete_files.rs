@@ -3,7 +3,7 @@
 use saker_task::namespace_files;
 use saker_task::prelude::*;
 
-use crate::shared::script::namespace_glob;
+use crate::shared::script::{namespace_glob, namespace_match};
 
 /// Properties of `DeleteFiles`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -36,21 +36,22 @@ impl RunnableTask for DeleteFiles {
         let listed = namespace_files::list(ctx.storage(), &namespace, "")
             .await
             .map_err(TaskError::failed)?;
-        let mut deleted = 0usize;
+        let mut deleted = Vec::new();
         for file in listed {
-            if globs.iter().any(|g| g.matches(&format!("/{}", file.path))) {
+            if namespace_match(&globs, &file.path) {
                 ctx.storage()
                     .delete(&file.uri)
                     .await
                     .map_err(TaskError::failed)?;
                 ctx.logger().debug(format!("Deleted namespace file '/{}'", file.path));
-                deleted += 1;
+                deleted.push(Value::String(format!("/{}", file.path)));
             }
         }
         ctx.logger().info(format!(
-            "Deleted {deleted} file(s) from namespace '{namespace}'"
+            "Deleted {} file(s) from namespace '{namespace}'",
+            deleted.len()
         ));
-        Ok(TaskOutcome::empty())
+        Ok(TaskOutcome::empty().with("files", Value::Array(deleted)))
     }
 }
 
@@ -78,16 +79,21 @@ mod tests {
                 .await
                 .unwrap();
         }
-        run(&env, "io.kestra.plugin.core.namespace.DeleteFiles", json!({"namespace": "ns", "files": ["*.sql"]}), json!({}))
+        let out = run(&env, "io.kestra.plugin.core.namespace.DeleteFiles", json!({"namespace": "ns", "files": ["*.sql"]}), json!({}))
             .await
             .unwrap();
+        assert_eq!(out.outputs["files"], json!(["/a.sql"]));
         let left: Vec<_> = namespace_files::list(&*env.storage, "ns", "")
             .await
             .unwrap()
             .into_iter()
             .map(|f| f.path)
             .collect();
-        assert_eq!(left, ["c.py"]);
+        assert_eq!(left, ["c.py", "sub/b.sql"]);
+        let out = run(&env, "io.kestra.plugin.core.namespace.DeleteFiles", json!({"namespace": "ns", "files": "**.sql"}), json!({}))
+            .await
+            .unwrap();
+        assert_eq!(out.outputs["files"], json!(["/sub/b.sql"]));
         assert_eq!(namespace_files::list(&*env.storage, "other", "").await.unwrap().len(), 1);
     }
 }

@@ -3,7 +3,7 @@
 use saker_task::namespace_files;
 use saker_task::prelude::*;
 
-use crate::shared::script::namespace_glob;
+use crate::shared::script::{namespace_glob, namespace_match};
 
 /// Properties of `DownloadFiles`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -42,10 +42,10 @@ impl RunnableTask for DownloadFiles {
             .map_err(TaskError::failed)?;
         let mut files = Map::new();
         for file in listed {
-            let rooted = format!("/{}", file.path);
-            if !globs.iter().any(|g| g.matches(&rooted)) {
+            if !namespace_match(&globs, &file.path) {
                 continue;
             }
+            let rooted = format!("/{}", file.path);
             let uri = format!("{}{destination}{}", ctx.storage_prefix(), file.path);
             let reader = ctx.storage().open(&file.uri).await.map_err(TaskError::failed)?;
             ctx.storage()

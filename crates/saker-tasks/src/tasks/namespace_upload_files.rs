@@ -100,7 +100,7 @@ impl RunnableTask for UploadFiles {
             }
         }
 
-        let mut done = 0usize;
+        let mut done = Vec::new();
         for (target, source) in uploads {
             let uri = namespace_files::uri_of(&namespace, &target).map_err(TaskError::failed)?;
             let exists = ctx.storage().exists(&uri).await.map_err(TaskError::failed)?;
@@ -126,12 +126,13 @@ impl RunnableTask for UploadFiles {
                 }
             }
             .map_err(TaskError::failed)?;
-            done += 1;
+            done.push(Value::String(format!("/{}", target.trim_start_matches('/'))));
         }
         ctx.logger().info(format!(
-            "Uploaded {done} file(s) to namespace '{namespace}'"
+            "Uploaded {} file(s) to namespace '{namespace}'",
+            done.len()
         ));
-        Ok(TaskOutcome::empty())
+        Ok(TaskOutcome::empty().with("files", Value::Array(done)))
     }
 }
 
@@ -178,7 +179,7 @@ mod tests {
         let ty = "io.kestra.plugin.core.namespace.UploadFiles";
         let info = saker_task::memory::test_info("up", ty);
         let mut ctx = env.context(info, json!({})).with_working_dir(dir.path());
-        run_in(&mut ctx, ty, json!({
+        let out = run_in(&mut ctx, ty, json!({
             "namespace": "company.team",
             "files": ["glob:**/dbt/**"],
             "filesMap": {"data/x.csv": "kestra:///ns/f/executions/e/x.csv"},
@@ -186,6 +187,7 @@ mod tests {
         }))
         .await
         .unwrap();
+        assert_eq!(out.outputs["files"], json!(["/project/dbt/models/a.sql", "/project/data/x.csv"]));
         let paths: Vec<_> = namespace_files::list(&*env.storage, "company.team", "")
             .await
             .unwrap()
