@@ -16,8 +16,8 @@ use saker_runtime::host::{RandomIds, Secrets};
 use saker_runtime::inputs::Raw;
 use saker_runtime::{LogObserver, Runtime};
 use saker_storage::{FileStore, LocalStorage, LogEntry, MemoryStore, StorageConfig, Store};
-use saker_task::memory::MemoryKvStore;
 use saker_task::Level;
+use saker_task::memory::MemoryKvStore;
 
 use crate::catalog::catalog;
 use crate::flow_cmd::collect;
