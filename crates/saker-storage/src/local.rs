@@ -15,6 +15,12 @@ use saker_task::{Storage, StorageError};
 /// `fileSize()`) are synchronous and read small files in place.
 pub trait FileStore: Storage {
     fn read_now(&self, uri: &str) -> Result<Vec<u8>, StorageError>;
+
+    /// The size of `uri` ([`StorageError::NotFound`] when absent), for `fileSize()`; backends
+    /// override it so that a big file is not read to be measured.
+    fn size_now(&self, uri: &str) -> Result<u64, StorageError> {
+        self.read_now(uri).map(|bytes| bytes.len() as u64)
+    }
 }
 
 impl FileStore for MemoryStorage {
@@ -176,6 +182,16 @@ impl LocalStorage {
 impl FileStore for LocalStorage {
     fn read_now(&self, uri: &str) -> Result<Vec<u8>, StorageError> {
         std::fs::read(self.path_of(uri)?).map_err(|e| Self::not_found(uri, e))
+    }
+
+    fn size_now(&self, uri: &str) -> Result<u64, StorageError> {
+        match std::fs::metadata(self.path_of(uri)?) {
+            Ok(meta) if meta.is_file() => Ok(meta.len()),
+            Ok(_) => Err(StorageError::NotFound {
+                uri: uri.to_owned(),
+            }),
+            Err(error) => Err(Self::not_found(uri, error)),
+        }
     }
 }
 
@@ -367,6 +383,7 @@ mod tests {
             );
             assert_eq!(storage.get(uri).await.unwrap(), b"hello");
             assert_eq!(storage.read_now(uri).unwrap(), b"hello");
+            assert_eq!(storage.size_now(uri).unwrap(), 5);
             assert_eq!(storage.size(uri).await.unwrap(), 5);
             assert!(storage.exists(uri).await.unwrap());
             assert!(storage.delete(uri).await.unwrap());

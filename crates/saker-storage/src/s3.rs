@@ -288,14 +288,18 @@ impl AsyncRead for ChunkReader {
     }
 }
 
-impl FileStore for S3Storage {
-    fn read_now(&self, uri: &str) -> Result<Vec<u8>, StorageError> {
-        // Expression functions are synchronous. On the multi-threaded runtime the current
-        // worker may block; elsewhere a private runtime and client do the one read (a client's
-        // connections belong to the runtime that opened them).
+impl S3Storage {
+    /// Runs `call` to completion from synchronous code (expression functions). On the
+    /// multi-threaded runtime the current worker may block; elsewhere a private runtime and a
+    /// fresh client do the call (a client's connections belong to the runtime that opened them).
+    fn blocking<T: Send + 'static>(
+        &self,
+        uri: &str,
+        call: for<'a> fn(&'a S3Storage, &'a str) -> BoxFuture<'a, Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| handle.block_on(self.read_blocking_free(uri)))
+                tokio::task::block_in_place(|| handle.block_on(call(self, uri)))
             }
             _ => {
                 let config = self.config.clone();
@@ -306,12 +310,24 @@ impl FileStore for S3Storage {
                         .build()
                         .map_err(io_backend)?;
                     let storage = S3Storage::new(config)?;
-                    runtime.block_on(storage.read_blocking_free(&uri))
+                    runtime.block_on(call(&storage, &uri))
                 })
                 .join()
                 .map_err(|_| StorageError::Backend("S3 read thread panicked".to_owned()))?
             }
         }
+    }
+}
+
+impl FileStore for S3Storage {
+    fn read_now(&self, uri: &str) -> Result<Vec<u8>, StorageError> {
+        self.blocking(uri, |storage, uri| {
+            Box::pin(storage.read_blocking_free(uri))
+        })
+    }
+
+    fn size_now(&self, uri: &str) -> Result<u64, StorageError> {
+        self.blocking(uri, |storage, uri| storage.size(uri))
     }
 }
 

@@ -159,6 +159,11 @@ async fn s3_meets_the_storage_contract() {
         prefixed.read_now("kestra:///ns/_files/x.txt").unwrap(),
         b"x"
     );
+    assert_eq!(prefixed.size_now("kestra:///ns/_files/x.txt").unwrap(), 1);
+    assert!(matches!(
+        prefixed.size_now("kestra:///ns/_files/none"),
+        Err(saker_task::StorageError::NotFound { .. })
+    ));
     let files = prefixed.list("kestra:///ns/").await.unwrap();
     assert_eq!(files.len(), 1);
     assert!(files[0].modified.is_some());

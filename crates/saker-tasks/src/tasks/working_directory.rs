@@ -106,12 +106,21 @@ pub async fn prepare(
             other => other.to_string(),
         };
         let path = inside(dir, &name)?;
-        let bytes = fetch(ctx, dir, &content).await?;
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(TaskError::failed)?;
         }
+        if content.starts_with("kestra://") {
+            // Streamed to disk: stored files may be big.
+            saker_task::storage::check_uri(&content).map_err(TaskError::failed)?;
+            ctx.storage()
+                .get_file(&content, &path)
+                .await
+                .map_err(TaskError::failed)?;
+            continue;
+        }
+        let bytes = fetch(ctx, dir, &content).await?;
         tokio::fs::write(&path, bytes)
             .await
             .map_err(|e| TaskError::Failed(format!("cannot write input file '{name}': {e}")))?;
