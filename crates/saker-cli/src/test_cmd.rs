@@ -15,9 +15,9 @@ use saker_flow::{Flow, LoadOptions, Renderer, Severity};
 use saker_runtime::host::{RandomIds, Secrets};
 use saker_runtime::inputs::Raw;
 use saker_runtime::{LogObserver, Runtime};
-use saker_storage::{LocalStorage, LogEntry, MemoryStore, Store};
+use saker_storage::{FileStore, LocalStorage, LogEntry, MemoryStore, StorageConfig, Store};
+use saker_task::Level;
 use saker_task::memory::MemoryKvStore;
-use saker_task::{Level, Storage};
 
 use crate::catalog::catalog;
 use crate::flow_cmd::collect;
@@ -150,7 +150,7 @@ fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str), Strin
 /// storage under the execution's `inputs/<key>/` prefix and passed as their URI.
 async fn raw_inputs(
     args: &[String],
-    storage: &LocalStorage,
+    storage: &dyn FileStore,
     execution: &Execution,
 ) -> Result<Vec<(String, Raw)>, String> {
     let mut inputs = Vec::new();
@@ -159,8 +159,6 @@ async fn raw_inputs(
         let value = match value.strip_prefix('@') {
             Some(path) => {
                 let path = Path::new(path);
-                let content = std::fs::read(path)
-                    .map_err(|e| format!("cannot read input file {}: {e}", path.display()))?;
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -173,8 +171,9 @@ async fn raw_inputs(
                         execution.id.as_str()
                     )
                 );
+                // Streamed: an input file may be bigger than memory.
                 storage
-                    .put(&uri, content)
+                    .put_file(&uri, path)
                     .await
                     .map_err(|e| format!("cannot store input file {}: {e}", path.display()))?;
                 Raw::File {
@@ -232,7 +231,14 @@ async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitC
         Err(e) => return rejected(format!("cannot create a temporary directory: {e}")),
     };
     let store = Arc::new(MemoryStore::new());
-    let storage = Arc::new(LocalStorage::new(temp.path()));
+    // Internal storage: SAKER_STORAGE_* when set (e.g. an S3 bucket), else a temporary folder.
+    let storage: Arc<dyn FileStore> = match StorageConfig::from_env()
+        .and_then(|config| config.map(|config| config.open()).transpose())
+    {
+        Ok(Some(storage)) => storage,
+        Ok(None) => Arc::new(LocalStorage::new(temp.path())),
+        Err(e) => return rejected(format!("internal storage: {e}")),
+    };
     let templates = match load_flows(&store, &args.flows).await {
         Ok(templates) => templates,
         Err(message) => return rejected(message),
@@ -270,7 +276,7 @@ async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitC
         labels,
         saker_runtime::host::now(),
     );
-    let raw = match raw_inputs(&args.inputs, &storage, &execution).await {
+    let raw = match raw_inputs(&args.inputs, &*storage, &execution).await {
         Ok(raw) => raw,
         Err(message) => return rejected(message),
     };

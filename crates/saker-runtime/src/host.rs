@@ -225,8 +225,8 @@ impl Services for HostServices {
     }
 
     fn file_size(&self, uri: &str) -> Result<Option<u64>, String> {
-        match self.files.read_now(uri) {
-            Ok(bytes) => Ok(Some(bytes.len() as u64)),
+        match self.files.size_now(uri) {
+            Ok(size) => Ok(Some(size)),
             Err(StorageError::NotFound { .. }) => Ok(None),
             Err(error) => Err(error.to_string()),
         }

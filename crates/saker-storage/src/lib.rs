@@ -5,13 +5,17 @@
 //!   step) and execution logs. Native `async fn`s returning `Send` futures, so the SQLite and
 //!   PostgreSQL backends of later issues fit the same shape; callers are generic over `S: Store`.
 //! - [`MemoryStore`]: the in-memory backend (`saker flow test`, tests).
-//! - [`LocalStorage`]: internal storage (`kestra:///…` files, spec §9) on local disk.
+//! - [`LocalStorage`]: internal storage (`kestra:///…` files, spec §9) on local disk;
+//!   [`S3Storage`] in an S3-compatible bucket; [`StorageConfig`] picks one.
 //! - [`StoreLogSource`]: the `log.Fetch` view ([`saker_task::LogSource`]) of a store's logs.
 
+pub mod files_suite;
 mod local;
 mod logs;
 mod memory;
 mod query;
+mod s3;
+mod storage_config;
 pub mod suite;
 
 use std::future::Future;
@@ -24,6 +28,8 @@ pub use memory::MemoryStore;
 pub use query::{
     ExecutionQuery, LogSearch, Page, Paging, TriggerKey, TriggerRecord, sort_executions,
 };
+pub use s3::{S3Config, S3Storage};
+pub use storage_config::StorageConfig;
 
 /// Storage failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use saker_task::memory::MemoryStorage;
-use saker_task::storage::{SCHEME, check_uri};
+use saker_task::storage::{FileInfo, Reader, SCHEME, check_uri};
 use saker_task::task::BoxFuture;
 use saker_task::{Storage, StorageError};
 
@@ -15,6 +15,12 @@ use saker_task::{Storage, StorageError};
 /// `fileSize()`) are synchronous and read small files in place.
 pub trait FileStore: Storage {
     fn read_now(&self, uri: &str) -> Result<Vec<u8>, StorageError>;
+
+    /// The size of `uri` ([`StorageError::NotFound`] when absent), for `fileSize()`; backends
+    /// override it so that a big file is not read to be measured.
+    fn size_now(&self, uri: &str) -> Result<u64, StorageError> {
+        self.read_now(uri).map(|bytes| bytes.len() as u64)
+    }
 }
 
 impl FileStore for MemoryStorage {
@@ -88,6 +94,10 @@ impl LocalStorage {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
+            if name.starts_with('.') && name.ends_with(".part") {
+                // A file being written (see `staging`).
+                continue;
+            }
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 Self::walk(&entry.path(), &format!("{uri_dir}{name}/"), out)?;
@@ -98,7 +108,8 @@ impl LocalStorage {
         Ok(())
     }
 
-    fn delete_by_prefix_now(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+    /// The files whose URI starts with `prefix`, as `(uri, path)`.
+    fn matching(&self, prefix: &str) -> Result<Vec<(String, PathBuf)>, StorageError> {
         check_uri(prefix)?;
         // Walk the deepest directory the prefix names completely, then match on the URI text.
         let uri_dir = match prefix.rfind('/') {
@@ -112,21 +123,75 @@ impl LocalStorage {
         };
         let mut files = Vec::new();
         Self::walk(&dir, uri_dir, &mut files).map_err(backend)?;
+        files.retain(|(uri, _)| uri.starts_with(prefix));
+        files.sort();
+        Ok(files)
+    }
+
+    fn delete_by_prefix_now(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let mut deleted = Vec::new();
-        for (uri, path) in files {
-            if uri.starts_with(prefix) {
-                std::fs::remove_file(&path).map_err(backend)?;
-                deleted.push(uri);
-            }
+        for (uri, path) in self.matching(prefix)? {
+            std::fs::remove_file(&path).map_err(backend)?;
+            deleted.push(uri);
         }
-        deleted.sort();
         Ok(deleted)
+    }
+
+    fn list_now(&self, prefix: &str) -> Result<Vec<FileInfo>, StorageError> {
+        let mut files = Vec::new();
+        for (uri, path) in self.matching(prefix)? {
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                // Deleted while listing.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(backend(error)),
+            };
+            files.push(FileInfo {
+                uri,
+                size: meta.len(),
+                modified: meta.modified().ok().map(chrono::DateTime::from),
+            });
+        }
+        Ok(files)
+    }
+
+    /// A temporary file beside `path`, renamed over it once complete, so a reader never sees
+    /// half a file.
+    async fn staging(path: &Path) -> Result<PathBuf, StorageError> {
+        let parent = path
+            .parent()
+            .ok_or_else(|| StorageError::Backend(format!("no folder for {}", path.display())))?;
+        tokio::fs::create_dir_all(parent).await.map_err(backend)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Ok(parent.join(format!(".{name}.{}.{unique}.part", std::process::id())))
+    }
+
+    async fn finish(staged: &Path, path: &Path) -> Result<(), StorageError> {
+        if let Err(error) = tokio::fs::rename(staged, path).await {
+            let _ = tokio::fs::remove_file(staged).await;
+            return Err(backend(error));
+        }
+        Ok(())
     }
 }
 
 impl FileStore for LocalStorage {
     fn read_now(&self, uri: &str) -> Result<Vec<u8>, StorageError> {
         std::fs::read(self.path_of(uri)?).map_err(|e| Self::not_found(uri, e))
+    }
+
+    fn size_now(&self, uri: &str) -> Result<u64, StorageError> {
+        match std::fs::metadata(self.path_of(uri)?) {
+            Ok(meta) if meta.is_file() => Ok(meta.len()),
+            Ok(_) => Err(StorageError::NotFound {
+                uri: uri.to_owned(),
+            }),
+            Err(error) => Err(Self::not_found(uri, error)),
+        }
     }
 }
 
@@ -142,6 +207,98 @@ impl Storage for LocalStorage {
                 tokio::fs::create_dir_all(parent).await.map_err(backend)?;
             }
             tokio::fs::write(&path, content).await.map_err(backend)
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<FileInfo>, StorageError>> {
+        Box::pin(async move {
+            let this = self.clone();
+            let prefix = prefix.to_owned();
+            tokio::task::spawn_blocking(move || this.list_now(&prefix))
+                .await
+                .map_err(|e| StorageError::Backend(e.to_string()))?
+        })
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        uri: &'a str,
+        source: &'a Path,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let path = self.path_of(uri)?;
+            let staged = Self::staging(&path).await?;
+            // `copy` streams in the kernel (copy_file_range/sendfile): no user-space buffer.
+            let size = match tokio::fs::copy(source, &staged).await {
+                Ok(size) => size,
+                Err(error) => {
+                    let _ = tokio::fs::remove_file(&staged).await;
+                    return Err(backend(error));
+                }
+            };
+            Self::finish(&staged, &path).await?;
+            Ok(size)
+        })
+    }
+
+    fn put_stream<'a>(
+        &'a self,
+        uri: &'a str,
+        mut reader: Reader,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            let path = self.path_of(uri)?;
+            let staged = Self::staging(&path).await?;
+            let written = async {
+                let mut file = tokio::fs::File::create(&staged).await?;
+                let size = tokio::io::copy(&mut reader, &mut file).await?;
+                file.flush().await?;
+                Ok::<_, std::io::Error>(size)
+            }
+            .await;
+            match written {
+                Ok(size) => {
+                    Self::finish(&staged, &path).await?;
+                    Ok(size)
+                }
+                Err(error) => {
+                    let _ = tokio::fs::remove_file(&staged).await;
+                    Err(backend(error))
+                }
+            }
+        })
+    }
+
+    fn get_file<'a>(
+        &'a self,
+        uri: &'a str,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let path = self.path_of(uri)?;
+            match tokio::fs::metadata(&path).await {
+                Ok(meta) if meta.is_file() => {}
+                Ok(_) => {
+                    return Err(StorageError::NotFound {
+                        uri: uri.to_owned(),
+                    });
+                }
+                Err(error) => return Err(Self::not_found(uri, error)),
+            }
+            tokio::fs::copy(&path, dest)
+                .await
+                .map_err(|e| Self::not_found(uri, e))
+        })
+    }
+
+    fn open<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, Result<Reader, StorageError>> {
+        Box::pin(async move {
+            let path = self.path_of(uri)?;
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| Self::not_found(uri, e))?;
+            Ok(Box::new(file) as Reader)
         })
     }
 
@@ -226,6 +383,7 @@ mod tests {
             );
             assert_eq!(storage.get(uri).await.unwrap(), b"hello");
             assert_eq!(storage.read_now(uri).unwrap(), b"hello");
+            assert_eq!(storage.size_now(uri).unwrap(), 5);
             assert_eq!(storage.size(uri).await.unwrap(), 5);
             assert!(storage.exists(uri).await.unwrap());
             assert!(storage.delete(uri).await.unwrap());
@@ -235,6 +393,26 @@ mod tests {
                 StorageError::NotFound { uri: uri.into() }
             );
         });
+    }
+
+    #[test]
+    fn meets_the_storage_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        block(crate::files_suite::contract(&storage, "suite"));
+        let listed = block(storage.list("kestra:///suite/")).unwrap();
+        assert!(listed.is_empty(), "{listed:?}");
+    }
+
+    #[test]
+    fn list_reports_modification_dates_and_skips_partial_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        block(storage.put("kestra:///a/b.txt", b"b".to_vec())).unwrap();
+        std::fs::write(dir.path().join("a/.b.txt.1.2.part"), "half").unwrap();
+        let listed = block(storage.list("kestra:///a/")).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].modified.is_some());
     }
 
     #[test]

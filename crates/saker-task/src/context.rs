@@ -423,7 +423,13 @@ impl Services for ContextServices {
     }
 
     fn read(&self, path: &str) -> Result<String, String> {
-        self.inner.read(path)
+        // Kestra's read(): a path without a scheme is a namespace file of the flow's namespace.
+        if path.contains("://") {
+            return self.inner.read(path);
+        }
+        let uri =
+            crate::namespace_files::uri_of(&self.namespace, path).map_err(|e| e.to_string())?;
+        self.inner.read(&uri)
     }
 
     fn file_size(&self, uri: &str) -> Result<Option<u64>, String> {

@@ -19,6 +19,7 @@ pub mod duration;
 pub mod kv;
 pub mod log;
 pub mod memory;
+pub mod namespace_files;
 pub mod params;
 pub mod path;
 pub mod plugin;
@@ -37,7 +38,7 @@ pub use plugin::{__private, Registration};
 pub use property::{OneOrMany, Property, is_expression};
 pub use registry::{Registry, RegistryError};
 pub use saker_flow::catalog::{Catalog, ParamError, PluginInfo, PluginKind, Slot, TaskKind};
-pub use storage::{Storage, StorageError};
+pub use storage::{FileInfo, Storage, StorageError};
 pub use task::{ErasedRunnable, Metric, MetricValue, RunnableTask, TaskError, TaskOutcome};
 
 // Re-exported so `register_plugin!` works in crates that do not depend on inventory.

@@ -213,6 +213,24 @@ impl Storage for MemoryStorage {
         })
     }
 
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::storage::FileInfo>, StorageError>> {
+        Box::pin(async move {
+            check_uri(prefix)?;
+            Ok(lock(&self.files)
+                .iter()
+                .filter(|(uri, _)| uri.starts_with(prefix))
+                .map(|(uri, bytes)| crate::storage::FileInfo {
+                    uri: uri.clone(),
+                    size: bytes.len() as u64,
+                    modified: None,
+                })
+                .collect())
+        })
+    }
+
     fn delete_by_prefix<'a>(
         &'a self,
         prefix: &'a str,

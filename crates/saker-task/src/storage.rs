@@ -1,6 +1,11 @@
 //! Internal storage seen by tasks (spec §9): the [`Storage`] trait over `kestra:///…` URIs and
 //! the URI layout helpers.
 
+use std::path::Path;
+
+use saker_core::Instant;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
 use crate::task::BoxFuture;
 
 /// The URI scheme prefix of internal-storage files (empty authority).
@@ -18,8 +23,28 @@ pub enum StorageError {
     Backend(String),
 }
 
-/// Whole-file access to internal storage by `kestra:///…` URI. Files are small enough for the
-/// built-in tasks to hold in memory; a streaming API can be added beside these methods.
+/// One file listed by [`Storage::list`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    pub uri: String,
+    pub size: u64,
+    /// Last modification, when the backend records one.
+    pub modified: Option<Instant>,
+}
+
+/// A byte stream read from storage.
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+fn io_error(error: std::io::Error) -> StorageError {
+    StorageError::Backend(error.to_string())
+}
+
+/// Access to internal storage by `kestra:///…` URI. The whole-file methods suit small files;
+/// anything that may be big (script output files, downloads, uploads through the API) goes
+/// through the streaming ones, which the disk and object-store backends implement without
+/// holding the file in memory. Their default bodies buffer, which is right for in-memory
+/// storage only.
 pub trait Storage: Send + Sync {
     /// Writes (or replaces) a file.
     fn put<'a>(&'a self, uri: &'a str, content: Vec<u8>)
@@ -41,6 +66,63 @@ pub trait Storage: Send + Sync {
         &'a self,
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, StorageError>>;
+
+    /// Every file whose URI starts with `prefix`, sorted by URI.
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<FileInfo>, StorageError>>;
+
+    /// Stores the local file `source` under `uri`; returns its size.
+    fn put_file<'a>(
+        &'a self,
+        uri: &'a str,
+        source: &'a Path,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let bytes = tokio::fs::read(source).await.map_err(io_error)?;
+            let size = bytes.len() as u64;
+            self.put(uri, bytes).await?;
+            Ok(size)
+        })
+    }
+
+    /// Stores everything `reader` yields under `uri`; returns the size.
+    fn put_stream<'a>(
+        &'a self,
+        uri: &'a str,
+        mut reader: Reader,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).await.map_err(io_error)?;
+            let size = bytes.len() as u64;
+            self.put(uri, bytes).await?;
+            Ok(size)
+        })
+    }
+
+    /// Writes the file `uri` to the local path `dest` (replaced); returns its size.
+    fn get_file<'a>(
+        &'a self,
+        uri: &'a str,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let mut reader = self.open(uri).await?;
+            let mut file = tokio::fs::File::create(dest).await.map_err(io_error)?;
+            let size = tokio::io::copy(&mut reader, &mut file)
+                .await
+                .map_err(io_error)?;
+            file.flush().await.map_err(io_error)?;
+            Ok(size)
+        })
+    }
+
+    /// A reader over the file `uri` ([`StorageError::NotFound`] when absent).
+    fn open<'a>(&'a self, uri: &'a str) -> BoxFuture<'a, Result<Reader, StorageError>> {
+        Box::pin(async move {
+            let bytes = self.get(uri).await?;
+            Ok(Box::new(std::io::Cursor::new(bytes)) as Reader)
+        })
+    }
 }
 
 /// Checks that `uri` is an internal-storage URI (`kestra:///…`).

@@ -4,6 +4,7 @@
 //! `conditions/` and `runners/`.
 
 mod glob;
+pub(crate) mod http;
 mod ion;
 pub(crate) mod legacy_script;
 mod param_groups;

@@ -14,7 +14,7 @@ use saker_task::prelude::*;
 
 use super::process::{self, ProcessSpec};
 use super::script_protocol::Consumer;
-use super::{InputFiles, LegacyRunner, NamespaceFiles};
+use super::{Glob, InputFiles, LegacyRunner, NamespaceFiles};
 use crate::tasks::storage_local_files::{Matcher, fetch, inside, regular_files, stored_name};
 
 /// The canonical type of the Process task runner.
@@ -222,11 +222,6 @@ pub async fn write_input_files(
 ) -> Result<(), TaskError> {
     for (name, content) in files {
         let path = inside(dir, &name)?;
-        let bytes = match content {
-            Value::Null => Vec::new(),
-            Value::String(text) => fetch(ctx, dir, &text).await?,
-            other => other.to_string().into_bytes(),
-        };
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(|e| {
                 TaskError::Failed(format!(
@@ -234,10 +229,136 @@ pub async fn write_input_files(
                 ))
             })?;
         }
+        if let Value::String(uri) = &content
+            && uri.starts_with("kestra://")
+        {
+            saker_task::storage::check_uri(uri).map_err(TaskError::failed)?;
+            ctx.storage()
+                .get_file(uri, &path)
+                .await
+                .map_err(TaskError::failed)?;
+            continue;
+        }
+        let bytes = match content {
+            Value::Null => Vec::new(),
+            Value::String(text) => fetch(ctx, dir, &text).await?,
+            other => other.to_string().into_bytes(),
+        };
         tokio::fs::write(&path, bytes)
             .await
             .map_err(|e| TaskError::Failed(format!("cannot write input file '{name}': {e}")))?;
     }
+    Ok(())
+}
+
+/// A namespace-file include/exclude pattern, matched like Kestra's `PathMatcherPredicate`: a
+/// pattern starting with a word character matches at any depth (`main.py` is `**/main.py`).
+/// Use it through [`namespace_match`].
+pub(crate) fn namespace_glob(pattern: &str) -> Result<Glob, TaskError> {
+    let pattern = pattern.strip_prefix("glob:").unwrap_or(pattern);
+    let recursive = pattern
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let pattern = if recursive {
+        format!("**/{pattern}")
+    } else {
+        pattern.to_owned()
+    };
+    Glob::new(&pattern)
+        .map_err(|e| TaskError::Failed(format!("invalid namespaceFiles pattern '{pattern}': {e}")))
+}
+
+/// Whether `path` (relative to the namespace, no leading `/`) matches one of `globs`, tried on
+/// the rooted form (`/a/b.txt`) and the relative one (`a/b.txt`) so that both `/a/*.txt` and
+/// `*.txt` work.
+pub(crate) fn namespace_match(globs: &[Glob], path: &str) -> bool {
+    let rooted = format!("/{path}");
+    globs.iter().any(|g| g.matches(&rooted) || g.matches(path))
+}
+
+/// Copies the namespace files selected by `namespaceFiles` into the working directory
+/// (spec §8.2), streaming each one from storage.
+pub async fn copy_namespace_files(
+    ctx: &RunContext,
+    dir: &Path,
+    files: &NamespaceFiles,
+) -> Result<(), TaskError> {
+    if !ctx.render_opt(&files.enabled)?.unwrap_or(true) {
+        return Ok(());
+    }
+    let globs = |patterns: Option<Vec<String>>| -> Result<Vec<Glob>, TaskError> {
+        patterns
+            .unwrap_or_default()
+            .iter()
+            .map(|p| namespace_glob(p))
+            .collect()
+    };
+    let include = globs(ctx.render_opt(&files.include)?)?;
+    let exclude = globs(ctx.render_opt(&files.exclude)?)?;
+    let namespaces = ctx
+        .render_opt(&files.namespaces)?
+        .unwrap_or_else(|| vec![ctx.info().namespace.clone()]);
+    let if_exists = ctx
+        .render_opt(&files.if_exists)?
+        .unwrap_or_else(|| "OVERWRITE".to_owned());
+    if !["OVERWRITE", "FAIL", "WARN", "IGNORE"].contains(&if_exists.as_str()) {
+        return Err(TaskError::Failed(format!(
+            "invalid namespaceFiles ifExists '{if_exists}': expected OVERWRITE, FAIL, WARN or IGNORE"
+        )));
+    }
+    let per_namespace = ctx
+        .render_opt(&files.folder_per_namespace)?
+        .unwrap_or(false);
+    let mut copied = 0usize;
+    for namespace in &namespaces {
+        let listed = saker_task::namespace_files::list(ctx.storage(), namespace, "")
+            .await
+            .map_err(TaskError::failed)?;
+        for file in listed {
+            let wanted = (include.is_empty() || namespace_match(&include, &file.path))
+                && !namespace_match(&exclude, &file.path);
+            if !wanted {
+                continue;
+            }
+            let relative = if per_namespace {
+                format!("{namespace}/{}", file.path)
+            } else {
+                file.path.clone()
+            };
+            let target = inside(dir, &relative)?;
+            if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+                match if_exists.as_str() {
+                    "FAIL" => {
+                        return Err(TaskError::Failed(format!(
+                            "namespace file '{relative}' already exists in the working directory"
+                        )));
+                    }
+                    "WARN" => {
+                        ctx.logger().warn(format!(
+                            "namespace file '{relative}' already exists in the working directory; kept"
+                        ));
+                        continue;
+                    }
+                    "IGNORE" => continue,
+                    _ => {}
+                }
+            }
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                    TaskError::Failed(format!("cannot create the folder of '{relative}': {e}"))
+                })?;
+            }
+            ctx.storage()
+                .get_file(&file.uri, &target)
+                .await
+                .map_err(TaskError::failed)?;
+            copied += 1;
+        }
+    }
+    ctx.logger().debug(format!(
+        "copied {copied} namespace file(s) into the working directory"
+    ));
     Ok(())
 }
 
@@ -290,13 +411,11 @@ impl<'a> UriLocalizer<'a> {
         saker_task::storage::check_uri(uri).map_err(|e| {
             TaskError::Failed(format!("cannot download '{uri}' found in the script: {e}"))
         })?;
-        let bytes = ctx.storage().get(uri).await.map_err(|e| {
+        let path = self.workspace.new_file("", super::extension_of(uri))?;
+        // Streamed to disk: these are often the big files of a pipeline.
+        ctx.storage().get_file(uri, &path).await.map_err(|e| {
             TaskError::Failed(format!("cannot download '{uri}' found in the script: {e}"))
         })?;
-        let path = self.workspace.new_file("", super::extension_of(uri))?;
-        tokio::fs::write(&path, bytes)
-            .await
-            .map_err(|e| TaskError::Failed(format!("cannot write '{}': {e}", path.display())))?;
         let path = path.display().to_string();
         self.done.push((uri.to_owned(), path.clone()));
         Ok(path)
@@ -418,10 +537,13 @@ async fn list_files(dir: &Path) -> Result<Vec<String>, TaskError> {
 }
 
 async fn upload(ctx: &RunContext, absolute: &Path, relative: &str) -> Result<String, TaskError> {
-    let bytes = tokio::fs::read(absolute)
+    // Streamed from disk: an output file may be far bigger than memory.
+    let uri = format!("{}{}", ctx.storage_prefix(), stored_name(relative));
+    ctx.storage()
+        .put_file(&uri, absolute)
         .await
-        .map_err(|e| TaskError::Failed(format!("cannot read output file '{relative}': {e}")))?;
-    ctx.put_file_as(&stored_name(relative), bytes).await
+        .map_err(|e| TaskError::Failed(format!("cannot store output file '{relative}': {e}")))?;
+    Ok(uri)
 }
 
 /// The outcome of a script: SUCCESS on exit code 0; otherwise FAILED with the outputs
@@ -475,13 +597,7 @@ pub async fn run_exec(
     };
 
     if let Some(files) = exec.namespace_files {
-        let enabled = ctx.render_opt(&files.enabled)?.unwrap_or(true);
-        if enabled {
-            ctx.logger().warn(
-                "namespaceFiles are not copied into the working directory yet: Saker has no namespace file store"
-                    .to_owned(),
-            );
-        }
+        copy_namespace_files(ctx, &dir, files).await?;
     }
     if let Some(files) = exec.input_files {
         let files: Map<String, Value> = ctx.render_property(files)?;
@@ -744,6 +860,75 @@ mod run_tests {
         .await;
         assert_eq!(outcome.state, None);
         assert_eq!(outcome.outputs["exitCode"], 0);
+    }
+
+    #[tokio::test]
+    async fn namespace_files_are_copied_with_include_exclude_and_read_works() {
+        use saker_task::namespace_files;
+        let env = env();
+        for (ns, path, content) in [
+            ("company.team", "scripts/run.sh", "echo from-namespace"),
+            ("company.team", "scripts/skip.sh", "exit 1"),
+            ("company.team", "main.py", "print(1)"),
+            ("company.team", "data/big.csv", "x"),
+            ("company.other", "lib.sh", "echo other"),
+        ] {
+            namespace_files::put(&*env.storage, ns, path, content.into())
+                .await
+                .unwrap();
+        }
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({
+                "namespaceFiles": {"enabled": true, "include": ["scripts/**", "main.py"], "exclude": ["**/skip.sh"]},
+                "commands": [
+                    "sh scripts/run.sh",
+                    "test -f main.py && test ! -e scripts/skip.sh && test ! -e data/big.csv && echo filtered",
+                    "echo '::{\"outputs\":{\"read\":\"{{ read('scripts/run.sh') }}\"}}::'"
+                ]
+            }),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        assert_eq!(
+            outcome.outputs["vars"]["read"],
+            json!("echo from-namespace")
+        );
+        let logs = env.logs.texts();
+        assert!(
+            logs.contains(&"INFO from-namespace".to_owned()),
+            "{logs:#?}"
+        );
+        assert!(logs.contains(&"INFO filtered".to_owned()), "{logs:#?}");
+
+        // Other namespaces, one folder each; a disabled block copies nothing.
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({
+                "namespaceFiles": {"namespaces": ["company.other"], "folderPerNamespace": true},
+                "commands": ["sh company.other/lib.sh"]
+            }),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        let outcome = run(
+            &env,
+            SHELL,
+            json!({"namespaceFiles": {"enabled": false}, "commands": ["test ! -e main.py"]}),
+        )
+        .await;
+        assert_eq!(outcome.state, None);
+
+        // read() refuses traversal.
+        let info = saker_task::memory::test_info("t", SHELL);
+        let ctx = env.context(info, json!({}));
+        let error = ctx.render("{{ read('../secret') }}").unwrap_err();
+        assert!(
+            error.to_string().contains("invalid namespace file path"),
+            "{error}"
+        );
     }
 
     #[tokio::test]

@@ -45,7 +45,7 @@ pub struct Prepared {
 
 /// Prepares the block's directory `dir` before its children run (run by the worker holding
 /// the block, with the block's context): restores the cache when present and not expired, then
-/// writes `inputFiles`. `namespaceFiles` are not copied yet (logged as a warning).
+/// copies the selected namespace files, then writes `inputFiles`.
 pub async fn prepare(
     params: &Map<String, Value>,
     ctx: &mut RunContext,
@@ -95,9 +95,8 @@ pub async fn prepare(
         }
         prepared.cache = Some((uri, matchers, restored));
     }
-    if params.namespace_files.is_some() {
-        ctx.logger()
-            .warn("namespaceFiles of a WorkingDirectory are not copied yet".to_owned());
+    if let Some(files) = &params.namespace_files {
+        crate::shared::script::copy_namespace_files(ctx, dir, files).await?;
     }
     let inputs: Map<String, Value> = ctx.render_opt(&params.input_files)?.unwrap_or_default();
     for (name, content) in inputs {
@@ -107,12 +106,21 @@ pub async fn prepare(
             other => other.to_string(),
         };
         let path = inside(dir, &name)?;
-        let bytes = fetch(ctx, dir, &content).await?;
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(TaskError::failed)?;
         }
+        if content.starts_with("kestra://") {
+            // Streamed to disk: stored files may be big.
+            saker_task::storage::check_uri(&content).map_err(TaskError::failed)?;
+            ctx.storage()
+                .get_file(&content, &path)
+                .await
+                .map_err(TaskError::failed)?;
+            continue;
+        }
+        let bytes = fetch(ctx, dir, &content).await?;
         tokio::fs::write(&path, bytes)
             .await
             .map_err(|e| TaskError::Failed(format!("cannot write input file '{name}': {e}")))?;
