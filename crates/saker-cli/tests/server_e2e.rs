@@ -126,6 +126,7 @@ fn spawn_in(dir: &std::path::Path) -> (Child, u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not answer /ping");
 }
 
