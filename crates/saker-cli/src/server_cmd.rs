@@ -1,6 +1,6 @@
 //! `saker server local`: everything in one process, data under `./data` of the working
-//! directory (as Kestra's `server local`): internal storage in `./data/storage`, the store in
-//! `./data/saker.db` once the SQLite store lands (in memory until then).
+//! directory (as Kestra's `server local`): internal storage in `./data/storage`, the store
+//! (flows, executions, logs, triggers) and the KV store in the SQLite file `./data/saker.db`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,9 +10,9 @@ use saker_runtime::Runtime;
 use saker_runtime::host::Secrets;
 use saker_runtime::service::Service;
 use saker_server::{App, ServerConfig};
-use saker_storage::{LocalStorage, MemoryStore};
+use saker_storage::LocalStorage;
+use saker_store_sql::SqliteStore;
 use saker_task::KvStore;
-use saker_task::memory::MemoryKvStore;
 
 /// The arguments of `saker server local`.
 pub(crate) struct LocalArgs {
@@ -25,9 +25,16 @@ pub(crate) struct LocalArgs {
 /// The variable holding the AES key of SECRET inputs/outputs (base64 of 16 or 32 bytes).
 const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
 
-/// The stores of a server, built in one place (the SQLite store replaces these).
-fn open_stores(_data_dir: &Path) -> Result<(Arc<MemoryStore>, Arc<dyn KvStore>), String> {
-    Ok((Arc::new(MemoryStore::new()), Arc::new(MemoryKvStore::new())))
+/// The stores of a server, built in one place: one SQLite file holds the store and the KV
+/// store, so a restart on the same data directory finds everything again.
+async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
+    let store = Arc::new(
+        SqliteStore::open(data_dir.join("saker.db"))
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let kv: Arc<dyn KvStore> = store.clone();
+    Ok((store, kv))
 }
 
 /// The configured key, else one kept in the data directory so encrypted values stay readable
@@ -73,7 +80,7 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
     let storage_dir = args.data_dir.join("storage");
     std::fs::create_dir_all(&storage_dir)
         .map_err(|e| format!("cannot create {}: {e}", storage_dir.display()))?;
-    let (store, kv) = open_stores(&args.data_dir)?;
+    let (store, kv) = open_stores(&args.data_dir).await?;
     let (secrets, warnings) = Secrets::from_env();
     for warning in warnings {
         eprintln!("warning: {warning}");

@@ -99,26 +99,34 @@ fn json_request(
 
 fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
+    let (child, port) = spawn_in(dir.path());
+    Server {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// Starts the binary with `dir` as working directory (so data lives in `dir/data`) and waits
+/// until it answers.
+fn spawn_in(dir: &std::path::Path) -> (Child, u16) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_saker"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(["server", "local", "--port", &port.to_string()])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let server = Server {
-        child,
-        port,
-        _dir: dir,
-    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok((200, _)) = request(port, "GET", "/ping", b"", None) {
-            return server;
+            return (child, port);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not answer /ping");
 }
 
@@ -188,4 +196,106 @@ fn the_binary_serves_the_api_and_stops_on_sigterm() {
         .unwrap()
         .expect("the follow stream ends cleanly");
     assert_eq!(status, 200);
+}
+
+/// A server killed with SIGKILL mid-run and restarted on the same data directory finishes
+/// every execution, and no task run is recorded twice.
+#[test]
+fn executions_survive_a_kill_9_of_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = spawn_in(dir.path());
+    assert!(
+        dir.path().join("data/saker.db").is_file(),
+        "the store lives in ./data/saker.db"
+    );
+    let flow = "id: crash\nnamespace: test\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.debug.Return\n    format: \"one {{ execution.id }}\"\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT2S\n  - id: second\n    type: io.kestra.plugin.core.debug.Return\n    format: \"two {{ outputs.first.value }}\"\n";
+    let (status, created) = json_request(
+        port,
+        "POST",
+        "/api/v1/flows",
+        flow.as_bytes(),
+        Some("application/x-yaml"),
+    );
+    assert_eq!(status, 200, "{created}");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (status, execution) =
+            json_request(port, "POST", "/api/v1/executions/test/crash", b"", None);
+        assert_eq!(status, 200, "{execution}");
+        ids.push(execution["id"].as_str().unwrap().to_owned());
+    }
+    // Let every execution reach its Sleep, then kill the server without a chance to clean up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for id in &ids {
+        loop {
+            let (_, execution) =
+                json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+            let runs = execution["taskRunList"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if runs.iter().any(|run| run["taskId"] == json!("nap")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id} never reached its Sleep");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (child, port) = spawn_in(dir.path());
+    let _server = Server {
+        child,
+        port,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for id in &ids {
+        let execution = loop {
+            let (status, execution) =
+                json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+            assert_eq!(
+                status, 200,
+                "{id} is still known after the restart: {execution}"
+            );
+            let state = execution["state"]["current"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            if !matches!(state.as_str(), "CREATED" | "RUNNING" | "QUEUED") {
+                break execution;
+            }
+            assert!(Instant::now() < deadline, "{id} did not end: {execution}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(
+            execution["state"]["current"],
+            json!("SUCCESS"),
+            "{execution}"
+        );
+        let runs = execution["taskRunList"].as_array().unwrap();
+        for task in ["first", "nap", "second"] {
+            let of_task: Vec<&Value> = runs.iter().filter(|r| r["taskId"] == json!(task)).collect();
+            assert_eq!(of_task.len(), 1, "one run of {task}: {execution}");
+            let run = of_task[0];
+            assert_eq!(run["state"]["current"], json!("SUCCESS"), "{execution}");
+            let successes = run["state"]["histories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| h["state"] == json!("SUCCESS"))
+                .count();
+            assert_eq!(successes, 1, "{task} completed once: {execution}");
+        }
+        let second = runs
+            .iter()
+            .find(|r| r["taskId"] == json!("second"))
+            .unwrap();
+        assert_eq!(
+            second["outputs"]["value"],
+            json!(format!("two one {id}")),
+            "outputs from before the crash are kept"
+        );
+    }
 }

@@ -327,6 +327,9 @@ pub(crate) struct Driver<S: Store> {
     /// ERROR log lines per execution id, as `errorLogs()` returns them (shared with the attempts
     /// dispatched since; a new line makes a new list).
     error_logs: std::sync::Mutex<HashMap<String, Arc<Vec<serde_json::Value>>>>,
+    /// A log line or command taken from the channel while batching events, handled once the
+    /// events before it are.
+    held: Option<Msg>,
 }
 
 impl<S: Store> Driver<S> {
@@ -350,6 +353,7 @@ impl<S: Store> Driver<S> {
             timer_generation: 0,
             queued: HashMap::new(),
             error_logs: std::sync::Mutex::default(),
+            held: None,
         }
     }
 
@@ -409,8 +413,12 @@ impl<S: Store> Driver<S> {
 
     async fn run(&mut self) -> Result<(), RuntimeError> {
         loop {
-            while let Some((id, event)) = self.pending.pop_front() {
-                self.handle(id, event).await?;
+            self.handle_pending().await?;
+            if let Some(msg) = self.held.take() {
+                if !self.accept(msg).await? {
+                    return Ok(());
+                }
+                continue;
             }
             if self.hub.is_some() {
                 self.evict_ended();
@@ -422,41 +430,118 @@ impl<S: Store> Driver<S> {
             let Some(msg) = self.rx.recv().await else {
                 return Ok(());
             };
-            match msg {
-                Msg::Event(id, event) => {
-                    if let Event::TaskRunResult(result) = &event
-                        && result.state != StateType::Running
-                    {
-                        self.workers.remove(&result.task_run_id);
-                    }
-                    if let Event::WorkerTaskRuns(report) = &event
-                        && report.released.is_some()
-                    {
-                        self.workers.remove(&report.task_run_id);
-                    }
-                    self.pending.push_back((id, event));
-                }
-                Msg::Timer(id, timer, generation) => {
-                    let Some(live) = self.lives.get_mut(&id) else {
-                        continue;
-                    };
-                    let due = live
-                        .timers
-                        .iter()
-                        .position(|(t, g, _)| *t == timer && *g == generation);
-                    if let Some(index) = due {
-                        live.timers.swap_remove(index);
-                        self.pending.push_back((id, Event::TimerFired(timer)));
-                    }
-                }
-                Msg::Log(entry) => self.log(entry).await?,
-                Msg::Command(command) => {
-                    if !self.command(command).await? {
-                        return Ok(());
-                    }
+            if !self.accept(msg).await? {
+                return Ok(());
+            }
+            // Every event already waiting joins this turn, so their saves share one commit. A
+            // log line or a command waits for the events before it (the order is kept).
+            while let Ok(msg) = self.rx.try_recv() {
+                if matches!(msg, Msg::Event(..) | Msg::Timer(..)) {
+                    self.accept(msg).await?;
+                } else {
+                    self.held = Some(msg);
+                    break;
                 }
             }
         }
+    }
+
+    /// Takes one message from the channel; `false` when the loop must stop.
+    async fn accept(&mut self, msg: Msg) -> Result<bool, RuntimeError> {
+        match msg {
+            Msg::Event(id, event) => {
+                if let Event::TaskRunResult(result) = &event
+                    && result.state != StateType::Running
+                {
+                    self.workers.remove(&result.task_run_id);
+                }
+                if let Event::WorkerTaskRuns(report) = &event
+                    && report.released.is_some()
+                {
+                    self.workers.remove(&report.task_run_id);
+                }
+                self.pending.push_back((id, event));
+            }
+            Msg::Timer(id, timer, generation) => {
+                let Some(live) = self.lives.get_mut(&id) else {
+                    return Ok(true);
+                };
+                let due = live
+                    .timers
+                    .iter()
+                    .position(|(t, g, _)| *t == timer && *g == generation);
+                if let Some(index) = due {
+                    live.timers.swap_remove(index);
+                    self.pending.push_back((id, Event::TimerFired(timer)));
+                }
+            }
+            Msg::Log(entry) => self.log(entry).await?,
+            Msg::Command(command) => {
+                if !self.command(command).await? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Applies every pending event, saves the executions they changed in one batch, then
+    /// performs their actions in order: nothing is acted on before it is committed.
+    async fn handle_pending(&mut self) -> Result<(), RuntimeError> {
+        while !self.pending.is_empty() {
+            let batch: Vec<(ExecutionId, Event)> = self.pending.drain(..).collect();
+            let mut order: Vec<ExecutionId> = Vec::new();
+            let mut changes: HashMap<ExecutionId, Changed> = HashMap::new();
+            let mut actions: Vec<(ExecutionId, Action)> = Vec::new();
+            // Each state, not only the last of the batch, is broadcast (triggers see them all).
+            let mut snapshots: Vec<Execution> = Vec::new();
+            let broadcast = self.hub.as_ref().is_some_and(|hub| hub.wants_updates());
+            let now = host::now();
+            for (id, event) in batch {
+                let Some(live) = self.lives.get_mut(&id) else {
+                    continue;
+                };
+                let applied = self.executor.apply_tracked(
+                    &live.flow,
+                    &mut live.execution,
+                    event,
+                    now,
+                    &mut self.ids,
+                    &*self.rt.services,
+                );
+                let changed = match applied.changed {
+                    RunChanges::All => Changed::All,
+                    RunChanges::Runs(ids) => Changed::TaskRuns(ids),
+                };
+                match changes.get_mut(&id) {
+                    None => {
+                        order.push(id.clone());
+                        changes.insert(id.clone(), changed);
+                    }
+                    Some(merged) => merge_changed(merged, changed),
+                }
+                if broadcast {
+                    snapshots.push(live.execution.clone());
+                }
+                actions.extend(applied.actions.into_iter().map(|a| (id.clone(), a)));
+            }
+            let items: Vec<(&Execution, &Changed)> = order
+                .iter()
+                .filter_map(|id| Some((&self.lives.get(id)?.execution, changes.get(id)?)))
+                .collect();
+            if !items.is_empty() {
+                self.rt.store.save_executions(&items).await?;
+            }
+            if let Some(hub) = &self.hub {
+                for snapshot in snapshots {
+                    hub.update_owned(snapshot);
+                }
+            }
+            for (id, action) in actions {
+                self.perform(&id, action).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn log(&self, entry: LogEntry) -> Result<(), RuntimeError> {
@@ -1010,3 +1095,18 @@ impl FlowLabels for Flow {
 
 #[cfg(test)]
 mod tests;
+
+/// Adds `more` to what a batch saves of one execution.
+fn merge_changed(merged: &mut Changed, more: Changed) {
+    match (&mut *merged, more) {
+        (Changed::All, _) => {}
+        (_, Changed::All) => *merged = Changed::All,
+        (Changed::TaskRuns(ids), Changed::TaskRuns(more)) => {
+            for id in more {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+}

@@ -90,6 +90,14 @@ impl Hub {
     }
 
     /// Broadcasts a saved execution; the clone is only paid when someone listens.
+    pub(crate) fn wants_updates(&self) -> bool {
+        self.updates.receiver_count() > 0
+    }
+
+    pub(crate) fn update_owned(&self, execution: Execution) {
+        let _ = self.updates.send(Arc::new(execution));
+    }
+
     pub(crate) fn update(&self, execution: &Execution) {
         if self.updates.receiver_count() > 0 {
             let _ = self.updates.send(Arc::new(execution.clone()));

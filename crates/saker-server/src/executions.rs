@@ -28,7 +28,7 @@ use crate::query::Params;
 /// Longest `wait=true` (Kestra 1.x: one hour).
 const WAIT_LIMIT: Duration = Duration::from_secs(3600);
 
-fn execution_json(execution: &Execution) -> Value {
+pub(crate) fn execution_json(execution: &Execution) -> Value {
     serde_json::to_value(execution).unwrap_or(Value::Null)
 }
 

@@ -108,6 +108,7 @@ pub async fn create<S: Store>(State(app): State<Shared<S>>, body: Bytes) -> ApiR
     let record = store
         .put_flow(&flow.namespace, &flow.id, &flow.source)
         .await?;
+    app.flow_changed(&flow.namespace, &flow.id).await?;
     Ok(Json(flow_json(&record, true)))
 }
 
@@ -128,6 +129,7 @@ pub async fn update<S: Store>(
         return Err(ApiError::not_found(format!("Flow '{ns}.{id}' not found")));
     }
     let record = store.put_flow(&ns, &id, &flow.source).await?;
+    app.flow_changed(&ns, &id).await?;
     Ok(Json(flow_json(&record, true)))
 }
 
@@ -155,6 +157,7 @@ pub async fn delete<S: Store>(
     Path((ns, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     if app.store().delete_flow(&ns, &id).await? {
+        app.flow_deleted(&ns, &id).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("Flow '{ns}.{id}' not found")))
@@ -327,12 +330,14 @@ pub async fn update_namespace<S: Store>(
     let mut out = Vec::new();
     for flow in &flows {
         let record = store.put_flow(&ns, &flow.id, &flow.source).await?;
+        app.flow_changed(&ns, &flow.id).await?;
         out.push(flow_json(&record, false));
     }
     if delete {
         for existing in store.list_flows(Some(&ns)).await? {
             if existing.namespace == ns && !flows.iter().any(|f| f.id == existing.id) {
                 store.delete_flow(&ns, &existing.id).await?;
+                app.flow_deleted(&ns, &existing.id).await?;
                 let mut deleted = existing.clone();
                 deleted.deleted = true;
                 out.push(flow_json(&deleted, false));

@@ -14,6 +14,7 @@ pub mod kv;
 pub mod logs;
 pub mod misc;
 pub mod query;
+pub mod triggers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use saker_flow::Flow;
 use saker_runtime::service::Service;
+use saker_scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use saker_storage::Store;
 
 use crate::error::{ApiError, ApiResult};
@@ -56,6 +58,8 @@ pub struct App<S: Store> {
     /// Parsed flows by `(namespace, id, revision)` (revisions never change once stored), with
     /// the plugin defaults that did not apply (logged on each execution, as Kestra does).
     flows: Mutex<HashMap<(String, String, u32), FlowEntry>>,
+    /// Schedule, Flow and Webhook triggers; started by [`App::start_triggers`].
+    pub scheduler: Scheduler<S, triggers::Launcher<S>>,
 }
 
 pub type Shared<S> = Arc<App<S>>;
@@ -64,12 +68,89 @@ type FlowEntry = (Arc<Flow>, Arc<Vec<String>>);
 
 impl<S: Store> App<S> {
     pub fn new(service: Service<S>, config: ServerConfig) -> Shared<S> {
-        Arc::new(App {
-            service,
-            config,
-            stopping: tokio_util::sync::CancellationToken::new(),
-            flows: Mutex::default(),
+        Arc::new_cyclic(|app| {
+            let (_, services) = service.runtime().expressions();
+            let scheduler = Scheduler::new(
+                service.runtime().store().clone(),
+                Arc::new(triggers::Launcher { app: app.clone() }),
+                Arc::new(SystemClock),
+                services.clone(),
+                SchedulerConfig {
+                    owner: format!("saker-{}", std::process::id()),
+                    ..SchedulerConfig::default()
+                },
+            );
+            App {
+                service,
+                config,
+                stopping: tokio_util::sync::CancellationToken::new(),
+                flows: Mutex::default(),
+                scheduler,
+            }
         })
+    }
+
+    /// Loads the triggers of every stored flow, then runs the scheduler and feeds it every
+    /// saved execution until the server stops.
+    pub async fn start_triggers(self: &Arc<Self>) -> Result<(), String> {
+        // Subscribe first: no change saved after the load may be missed.
+        let mut updates = self.service.updates();
+        let mut flows = Vec::new();
+        for record in self
+            .store()
+            .list_flows(None)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            match self.flow(&record.namespace, &record.id, None).await {
+                Ok(flow) => flows.push(flow),
+                Err(e) => eprintln!(
+                    "warning: triggers of {}.{} not loaded: {}",
+                    record.namespace, record.id, e.message
+                ),
+            }
+        }
+        self.scheduler
+            .load(flows)
+            .await
+            .map_err(|e| format!("cannot load the triggers: {e}"))?;
+        let scheduler = self.scheduler.clone();
+        let stopping = self.stopping.clone();
+        tokio::spawn(async move { scheduler.run(stopping.cancelled_owned()).await });
+        let scheduler = self.scheduler.clone();
+        let stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopping.cancelled() => return,
+                    update = updates.recv() => match update {
+                        Ok(execution) => scheduler.execution_changed((*execution).clone()),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            eprintln!("warning: the scheduler missed {n} execution changes");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Tells the scheduler a flow changed (after the store commit).
+    pub(crate) async fn flow_changed(&self, namespace: &str, id: &str) -> ApiResult<()> {
+        let flow = self.flow(namespace, id, None).await?;
+        self.scheduler
+            .flow_changed(flow)
+            .await
+            .map_err(|e| ApiError::invalid(e.to_string()))
+    }
+
+    /// Tells the scheduler a flow was deleted.
+    pub(crate) async fn flow_deleted(&self, namespace: &str, id: &str) -> ApiResult<()> {
+        self.scheduler
+            .flow_deleted(namespace, id)
+            .await
+            .map_err(ApiError::internal)
     }
 
     pub fn store(&self) -> &Arc<S> {
@@ -200,6 +281,26 @@ fn api<S: Store>() -> Router<Shared<S>> {
             "/executions/{p1}/file/metas",
             get(executions::file_metas::<S>),
         )
+        .route(
+            "/executions/webhook/{ns}/{flow_id}/{key}",
+            get(triggers::webhook::<S>)
+                .post(triggers::webhook::<S>)
+                .put(triggers::webhook::<S>),
+        )
+        .route("/triggers", axum::routing::put(triggers::update::<S>))
+        .route("/triggers/search", get(triggers::search::<S>))
+        .route(
+            "/triggers/backfill/{action}",
+            axum::routing::put(triggers::pause_backfill::<S>),
+        )
+        .route(
+            "/triggers/backfill/delete",
+            post(triggers::delete_backfill::<S>),
+        )
+        .route(
+            "/triggers/{ns}/{flow_id}/{trigger_id}/unlock",
+            post(triggers::unlock::<S>),
+        )
         .route("/logs/search", get(logs::search::<S>))
         .route(
             "/logs/{id}",
@@ -237,6 +338,7 @@ pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    app.start_triggers().await.map_err(std::io::Error::other)?;
     let router = router(app.clone());
     let stopping = app.stopping.clone();
     let shutdown = async move {

@@ -904,3 +904,90 @@ async fn bulk_actions_check_every_id_then_count() {
         .await;
     assert_eq!((status, count), (StatusCode::OK, json!({"count": 3})));
 }
+
+#[tokio::test]
+async fn webhooks_start_executions_and_triggers_can_be_disabled() {
+    let api = api().await;
+    let flow = "id: hook\nnamespace: test\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.body.who }}\"\noutputs:\n  - id: who\n    type: STRING\n    value: \"{{ outputs.echo.value }}\"\ntriggers:\n  - id: web\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: s3cret\n    wait: true\n    returnOutputs: true\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 0 1 1 *\"\n";
+    let (status, created) = api.post_flow(flow).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let (status, outputs) = api
+        .json(
+            Method::POST,
+            "/api/v1/main/executions/webhook/test/hook/s3cret",
+            r#"{"who": "webhook"}"#,
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{outputs}");
+    assert_eq!(outputs, json!({"who": "webhook"}));
+    let (status, error) = api
+        .json(
+            Method::GET,
+            "/api/v1/executions/webhook/test/hook/wrong",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    let (status, error) = api
+        .json(
+            Method::PUT,
+            "/api/v1/executions/webhook/test/nope/s3cret",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+
+    let (status, found) = api
+        .json(
+            Method::GET,
+            "/api/v1/triggers/search?namespace=test",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let contexts: Vec<&Value> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["triggerContext"])
+        .collect();
+    assert!(
+        contexts.iter().any(|c| c["triggerId"] == json!("tick")
+            && c["nextExecutionDate"].is_string()
+            && c["disabled"] == json!(false)),
+        "{found}"
+    );
+    let (status, updated) = api
+        .json(
+            Method::PUT,
+            "/api/v1/triggers",
+            r#"{"namespace": "test", "flowId": "hook", "triggerId": "tick", "disabled": true}"#,
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["disabled"], json!(true));
+    // Deleting the flow drops its webhook.
+    let (status, _) = api
+        .json(
+            Method::DELETE,
+            "/api/v1/flows/test/hook",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, error) = api
+        .json(
+            Method::POST,
+            "/api/v1/executions/webhook/test/hook/s3cret",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+}

@@ -119,6 +119,20 @@ pub trait Store: Send + Sync + 'static {
         changed: &Changed,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Saves several executions; a backend may commit them together (one transaction), which
+    /// is what makes the runtime's batched saves cheap.
+    fn save_executions(
+        &self,
+        items: &[(&Execution, &Changed)],
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for (execution, changed) in items {
+                self.save_execution(execution, changed).await?;
+            }
+            Ok(())
+        }
+    }
+
     fn get_execution(
         &self,
         id: &ExecutionId,

@@ -421,6 +421,64 @@ fn assemble_all(
         .collect()
 }
 
+/// Writes one execution (header, and its task runs as `changed` says) inside the caller's
+/// transaction.
+async fn write_execution(
+    conn: &mut SqliteConnection,
+    row: &ExecutionRow,
+    delta: Option<&[TaskRunRow]>,
+    execution: &Execution,
+) -> Result<()> {
+    // The usual save (a stored execution, a few changed runs) is one round trip to the
+    // database thread: the header UPDATE and the run upserts as one multi-statement query.
+    // On an execution not stored yet, the UPDATE changes nothing and a run upsert breaks the
+    // foreign key (SQLite undoes that statement only); the whole execution is written then.
+    let existed = match delta {
+        Some(runs) => {
+            let mut query = bind_execution(sqlx::query(AssertSqlSafe(delta_sql(runs.len()))), row);
+            for run in runs {
+                query = query
+                    .bind(run.id.clone())
+                    .bind(run.position)
+                    .bind(run.value.clone());
+            }
+            match query.execute(&mut *conn).await {
+                Ok(done) => done.rows_affected() == 1 + runs.len() as u64,
+                Err(sqlx::Error::Database(e))
+                    if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
+                {
+                    false
+                }
+                Err(e) => return Err(db(e)),
+            }
+        }
+        None => {
+            bind_execution(sqlx::query(sql::EXECUTION_UPDATE), row)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?
+                .rows_affected()
+                > 0
+        }
+    };
+    if delta.is_none() || !existed {
+        if existed {
+            sqlx::query(sql::TASK_RUNS_DELETE)
+                .bind(row.id.clone())
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+        } else {
+            bind_execution(sqlx::query(sql::EXECUTION_INSERT), row)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+        }
+        insert_runs(conn, &row.id, &all_rows(execution)?).await?;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     async fn put_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord> {
         let mut tx = self
@@ -505,65 +563,29 @@ impl Store for SqliteStore {
     }
 
     async fn save_execution(&self, execution: &Execution, changed: &Changed) -> Result<()> {
+        self.save_executions(&[(execution, changed)]).await
+    }
+
+    /// One transaction (one commit, one fsync) for the whole batch.
+    async fn save_executions(&self, items: &[(&Execution, &Changed)]) -> Result<()> {
         // Everything is encoded (and a delta checked) before the transaction starts, so the
         // writer is held only for the statements.
-        let row = ExecutionRow::new(execution)?;
-        let delta = match changed {
-            Changed::All => None,
-            Changed::TaskRuns(ids) => Some(delta_rows(execution, ids)?),
-        };
+        let mut encoded = Vec::with_capacity(items.len());
+        for (execution, changed) in items {
+            let row = ExecutionRow::new(execution)?;
+            let delta = match changed {
+                Changed::All => None,
+                Changed::TaskRuns(ids) => Some(delta_rows(execution, ids)?),
+            };
+            encoded.push((row, delta, *execution));
+        }
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        // The usual save (a stored execution, a few changed runs) is one round trip to the
-        // database thread: the header UPDATE and the run upserts as one multi-statement query.
-        // On an execution not stored yet, the UPDATE changes nothing and a run upsert breaks the
-        // foreign key (SQLite undoes that statement only); the whole execution is written then.
-        let existed = match &delta {
-            Some(runs) => {
-                let mut query =
-                    bind_execution(sqlx::query(AssertSqlSafe(delta_sql(runs.len()))), &row);
-                for run in runs {
-                    query = query
-                        .bind(run.id.clone())
-                        .bind(run.position)
-                        .bind(run.value.clone());
-                }
-                match query.execute(&mut *tx).await {
-                    Ok(done) => done.rows_affected() == 1 + runs.len() as u64,
-                    Err(sqlx::Error::Database(e))
-                        if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
-                    {
-                        false
-                    }
-                    Err(e) => return Err(db(e)),
-                }
-            }
-            None => {
-                bind_execution(sqlx::query(sql::EXECUTION_UPDATE), &row)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected()
-                    > 0
-            }
-        };
-        if delta.is_none() || !existed {
-            if existed {
-                sqlx::query(sql::TASK_RUNS_DELETE)
-                    .bind(row.id.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            } else {
-                bind_execution(sqlx::query(sql::EXECUTION_INSERT), &row)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-            insert_runs(&mut tx, &row.id, &all_rows(execution)?).await?;
+        for (row, delta, execution) in &encoded {
+            write_execution(&mut tx, row, delta.as_deref(), execution).await?;
         }
         tx.commit().await.map_err(db)
     }

@@ -328,3 +328,49 @@ async fn the_searched_columns_follow_the_execution() {
             .deleted
     );
 }
+
+/// A batch is one transaction: every execution of it lands, or none does.
+#[tokio::test]
+async fn a_batch_of_saves_commits_together_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saker.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut e1 = running("e1", 1);
+    let mut e2 = running("e2", 2);
+    store
+        .save_executions(&[(&e1, &Changed::All), (&e2, &Changed::All)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_execution(&e1.id).await.unwrap().as_ref(),
+        Some(&e1)
+    );
+    assert_eq!(
+        store.get_execution(&e2.id).await.unwrap().as_ref(),
+        Some(&e2)
+    );
+    let (stored1, stored2) = (e1.clone(), e2.clone());
+
+    let mut conn = raw(&path).await;
+    sqlx::query(
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON task_runs WHEN NEW.id = 'boom' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let before1 = e1.task_run_list.clone();
+    e1.task_run_list[0].transition(StateType::Success, at(5));
+    let changed1 = Changed::between(&before1, &e1.task_run_list);
+    let before2 = e2.task_run_list.clone();
+    let boom = TaskRun::new(TaskRunId::new("boom"), &e2, "t2", at(5));
+    e2.task_run_list.push(boom);
+    let changed2 = Changed::between(&before2, &e2.task_run_list);
+    let error = store
+        .save_executions(&[(&e1, &changed1), (&e2, &changed2)])
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("refused by the test"), "{error}");
+    assert_eq!(store.get_execution(&e1.id).await.unwrap(), Some(stored1));
+    assert_eq!(store.get_execution(&e2.id).await.unwrap(), Some(stored2));
+}

@@ -1,0 +1,280 @@
+//! Triggers wired into the server (see `docs/triggers.md`): the [`Launcher`] creating the
+//! executions the scheduler asks for, the webhook route and the `/triggers` API.
+
+use std::sync::Weak;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use saker_core::execution::ExecutionTrigger;
+use saker_core::{Execution, FlowRef, IdSource, Label};
+use saker_runtime::host::RandomIds;
+use saker_scheduler::{
+    ExecutionLauncher, LaunchRequest, TriggerError, WebhookOutcome, WebhookRequest,
+    trigger_context_json,
+};
+use saker_storage::{Store, TriggerKey};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::error::{ApiError, ApiResult};
+use crate::executions::execution_json;
+use crate::query::Params;
+use crate::{App, Shared};
+
+/// Creates the executions triggers ask for, through the service (so the loop owns them).
+pub struct Launcher<S: Store> {
+    /// Weak: the app owns the scheduler that owns this launcher.
+    pub(crate) app: Weak<App<S>>,
+}
+
+impl<S: Store> ExecutionLauncher for Launcher<S> {
+    async fn launch(&self, request: LaunchRequest) -> Result<Execution, String> {
+        let app = self
+            .app
+            .upgrade()
+            .ok_or_else(|| "the server is stopping".to_owned())?;
+        let flow = request.flow;
+        let flow_labels: Vec<Label> = flow
+            .labels
+            .iter()
+            .map(|l| Label::new(&l.key, &l.value))
+            .collect();
+        let mut execution = Execution::new(
+            RandomIds.execution_id(),
+            &FlowRef::new(
+                flow.namespace.clone(),
+                flow.id.clone(),
+                flow.revision.unwrap_or(1),
+            ),
+            &flow_labels,
+            request.labels,
+            saker_runtime::host::now(),
+        );
+        execution.trigger = Some(ExecutionTrigger::new(
+            request.trigger_id,
+            request.trigger_type,
+            request.variables,
+        ));
+        execution.schedule_date = request.schedule_date;
+        let raw = saker_runtime::inputs::raw_from_json(&request.inputs);
+        execution.inputs = match app.service.runtime().resolve_inputs(&flow, &raw) {
+            Ok(inputs) => inputs,
+            Err(e) if request.validate_inputs => return Err(e),
+            // Kestra runs flow-triggered executions with the inputs they got.
+            Err(_) => request.inputs,
+        };
+        app.service
+            .submit(flow, execution.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(execution)
+    }
+
+    fn warn(&self, namespace: &str, flow_id: &str, trigger_id: &str, message: &str) {
+        // No execution to attach it to: the server's log is where Kestra's trigger logger goes.
+        eprintln!("WARN [{namespace}.{flow_id}.{trigger_id}] {message}");
+    }
+}
+
+fn trigger_error(e: TriggerError) -> ApiError {
+    match e {
+        TriggerError::Storage(message) => ApiError::new(StatusCode::CONFLICT, message),
+        TriggerError::Invalid(message) if message.contains("not found") => {
+            ApiError::not_found(message)
+        }
+        other => ApiError::invalid(other.to_string()),
+    }
+}
+
+/// `GET|POST|PUT /executions/webhook/{ns}/{flowId}/{key}` (no authentication, as Kestra).
+pub async fn webhook<S: Store>(
+    State(app): State<Shared<S>>,
+    Path((ns, flow_id, key)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let request = WebhookRequest {
+        method: method.as_str().to_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        query: form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        body: (!body.is_empty()).then(|| body.to_vec()),
+    };
+    // Listen before the execution exists: it could end before we start listening.
+    let mut updates = app.service.updates();
+    let outcome = app
+        .scheduler
+        .webhook(&ns, &flow_id, &key, &request)
+        .await
+        .map_err(trigger_error)?;
+    match outcome {
+        WebhookOutcome::FlowNotFound => Err(ApiError::not_found("Flow not found")),
+        WebhookOutcome::WebhookNotFound => Err(ApiError::not_found("Webhook not found")),
+        WebhookOutcome::ConditionsFalse => Ok(StatusCode::NO_CONTENT.into_response()),
+        WebhookOutcome::Created {
+            execution,
+            wait: false,
+            ..
+        } => Ok(Json(execution_json(&execution)).into_response()),
+        WebhookOutcome::Created {
+            execution,
+            return_outputs,
+            ..
+        } => {
+            let id = execution.id.clone();
+            let ended = loop {
+                match updates.recv().await {
+                    Ok(e) if e.id == id && e.state.is_terminated() => break (*e).clone(),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        if let Some(e) = app.store().get_execution(&id).await?
+                            && e.state.is_terminated()
+                        {
+                            break e;
+                        }
+                    }
+                    Err(RecvError::Closed) => {
+                        return Err(ApiError::internal("the server is stopping"));
+                    }
+                }
+            };
+            if return_outputs {
+                let outputs = Value::Object(ended.outputs.clone());
+                Ok(Json(outputs).into_response())
+            } else {
+                Ok(Json(execution_json(&ended)).into_response())
+            }
+        }
+    }
+}
+
+fn key_of(body: &Value) -> ApiResult<TriggerKey> {
+    let field = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::invalid(format!("'{name}' is required")))
+    };
+    Ok(TriggerKey {
+        namespace: field("namespace")?,
+        flow_id: field("flowId")?,
+        trigger_id: field("triggerId")?,
+    })
+}
+
+fn json_body(body: &Bytes) -> ApiResult<Value> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Invalid JSON: {e}")))
+}
+
+/// `GET /triggers/search?namespace&flowId&page&size`: `{results: [{abstractTrigger,
+/// triggerContext}], total}`.
+pub async fn search<S: Store>(
+    State(app): State<Shared<S>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(query.as_deref());
+    let records = app.store().list_triggers(params.get("namespace")).await?;
+    let flow_id = params.get("flowId");
+    let results: Vec<Value> = records
+        .iter()
+        .filter(|r| flow_id.is_none_or(|f| r.key.flow_id == f))
+        .map(|r| {
+            json!({
+                "abstractTrigger": {"id": r.key.trigger_id, "disabled": r.disabled},
+                "triggerContext": trigger_context_json(r),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"total": results.len(), "results": results})))
+}
+
+/// `PUT /triggers`: `disabled` or `backfill` of one trigger.
+pub async fn update<S: Store>(State(app): State<Shared<S>>, body: Bytes) -> ApiResult<Json<Value>> {
+    let body = json_body(&body)?;
+    let key = key_of(&body)?;
+    let record = if let Some(backfill) = body.get("backfill").filter(|b| !b.is_null()) {
+        let date = |name: &str| -> ApiResult<Option<saker_core::time::Instant>> {
+            match backfill.get(name).and_then(Value::as_str) {
+                None => Ok(None),
+                Some(text) => saker_core::time::parse_instant(text)
+                    .map(Some)
+                    .map_err(|e| ApiError::invalid(format!("backfill.{name}: {e}"))),
+            }
+        };
+        let start =
+            date("start")?.ok_or_else(|| ApiError::invalid("backfill.start is required"))?;
+        let inputs = backfill
+            .get("inputs")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        app.scheduler
+            .set_backfill(&key, start, date("end")?, inputs, backfill.get("labels"))
+            .await
+    } else if let Some(disabled) = body.get("disabled").and_then(Value::as_bool) {
+        app.scheduler.set_disabled(&key, disabled).await
+    } else {
+        return Err(ApiError::invalid(
+            "nothing to update: give 'disabled' or 'backfill'",
+        ));
+    }
+    .map_err(trigger_error)?;
+    Ok(Json(trigger_context_json(&record)))
+}
+
+/// `PUT /triggers/backfill/pause` and `/unpause`.
+pub async fn pause_backfill<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(action): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let paused = match action.as_str() {
+        "pause" => true,
+        "unpause" => false,
+        _ => return Err(ApiError::not_found("Not Found")),
+    };
+    let key = key_of(&json_body(&body)?)?;
+    let record = app
+        .scheduler
+        .pause_backfill(&key, paused)
+        .await
+        .map_err(trigger_error)?;
+    Ok(Json(trigger_context_json(&record)))
+}
+
+/// `POST /triggers/backfill/delete`.
+pub async fn delete_backfill<S: Store>(
+    State(app): State<Shared<S>>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let key = key_of(&json_body(&body)?)?;
+    let record = app
+        .scheduler
+        .delete_backfill(&key)
+        .await
+        .map_err(trigger_error)?;
+    Ok(Json(trigger_context_json(&record)))
+}
+
+/// `POST /triggers/{ns}/{flowId}/{triggerId}/unlock`.
+pub async fn unlock<S: Store>(
+    State(app): State<Shared<S>>,
+    Path((namespace, flow_id, trigger_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let key = TriggerKey {
+        namespace,
+        flow_id,
+        trigger_id,
+    };
+    let record = app.scheduler.unlock(&key).await.map_err(trigger_error)?;
+    Ok(Json(trigger_context_json(&record)))
+}
