@@ -414,6 +414,53 @@ impl Execution {
         }
     }
 
+    /// The execution without its task runs, as stores keep it in their header row (field by field, so the
+    /// task-run list is never copied and a new field is a compile error here).
+    pub fn header(&self) -> Execution {
+        let Execution {
+            tenant_id,
+            id,
+            namespace,
+            flow_id,
+            flow_revision,
+            task_run_list: _,
+            inputs,
+            outputs,
+            labels,
+            variables,
+            state,
+            parent_id,
+            original_id,
+            trigger,
+            deleted,
+            metadata,
+            schedule_date,
+            kind,
+            breakpoints,
+        } = self;
+        Execution {
+            tenant_id: tenant_id.clone(),
+            id: id.clone(),
+            namespace: namespace.clone(),
+            flow_id: flow_id.clone(),
+            flow_revision: *flow_revision,
+            task_run_list: Vec::new(),
+            inputs: inputs.clone(),
+            outputs: outputs.clone(),
+            labels: labels.clone(),
+            variables: variables.clone(),
+            state: state.clone(),
+            parent_id: parent_id.clone(),
+            original_id: original_id.clone(),
+            trigger: trigger.clone(),
+            deleted: *deleted,
+            metadata: metadata.clone(),
+            schedule_date: *schedule_date,
+            kind: *kind,
+            breakpoints: breakpoints.clone(),
+        }
+    }
+
     /// The flow this execution runs.
     pub fn flow_ref(&self) -> FlowRef {
         FlowRef::new(

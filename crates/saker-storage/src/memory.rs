@@ -58,52 +58,6 @@ impl MemoryStore {
     }
 }
 
-/// The execution without its task runs (cloned field by field so the list is never copied).
-fn header_of(execution: &Execution) -> Execution {
-    let Execution {
-        tenant_id,
-        id,
-        namespace,
-        flow_id,
-        flow_revision,
-        task_run_list: _,
-        inputs,
-        outputs,
-        labels,
-        variables,
-        state,
-        parent_id,
-        original_id,
-        trigger,
-        deleted,
-        metadata,
-        schedule_date,
-        kind,
-        breakpoints,
-    } = execution;
-    Execution {
-        tenant_id: tenant_id.clone(),
-        id: id.clone(),
-        namespace: namespace.clone(),
-        flow_id: flow_id.clone(),
-        flow_revision: *flow_revision,
-        task_run_list: Vec::new(),
-        inputs: inputs.clone(),
-        outputs: outputs.clone(),
-        labels: labels.clone(),
-        variables: variables.clone(),
-        state: state.clone(),
-        parent_id: parent_id.clone(),
-        original_id: original_id.clone(),
-        trigger: trigger.clone(),
-        deleted: *deleted,
-        metadata: metadata.clone(),
-        schedule_date: *schedule_date,
-        kind: *kind,
-        breakpoints: breakpoints.clone(),
-    }
-}
-
 impl Store for MemoryStore {
     async fn put_flow(&self, namespace: &str, id: &str, source: &str) -> Result<FlowRecord> {
         let mut inner = self.lock();
@@ -156,7 +110,7 @@ impl Store for MemoryStore {
 
     async fn save_execution(&self, execution: &Execution, changed: &Changed) -> Result<()> {
         let mut inner = self.lock();
-        let header = header_of(execution);
+        let header = execution.header();
         match (inner.executions.get_mut(&execution.id), changed) {
             (Some(stored), Changed::TaskRuns(ids)) => {
                 let list = &execution.task_run_list;

@@ -61,53 +61,6 @@ pub fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, Error
         .map_err(|e| Error::Backend(format!("the stored {what} is not readable: {e}")))
 }
 
-/// The execution without its task runs, as stored in the header row (field by field, so the
-/// task-run list is never copied and a new field is a compile error here).
-pub fn header_of(execution: &Execution) -> Execution {
-    let Execution {
-        tenant_id,
-        id,
-        namespace,
-        flow_id,
-        flow_revision,
-        task_run_list: _,
-        inputs,
-        outputs,
-        labels,
-        variables,
-        state,
-        parent_id,
-        original_id,
-        trigger,
-        deleted,
-        metadata,
-        schedule_date,
-        kind,
-        breakpoints,
-    } = execution;
-    Execution {
-        tenant_id: tenant_id.clone(),
-        id: id.clone(),
-        namespace: namespace.clone(),
-        flow_id: flow_id.clone(),
-        flow_revision: *flow_revision,
-        task_run_list: Vec::new(),
-        inputs: inputs.clone(),
-        outputs: outputs.clone(),
-        labels: labels.clone(),
-        variables: variables.clone(),
-        state: state.clone(),
-        parent_id: parent_id.clone(),
-        original_id: original_id.clone(),
-        trigger: trigger.clone(),
-        deleted: *deleted,
-        metadata: metadata.clone(),
-        schedule_date: *schedule_date,
-        kind: *kind,
-        breakpoints: breakpoints.clone(),
-    }
-}
-
 /// The indexed columns and JSON of an execution header row.
 pub struct ExecutionRow {
     pub id: String,
@@ -132,7 +85,7 @@ impl ExecutionRow {
             end_date: option_instant_to_db(execution.state.end_date())?,
             parent_id: execution.parent_id.as_ref().map(|p| p.as_str().to_owned()),
             deleted: execution.deleted,
-            header: to_json(&header_of(execution))?,
+            header: to_json(&execution.header())?,
         })
     }
 }
