@@ -49,6 +49,11 @@ enum ServerCommand {
         /// Where data is kept.
         #[arg(long, default_value = "data", env = "SAKER_DATA_DIR")]
         data_dir: PathBuf,
+        /// The database of the store: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE
+        /// (`?max_connections=N&acquire_timeout=SECONDS` size the pool); default: the SQLite
+        /// file saker.db in the data directory.
+        #[arg(long, env = "SAKER_DATABASE_URL")]
+        database_url: Option<String>,
         /// Largest request body accepted, in bytes (413 beyond).
         #[arg(long, default_value_t = saker_server::DEFAULT_MAX_BODY_BYTES, env = "SAKER_MAX_BODY_SIZE")]
         max_body_size: usize,
@@ -140,12 +145,14 @@ fn main() -> ExitCode {
                     port,
                     host,
                     data_dir,
+                    database_url,
                     max_body_size,
                 },
         } => server_cmd::local(server_cmd::LocalArgs {
             port,
             host,
             data_dir,
+            database_url,
             max_body_bytes: max_body_size,
         }),
     }

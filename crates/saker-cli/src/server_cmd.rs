@@ -1,6 +1,7 @@
 //! `saker server local`: everything in one process, data under `./data` of the working
 //! directory (as Kestra's `server local`): internal storage in `./data/storage`, the store
-//! (flows, executions, logs, triggers) and the KV store in the SQLite file `./data/saker.db`.
+//! (flows, executions, logs, triggers) and the KV store in the SQLite file `./data/saker.db`,
+//! or in the database of `--database-url` (`sqlite://PATH`, `postgres://…`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use saker_runtime::host::Secrets;
 use saker_runtime::service::Service;
 use saker_server::{App, ServerConfig};
 use saker_storage::LocalStorage;
-use saker_store_sql::SqliteStore;
+use saker_store_sql::{SqlStore, SqliteStore};
 use saker_task::KvStore;
 
 /// The arguments of `saker server local`.
@@ -19,20 +20,28 @@ pub(crate) struct LocalArgs {
     pub port: u16,
     pub host: String,
     pub data_dir: PathBuf,
+    /// The store's database; `None` is the SQLite file `saker.db` of the data directory.
+    pub database_url: Option<String>,
     pub max_body_bytes: usize,
 }
 
 /// The variable holding the AES key of SECRET inputs/outputs (base64 of 16 or 32 bytes).
 const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
 
-/// The stores of a server, built in one place: one SQLite file holds the store and the KV
-/// store, so a restart on the same data directory finds everything again.
-async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
-    let store = Arc::new(
-        SqliteStore::open(data_dir.join("saker.db"))
+/// The stores of a server, built in one place: one database holds the store and the KV store
+/// (by default the SQLite file `saker.db` of the data directory), so a restart on the same data
+/// finds everything again.
+async fn open_stores(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<(Arc<SqlStore>, Arc<dyn KvStore>), String> {
+    let store = match database_url {
+        Some(url) => saker_store_sql::open(url).await,
+        None => SqliteStore::open(data_dir.join("saker.db"))
             .await
-            .map_err(|e| e.to_string())?,
-    );
+            .map(|store| Arc::new(SqlStore::Sqlite(store))),
+    }
+    .map_err(|e| e.to_string())?;
     let kv: Arc<dyn KvStore> = store.clone();
     Ok((store, kv))
 }
@@ -80,11 +89,12 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
     let storage_dir = args.data_dir.join("storage");
     std::fs::create_dir_all(&storage_dir)
         .map_err(|e| format!("cannot create {}: {e}", storage_dir.display()))?;
-    let (store, kv) = open_stores(&args.data_dir).await?;
+    let (store, kv) = open_stores(&args.data_dir, args.database_url.as_deref()).await?;
     let (secrets, warnings) = Secrets::from_env();
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
+    let location = store.location().to_owned();
     let rt = Runtime::new(store, Arc::new(LocalStorage::new(&storage_dir)), kv)
         .with_secrets(secrets)
         .with_encryption_key(encryption_key(&args.data_dir)?)
@@ -115,8 +125,9 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
         );
     }
     eprintln!(
-        "Saker server listening on http://{local} (data in {})",
-        args.data_dir.display()
+        "Saker server listening on http://{local} (data in {}, store {})",
+        args.data_dir.display(),
+        location
     );
     saker_server::serve(app, listener, shutdown_signal())
         .await

@@ -1,11 +1,15 @@
-//! Execution saves on the SQLite store (a file in a temporary directory, WAL):
+//! Execution saves on the SQLite store (a file in a temporary directory, WAL) and, when its
+//! server answers (`SAKER_TEST_PG_URL`, default the local one), on the PostgreSQL store (a
+//! database created for the run, dropped after):
 //! - `save/header+1run`: one save of a header plus one changed task run (the runtime's usual
 //!   write), awaited one after another;
+//! - `batch/100`: one `save_executions` of 100 executions, a changed run each (the runtime's
+//!   batched save);
 //! - `drain/1000x3/...`: the writes of 1,000 executions of a 3-task flow (9 saves each: created,
 //!   then each task created, running, succeeded, then the end), sequential or from 8 tasks.
 //!
-//! The server's goal is 1,000 such executions drained in 1 s. Run with
-//! `cargo bench -p saker-store-sql --bench saves`.
+//! PostgreSQL groups are prefixed `pg/`. The server's goal is 1,000 such executions drained in
+//! 1 s. Run with `cargo bench -p saker-store-sql --bench saves`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +18,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use saker_core::{Execution, StateType, TaskRun, TaskRunId};
 use saker_storage::suite::{at, execution};
 use saker_storage::{Changed, Store};
-use saker_store_sql::SqliteStore;
-use sqlx::Connection;
+use saker_store_sql::testing::TestDatabase;
+use saker_store_sql::{PgStore, SqliteStore};
 use sqlx::sqlite::SqliteConnection;
+use sqlx::{Connection, PgConnection};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -27,7 +32,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Saves `e` after `step` changed it.
-async fn step(store: &SqliteStore, e: &mut Execution, change: impl FnOnce(&mut Execution)) {
+async fn step<S: Store>(store: &S, e: &mut Execution, change: impl FnOnce(&mut Execution)) {
     let before = e.task_run_list.clone();
     change(e);
     let changed = Changed::between(&before, &e.task_run_list);
@@ -35,7 +40,7 @@ async fn step(store: &SqliteStore, e: &mut Execution, change: impl FnOnce(&mut E
 }
 
 /// The 9 saves of one execution of a 3-task flow.
-async fn lifecycle(store: &SqliteStore, id: &str) {
+async fn lifecycle<S: Store>(store: &S, id: &str) {
     let mut e = execution(id, "io.bench", "three", 0);
     store.save_execution(&e, &Changed::All).await.unwrap();
     for task in 0..3 {
@@ -66,15 +71,9 @@ async fn lifecycle(store: &SqliteStore, id: &str) {
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        rt.block_on(SqliteStore::open(dir.path().join("bench.db")))
-            .unwrap(),
-    );
-
-    let mut group = c.benchmark_group("save");
+/// `header+1run` and `batch/100` in group `{prefix}save`.
+fn bench_saves<S: Store>(c: &mut Criterion, rt: &tokio::runtime::Runtime, prefix: &str, store: &S) {
+    let mut group = c.benchmark_group(format!("{prefix}save"));
     group.throughput(Throughput::Elements(1));
     group.bench_function("header+1run", |b| {
         let mut e = execution("single", "io.bench", "f", 0);
@@ -96,41 +95,47 @@ fn bench(c: &mut Criterion) {
             })
         });
     });
-    // Floors on this machine: one round trip to sqlx's SQLite thread, and an empty write
-    // transaction (BEGIN IMMEDIATE + COMMIT), on a plain connection to the same file.
-    let mut raw = rt
-        .block_on(SqliteConnection::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        )))
-        .unwrap();
-    group.bench_function("floor/select1", |b| {
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("batch/100", |b| {
+        let batch: Vec<Execution> = (0..100)
+            .map(|n| {
+                let mut e = execution(&format!("batch-{n}"), "io.bench", "f", 0);
+                for r in 0..3 {
+                    let run = TaskRun::new(TaskRunId::new(format!("b{n}-r{r}")), &e, "t", at(1));
+                    e.task_run_list.push(run);
+                }
+                e.transition(StateType::Running, at(1));
+                e
+            })
+            .collect();
+        let all: Vec<(&Execution, &Changed)> = batch.iter().map(|e| (e, &Changed::All)).collect();
+        rt.block_on(store.save_executions(&all)).unwrap();
+        let deltas: Vec<Changed> = batch
+            .iter()
+            .map(|e| Changed::TaskRuns(vec![e.task_run_list[2].id.clone()]))
+            .collect();
+        let items: Vec<(&Execution, &Changed)> = batch.iter().zip(&deltas).collect();
         b.iter_custom(|iterations| {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iterations {
-                    sqlx::query("SELECT 1").execute(&mut raw).await.unwrap();
+                    store.save_executions(&items).await.unwrap();
                 }
                 start.elapsed()
             })
-        })
-    });
-    group.bench_function("floor/empty-tx", |b| {
-        b.iter_custom(|iterations| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iterations {
-                    let tx = raw.begin_with("BEGIN IMMEDIATE").await.unwrap();
-                    tx.commit().await.unwrap();
-                }
-                start.elapsed()
-            })
-        })
+        });
     });
     group.finish();
-    rt.block_on(raw.close()).unwrap();
+}
 
-    let mut group = c.benchmark_group("drain");
+/// `1000x3/sequential` and `1000x3/8tasks` in group `{prefix}drain`.
+fn bench_drain<S: Store>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    prefix: &str,
+    store: &Arc<S>,
+) {
+    let mut group = c.benchmark_group(format!("{prefix}drain"));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(1000));
@@ -143,7 +148,7 @@ fn bench(c: &mut Criterion) {
                 total += rt.block_on(async {
                     let start = Instant::now();
                     for n in 0..1000 {
-                        lifecycle(&store, &format!("s{round}-{n}")).await;
+                        lifecycle(&**store, &format!("s{round}-{n}")).await;
                     }
                     start.elapsed()
                 });
@@ -163,7 +168,7 @@ fn bench(c: &mut Criterion) {
                             let store = store.clone();
                             tokio::spawn(async move {
                                 for n in (worker..1000).step_by(8) {
-                                    lifecycle(&store, &format!("c{round}-{n}")).await;
+                                    lifecycle(&*store, &format!("c{round}-{n}")).await;
                                 }
                             })
                         })
@@ -178,6 +183,91 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        rt.block_on(SqliteStore::open(dir.path().join("bench.db")))
+            .unwrap(),
+    );
+    bench_saves(c, &rt, "", &*store);
+
+    // Floors on this machine: one round trip to sqlx's SQLite thread, and an empty write
+    // transaction (BEGIN IMMEDIATE + COMMIT), on a plain connection to the same file.
+    let mut group = c.benchmark_group("floor");
+    let mut raw = rt
+        .block_on(SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        )))
+        .unwrap();
+    group.bench_function("select1", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    sqlx::query("SELECT 1").execute(&mut raw).await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("empty-tx", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let tx = raw.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                    tx.commit().await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(raw.close()).unwrap();
+
+    bench_drain(c, &rt, "", &store);
+    rt.block_on(store.close());
+
+    // PostgreSQL, when its server answers.
+    let reachable = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            PgConnection::connect(&saker_store_sql::testing::admin_url()),
+        )
+        .await
+        .is_ok_and(|conn| conn.is_ok())
+    });
+    if !reachable {
+        eprintln!(
+            "PostgreSQL benches skipped: no server at {}",
+            saker_store_sql::testing::admin_url()
+        );
+        return;
+    }
+    let database = rt.block_on(TestDatabase::create());
+    let store = Arc::new(rt.block_on(PgStore::connect(database.url())).unwrap());
+    bench_saves(c, &rt, "pg/", &*store);
+    // A round trip on a pooled connection: the floor of every PostgreSQL operation.
+    let mut group = c.benchmark_group("pg/floor");
+    group.bench_function("select1", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    sqlx::query("SELECT 1").execute(store.pool()).await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    bench_drain(c, &rt, "pg/", &store);
+    rt.block_on(store.close());
+    drop(database);
 }
 
 criterion_group!(benches, bench);

@@ -1,7 +1,9 @@
 //! How values are laid out in SQL columns, shared by every dialect: instants as BIGINT
 //! nanoseconds, log levels as ordered integers, documents as JSON text.
 
-use saker_core::{Execution, Instant, TaskRun};
+use std::collections::{HashMap, HashSet};
+
+use saker_core::{Execution, Instant, TaskRun, TaskRunId};
 use saker_storage::Error;
 use saker_task::Level;
 use serde::Serialize;
@@ -105,6 +107,49 @@ impl TaskRunRow {
             value: to_json(run)?,
         })
     }
+}
+
+/// The rows of the task runs a delta names, checked before anything is written so a bad delta
+/// changes nothing.
+pub fn delta_rows(execution: &Execution, ids: &[TaskRunId]) -> Result<Vec<TaskRunRow>, Error> {
+    let list = &execution.task_run_list;
+    // The usual delta is a few runs at the end of the list (new and active ones); a big one
+    // gets an index instead of a scan per id.
+    let index: HashMap<&TaskRunId, usize> = if ids.len() > 8 {
+        list.iter()
+            .enumerate()
+            .map(|(position, run)| (&run.id, position))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    // A run named twice is written once (PostgreSQL refuses to upsert one row twice in a
+    // statement).
+    let mut seen = HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(*id))
+        .map(|id| {
+            let position = if ids.len() > 8 {
+                index.get(id).copied()
+            } else {
+                list.iter().rposition(|run| run.id == *id)
+            };
+            let position = position.ok_or_else(|| {
+                Error::NotFound(format!("task run {} in the execution", id.as_str()))
+            })?;
+            TaskRunRow::new(position, &list[position])
+        })
+        .collect()
+}
+
+/// The rows of every task run of an execution.
+pub fn all_rows(execution: &Execution) -> Result<Vec<TaskRunRow>, Error> {
+    execution
+        .task_run_list
+        .iter()
+        .enumerate()
+        .map(|(position, run)| TaskRunRow::new(position, run))
+        .collect()
 }
 
 /// Assembles an execution from its header JSON and its task-run JSONs (in list order).

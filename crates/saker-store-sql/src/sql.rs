@@ -65,10 +65,11 @@ pub fn task_runs_insert(rows: usize) -> String {
 
 /// The header (kind 0) then the task runs in order (kind 1) of one execution, in one
 /// statement so it reads one consistent snapshot.
-pub const EXECUTION_GET: &str = "SELECT 0 AS kind, -1 AS position, header AS value \
+pub const EXECUTION_GET: &str = "SELECT CAST(0 AS BIGINT) AS kind, CAST(-1 AS BIGINT) AS position, \
+     header AS value \
      FROM executions WHERE id = $1 \
      UNION ALL \
-     SELECT 1 AS kind, position, value FROM task_runs WHERE execution_id = $1 \
+     SELECT CAST(1 AS BIGINT) AS kind, position, value FROM task_runs WHERE execution_id = $1 \
      ORDER BY kind, position";
 
 pub const EXECUTION_DELETE: &str = "DELETE FROM executions WHERE id = $1";

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use saker_core::{Execution, ExecutionId, Instant, TaskRunId};
+use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
     Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
     Store, TriggerKey, TriggerRecord,
@@ -14,13 +14,17 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
 use crate::codec::{
-    ExecutionRow, TaskRunRow, assemble, from_json, instant_from_db, instant_to_db, level_from_db,
-    level_to_db, option_instant_to_db, to_json,
+    ExecutionRow, TaskRunRow, all_rows, delta_rows, instant_to_db, level_to_db,
+    option_instant_to_db, to_json,
+};
+use crate::rows::{
+    SqlRow, assemble_all, db, execution_from_parts, flow_record, log_entry, runs_by_execution,
+    trigger_record,
 };
 use crate::sql::{self, Dialect, Param};
 
@@ -62,10 +66,6 @@ fn pool_options(connections: u32) -> SqlitePoolOptions {
         .max_lifetime(None)
         // A ping per acquire would double the round trips of a save.
         .test_before_acquire(false)
-}
-
-fn db(error: sqlx::Error) -> Error {
-    Error::Backend(error.to_string())
 }
 
 impl SqliteStore {
@@ -251,86 +251,6 @@ fn bind_execution<'q>(query: SqliteQuery<'q>, row: &ExecutionRow) -> SqliteQuery
         .bind(row.header.clone())
 }
 
-fn flow_record(row: &SqliteRow) -> Result<FlowRecord> {
-    Ok(FlowRecord {
-        namespace: row.try_get(0).map_err(db)?,
-        id: row.try_get(1).map_err(db)?,
-        revision: u32::try_from(row.try_get::<i64, _>(2).map_err(db)?)
-            .map_err(|_| Error::Backend("flow revision out of range".to_owned()))?,
-        source: row.try_get(3).map_err(db)?,
-        deleted: row.try_get(4).map_err(db)?,
-    })
-}
-
-fn trigger_record(row: &SqliteRow) -> Result<TriggerRecord> {
-    let instant = |index: usize| -> Result<Option<Instant>> {
-        Ok(row
-            .try_get::<Option<i64>, _>(index)
-            .map_err(db)?
-            .map(instant_from_db))
-    };
-    Ok(TriggerRecord {
-        key: TriggerKey {
-            namespace: row.try_get(0).map_err(db)?,
-            flow_id: row.try_get(1).map_err(db)?,
-            trigger_id: row.try_get(2).map_err(db)?,
-        },
-        next_execution_date: instant(3)?,
-        disabled: row.try_get(4).map_err(db)?,
-        context: from_json(&row.try_get::<String, _>(5).map_err(db)?, "trigger context")?,
-        lease_owner: row.try_get(6).map_err(db)?,
-        lease_until: instant(7)?,
-        updated: instant_from_db(row.try_get(8).map_err(db)?),
-    })
-}
-
-fn log_entry(row: &SqliteRow) -> Result<LogEntry> {
-    Ok(LogEntry {
-        namespace: row.try_get(0).map_err(db)?,
-        flow_id: row.try_get(1).map_err(db)?,
-        task_id: row.try_get(2).map_err(db)?,
-        execution_id: row.try_get(3).map_err(db)?,
-        task_run_id: row.try_get(4).map_err(db)?,
-        attempt_number: row
-            .try_get::<Option<i64>, _>(5)
-            .map_err(db)?
-            .map(|n| n as u32),
-        timestamp: instant_from_db(row.try_get(6).map_err(db)?),
-        level: level_from_db(row.try_get(7).map_err(db)?)?,
-        thread: row.try_get(8).map_err(db)?,
-        message: row.try_get(9).map_err(db)?,
-    })
-}
-
-/// The rows of the task runs a delta names, checked before anything is written so a bad delta
-/// changes nothing.
-fn delta_rows(execution: &Execution, ids: &[TaskRunId]) -> Result<Vec<TaskRunRow>> {
-    let list = &execution.task_run_list;
-    // The usual delta is a few runs at the end of the list (new and active ones); a big one
-    // gets an index instead of a scan per id.
-    let index: HashMap<&TaskRunId, usize> = if ids.len() > 8 {
-        list.iter()
-            .enumerate()
-            .map(|(position, run)| (&run.id, position))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    ids.iter()
-        .map(|id| {
-            let position = if ids.len() > 8 {
-                index.get(id).copied()
-            } else {
-                list.iter().rposition(|run| run.id == *id)
-            };
-            let position = position.ok_or_else(|| {
-                Error::NotFound(format!("task run {} in the execution", id.as_str()))
-            })?;
-            TaskRunRow::new(position, &list[position])
-        })
-        .collect()
-}
-
 /// The header UPDATE (`$1`..`$9`) followed by one task-run upsert per changed run
 /// (`$10`.. three parameters each, the execution id being `$1`).
 fn delta_sql(runs: usize) -> String {
@@ -348,15 +268,6 @@ fn delta_sql(runs: usize) -> String {
         ));
     }
     text
-}
-
-fn all_rows(execution: &Execution) -> Result<Vec<TaskRunRow>> {
-    execution
-        .task_run_list
-        .iter()
-        .enumerate()
-        .map(|(position, run)| TaskRunRow::new(position, run))
-        .collect()
 }
 
 async fn insert_runs(
@@ -395,30 +306,10 @@ async fn runs_of(
         for id in chunk {
             query = query.bind(id.clone());
         }
-        for row in query.fetch_all(&mut *conn).await.map_err(db)? {
-            let id: String = row.try_get(0).map_err(db)?;
-            runs.entry(id)
-                .or_default()
-                .push(row.try_get(1).map_err(db)?);
-        }
+        let rows = query.fetch_all(&mut *conn).await.map_err(db)?;
+        runs_by_execution(&rows, &mut runs)?;
     }
     Ok(runs)
-}
-
-/// Assembles executions from `(id, header)` rows and their runs, keeping the rows' order.
-fn assemble_all(
-    headers: Vec<SqliteRow>,
-    mut runs: HashMap<String, Vec<String>>,
-) -> Result<Vec<Execution>> {
-    headers
-        .iter()
-        .map(|row| {
-            let id: String = row.try_get(0).map_err(db)?;
-            let header: String = row.try_get(1).map_err(db)?;
-            let own = runs.remove(&id).unwrap_or_default();
-            assemble(&header, own.iter().map(String::as_str))
-        })
-        .collect()
 }
 
 /// Writes one execution (header, and its task runs as `changed` says) inside the caller's
@@ -596,18 +487,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db)?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        if first.try_get::<i64, _>(0).map_err(db)? != 0 {
-            // Task runs without a header: not an execution.
-            return Ok(None);
-        }
-        let values: Vec<String> = rows
-            .iter()
-            .map(|row| row.try_get(2).map_err(db))
-            .collect::<Result<_>>()?;
-        assemble(&values[0], values[1..].iter().map(String::as_str)).map(Some)
+        execution_from_parts(&rows)
     }
 
     async fn append_logs(&self, entries: &[LogEntry]) -> Result<()> {
@@ -726,12 +606,12 @@ impl Store for SqliteStore {
         .map_err(db)?;
         let ids: Vec<String> = headers
             .iter()
-            .map(|row| row.try_get(0).map_err(db))
+            .map(|row| row.text(0))
             .collect::<Result<_>>()?;
         let runs = runs_of(&mut tx, &ids).await?;
         tx.commit().await.map_err(db)?;
         Ok(Page {
-            results: assemble_all(headers, runs)?,
+            results: assemble_all(&headers, runs)?,
             total: total as u64,
         })
     }
@@ -756,12 +636,8 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        for row in rows {
-            runs.entry(row.try_get(0).map_err(db)?)
-                .or_default()
-                .push(row.try_get(1).map_err(db)?);
-        }
-        assemble_all(headers, runs)
+        runs_by_execution(&rows, &mut runs)?;
+        assemble_all(&headers, runs)
     }
 
     async fn delete_execution(&self, id: &ExecutionId) -> Result<bool> {

@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use saker_core::{Execution, ExecutionId, Label, StateType, TaskRun, TaskRunId};
-use saker_storage::suite::{at, execution};
-use saker_storage::{
-    Changed, ExecutionQuery, LogEntry, LogFilter, Paging, Store, TriggerKey, TriggerRecord,
-};
+mod common;
+
+use common::{log, running};
+use saker_core::{ExecutionId, StateType, TaskRun, TaskRunId};
+use saker_storage::suite::at;
+use saker_storage::{Changed, ExecutionQuery, LogFilter, Paging, Store, TriggerKey, TriggerRecord};
 use saker_store_sql::SqliteStore;
-use saker_task::Level;
 use saker_task::kv::{KvPut, KvStore, KvValue};
 use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
@@ -21,33 +21,6 @@ async fn raw(path: &Path) -> SqliteConnection {
     SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap()
-}
-
-fn log(execution: &str, message: &str) -> LogEntry {
-    LogEntry {
-        namespace: "io.test".into(),
-        flow_id: "f".into(),
-        task_id: Some("t".into()),
-        execution_id: execution.into(),
-        task_run_id: Some("r".into()),
-        attempt_number: Some(1),
-        timestamp: at(3),
-        level: Level::Warn,
-        thread: "worker".into(),
-        message: message.into(),
-    }
-}
-
-/// An execution with `runs` task runs, RUNNING.
-fn running(id: &str, runs: usize) -> Execution {
-    let mut e = execution(id, "io.test", "f", 0);
-    e.labels.push(Label::new("team", "data"));
-    for n in 0..runs {
-        let run = TaskRun::new(TaskRunId::new(format!("{id}-r{n}")), &e, "t", at(1));
-        e.task_run_list.push(run);
-    }
-    e.transition(StateType::Running, at(1));
-    e
 }
 
 #[tokio::test]
