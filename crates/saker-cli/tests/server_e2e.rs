@@ -413,11 +413,85 @@ fn pending_retries_and_loop_intervals_keep_their_due_time_across_a_kill_9() {
     let after = wait_execution(port, &looped, "ends", ended);
     assert_eq!(after["state"]["current"], json!("SUCCESS"), "{after}");
     let tick = run_of(&after, "tick").unwrap();
-    assert_eq!(tick["iteration"], json!(1), "the second iteration ran: {after}");
+    assert_eq!(
+        tick["iteration"],
+        json!(1),
+        "the second iteration ran: {after}"
+    );
     let second_tick_start = span(&tick["state"]).0;
     assert!(
         second_tick_start >= first_tick_end + chrono::TimeDelta::seconds(WAIT),
         "the loop waited its interval: iteration 0 ended {first_tick_end}, iteration 1 \
          started {second_tick_start}"
+    );
+}
+
+/// A Flow trigger listening to RUNNING, PAUSED and SUCCESS fires once per transition of the
+/// upstream execution (RUNNING, PAUSED, RUNNING again after the delay, SUCCESS: 4, as Kestra's
+/// `FlowTriggerCaseTest#triggerWithPause` asserts), not once per save of it.
+#[test]
+fn a_flow_trigger_fires_once_per_state_transition() {
+    let server = start();
+    let port = server.port;
+    let upstream = "id: paused\nnamespace: test.transitions\ntasks:\n  - id: before\n    type: io.kestra.plugin.core.log.Log\n    message: one\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.5S\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: two\n  - id: last\n    type: io.kestra.plugin.core.log.Log\n    message: three\n";
+    let listener = "id: listener\nnamespace: test.transitions\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ trigger.state }}\"\ntriggers:\n  - id: on-state\n    type: io.kestra.plugin.core.trigger.Flow\n    states: [RUNNING, PAUSED, SUCCESS]\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: test.transitions\n        flowId: paused\n";
+    for flow in [upstream, listener] {
+        let (status, created) = json_request(
+            port,
+            "POST",
+            "/api/v1/flows",
+            flow.as_bytes(),
+            Some("application/x-yaml"),
+        );
+        assert_eq!(status, 200, "{created}");
+    }
+    let (status, execution) = json_request(
+        port,
+        "POST",
+        "/api/v1/executions/test.transitions/paused",
+        b"",
+        None,
+    );
+    assert_eq!(status, 200, "{execution}");
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let done = wait_execution(port, &id, "ends", |e| {
+        e["state"]["current"] == json!("SUCCESS")
+    });
+    // The executions are created in the order of the transitions: once the one for SUCCESS
+    // exists, every earlier one does.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let states = loop {
+        let (_, page) = json_request(
+            port,
+            "GET",
+            "/api/v1/executions/search?namespace=test.transitions&flowId=listener&size=100",
+            b"",
+            None,
+        );
+        let mut states: Vec<String> = page["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                e["trigger"]["variables"]["state"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        if states.iter().any(|s| s == "SUCCESS") {
+            states.sort();
+            break states;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no listener execution for SUCCESS: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        states,
+        ["PAUSED", "RUNNING", "RUNNING", "SUCCESS"],
+        "one listener execution per transition of {done}"
     );
 }
