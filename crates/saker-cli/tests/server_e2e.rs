@@ -299,3 +299,199 @@ fn executions_survive_a_kill_9_of_the_server() {
         );
     }
 }
+
+/// Polls execution `id` until `done` holds for it (generous deadline: the machine may be busy).
+fn wait_execution(port: u16, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, execution) =
+            json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+        if status == 200 && done(&execution) {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "{id}: {what}: {execution}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn instant(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    value
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|| panic!("not a date: {value}"))
+}
+
+/// Date of the first and last entries of a `state.histories`.
+fn span(state: &Value) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let histories = state["histories"].as_array().expect("histories");
+    (
+        instant(&histories.first().expect("a history")["date"]),
+        instant(&histories.last().expect("a history")["date"]),
+    )
+}
+
+/// A retry interval and a LoopUntil interval that are pending when the server is killed with
+/// SIGKILL still wait their full time after the restart (their due instants are derived from
+/// the stored execution, not from timers that died with the process).
+#[test]
+fn pending_retries_and_loop_intervals_keep_their_due_time_across_a_kill_9() {
+    const WAIT: i64 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = spawn_in(dir.path());
+    let flows = [
+        format!(
+            "id: retried\nnamespace: test\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}}}\"\n    retry:\n      type: constant\n      interval: PT{WAIT}S\n      maxAttempt: 3\n"
+        ),
+        format!(
+            "id: looped\nnamespace: test\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.LoopUntil\n    condition: \"{{{{ false }}}}\"\n    failOnMaxReached: false\n    checkFrequency:\n      interval: PT{WAIT}S\n      maxIterations: 2\n    tasks:\n      - id: tick\n        type: io.kestra.plugin.core.debug.Return\n        format: tick\n"
+        ),
+    ];
+    for flow in &flows {
+        let (status, created) = json_request(
+            port,
+            "POST",
+            "/api/v1/flows",
+            flow.as_bytes(),
+            Some("application/x-yaml"),
+        );
+        assert_eq!(status, 200, "{created}");
+    }
+    let start = |flow: &str| {
+        let (status, execution) = json_request(
+            port,
+            "POST",
+            &format!("/api/v1/executions/test/{flow}"),
+            b"",
+            None,
+        );
+        assert_eq!(status, 200, "{execution}");
+        execution["id"].as_str().unwrap().to_owned()
+    };
+    let (retried, looped) = (start("retried"), start("looped"));
+    let run_of = |execution: &Value, task: &str| -> Option<Value> {
+        execution["taskRunList"]
+            .as_array()?
+            .iter()
+            .find(|r| r["taskId"] == json!(task))
+            .cloned()
+    };
+    let before = wait_execution(port, &retried, "the retry is pending", |e| {
+        run_of(e, "flaky").is_some_and(|r| r["state"]["current"] == json!("RETRYING"))
+    });
+    let first_attempt_end = span(&run_of(&before, "flaky").unwrap()["attempts"][0]["state"]).1;
+    let before = wait_execution(port, &looped, "the first iteration ended", |e| {
+        run_of(e, "tick").is_some_and(|r| r["state"]["current"] == json!("SUCCESS"))
+    });
+    let first_tick_end = span(&run_of(&before, "tick").unwrap()["state"]).1;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (child, port) = spawn_in(dir.path());
+    let _server = Server {
+        child,
+        port,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let ended = |e: &Value| {
+        !matches!(
+            e["state"]["current"].as_str(),
+            Some("CREATED" | "RUNNING" | "RETRYING" | "QUEUED")
+        )
+    };
+    let after = wait_execution(port, &retried, "ends", ended);
+    assert_eq!(after["state"]["current"], json!("SUCCESS"), "{after}");
+    let flaky = run_of(&after, "flaky").unwrap();
+    let attempts = flaky["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{after}");
+    let second_attempt_start = span(&attempts[1]["state"]).0;
+    assert!(
+        second_attempt_start >= first_attempt_end + chrono::TimeDelta::seconds(WAIT),
+        "the retry waited its interval: attempt 1 ended {first_attempt_end}, attempt 2 \
+         started {second_attempt_start}"
+    );
+    let after = wait_execution(port, &looped, "ends", ended);
+    assert_eq!(after["state"]["current"], json!("SUCCESS"), "{after}");
+    let tick = run_of(&after, "tick").unwrap();
+    assert_eq!(
+        tick["iteration"],
+        json!(1),
+        "the second iteration ran: {after}"
+    );
+    let second_tick_start = span(&tick["state"]).0;
+    assert!(
+        second_tick_start >= first_tick_end + chrono::TimeDelta::seconds(WAIT),
+        "the loop waited its interval: iteration 0 ended {first_tick_end}, iteration 1 \
+         started {second_tick_start}"
+    );
+}
+
+/// A Flow trigger listening to RUNNING, PAUSED and SUCCESS fires once per transition of the
+/// upstream execution (RUNNING, PAUSED, RUNNING again after the delay, SUCCESS: 4, as Kestra's
+/// `FlowTriggerCaseTest#triggerWithPause` asserts), not once per save of it.
+#[test]
+fn a_flow_trigger_fires_once_per_state_transition() {
+    let server = start();
+    let port = server.port;
+    let upstream = "id: paused\nnamespace: test.transitions\ntasks:\n  - id: before\n    type: io.kestra.plugin.core.log.Log\n    message: one\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.5S\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: two\n  - id: last\n    type: io.kestra.plugin.core.log.Log\n    message: three\n";
+    let listener = "id: listener\nnamespace: test.transitions\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ trigger.state }}\"\ntriggers:\n  - id: on-state\n    type: io.kestra.plugin.core.trigger.Flow\n    states: [RUNNING, PAUSED, SUCCESS]\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: test.transitions\n        flowId: paused\n";
+    for flow in [upstream, listener] {
+        let (status, created) = json_request(
+            port,
+            "POST",
+            "/api/v1/flows",
+            flow.as_bytes(),
+            Some("application/x-yaml"),
+        );
+        assert_eq!(status, 200, "{created}");
+    }
+    let (status, execution) = json_request(
+        port,
+        "POST",
+        "/api/v1/executions/test.transitions/paused",
+        b"",
+        None,
+    );
+    assert_eq!(status, 200, "{execution}");
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let done = wait_execution(port, &id, "ends", |e| {
+        e["state"]["current"] == json!("SUCCESS")
+    });
+    // The executions are created in the order of the transitions: once the one for SUCCESS
+    // exists, every earlier one does.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let states = loop {
+        let (_, page) = json_request(
+            port,
+            "GET",
+            "/api/v1/executions/search?namespace=test.transitions&flowId=listener&size=100",
+            b"",
+            None,
+        );
+        let mut states: Vec<String> = page["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                e["trigger"]["variables"]["state"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        if states.iter().any(|s| s == "SUCCESS") {
+            states.sort();
+            break states;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no listener execution for SUCCESS: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        states,
+        ["PAUSED", "RUNNING", "RUNNING", "SUCCESS"],
+        "one listener execution per transition of {done}"
+    );
+}

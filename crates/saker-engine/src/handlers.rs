@@ -28,6 +28,8 @@ pub(crate) fn handle(cx: &mut Cx<'_>, event: Event) {
             }
         }
         Event::TaskRunResult(result) => task_run_result(cx, result),
+        // LoopUntil timers are armed again by the pass (its settle step); retries here.
+        Event::Recovered => rearm_retries(cx),
         Event::TimerFired(Timer::RetryDue { task_run_id }) => retry_due(cx, &task_run_id),
         // The pass starts the execution now that its schedule date is reached; its SLA
         // deadlines count from now.
@@ -227,16 +229,8 @@ fn schedule_retry(cx: &mut Cx<'_>, id: &TaskRunId) -> bool {
         cx.actions.push(Action::CreateReplay { at });
         return true;
     }
-    let attempts = run.attempts.len() as u32;
-    let last_end = run
-        .last_attempt()
-        .and_then(|a| a.state.end_date())
-        .unwrap_or(now);
-    let first_start = run
-        .attempts
-        .first()
-        .map_or(run.state.start_date(), |a| a.state.start_date());
-    let at = match retry::next_date(policy, attempts, last_end, first_start, cx.ids) {
+    let attempts = run.attempts.len();
+    let at = match retry_at(policy, &run, now, cx.ids) {
         Ok(Some(at)) => at,
         Ok(None) => return false,
         Err(message) => {
@@ -264,6 +258,48 @@ fn schedule_retry(cx: &mut Cx<'_>, id: &TaskRunId) -> bool {
         },
     });
     true
+}
+
+/// When the next attempt of `run` (its last attempt failed) is due: derived from the stored
+/// attempts only, so a restart finds the same instant (a random interval is drawn again).
+fn retry_at(
+    policy: &saker_flow::Retry,
+    run: &saker_core::TaskRun,
+    now: saker_core::Instant,
+    ids: &mut dyn saker_core::IdSource,
+) -> Result<Option<saker_core::Instant>, String> {
+    let attempts = run.attempts.len() as u32;
+    let last_end = run
+        .last_attempt()
+        .and_then(|a| a.state.end_date())
+        .unwrap_or(now);
+    let first_start = run
+        .attempts
+        .first()
+        .map_or(run.state.start_date(), |a| a.state.start_date());
+    retry::next_date(policy, attempts, last_end, first_start, ids)
+}
+
+/// After a restart: the timer of every task run waiting for its retry, at its due instant
+/// (now when it is already past; the runtime fires past timers at once).
+fn rearm_retries(cx: &mut Cx<'_>) {
+    for id in cx.runs_in(|r| r.state.current() == StateType::Retrying) {
+        let Some(run) = cx.run(&id).cloned() else {
+            continue;
+        };
+        let now = cx.now;
+        let at = match retry::policy(cx.flow, &cx.index, cx.runs(), &run) {
+            Some(policy) => retry_at(policy, &run, now, cx.ids).ok().flatten(),
+            None => None,
+        }
+        // No policy or no attempt left any more (the flow revision is the same, so this only
+        // happens on corrupt data): retry now rather than hang.
+        .unwrap_or(now);
+        cx.actions.push(Action::ArmTimer {
+            at,
+            timer: Timer::RetryDue { task_run_id: id },
+        });
+    }
 }
 
 fn retry_due(cx: &mut Cx<'_>, id: &TaskRunId) {

@@ -108,6 +108,7 @@ impl<S: Store> Driver<S> {
             return Ok(());
         };
         // QUEUED → RUNNING, then the engine schedules the first tasks.
+        let before = live.execution.state.current();
         live.execution
             .state
             .transition(StateType::Running, host::now());
@@ -116,7 +117,7 @@ impl<S: Store> Driver<S> {
             .save_execution(&live.execution, &Changed::TaskRuns(Vec::new()))
             .await?;
         if let Some(hub) = &self.hub {
-            hub.update(&live.execution);
+            hub.saved(Some(before), &live.execution);
         }
         self.pending
             .push_back((id.clone(), saker_engine::Event::Created));

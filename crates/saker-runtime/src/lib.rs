@@ -371,7 +371,7 @@ impl<S: Store> Driver<S> {
             .save_execution(&execution, &Changed::All)
             .await?;
         if let Some(hub) = &self.hub {
-            hub.update(&execution);
+            hub.saved(None, &execution);
         }
         match admission {
             concurrency::Admission::Start => {}
@@ -493,14 +493,16 @@ impl<S: Store> Driver<S> {
             let mut order: Vec<ExecutionId> = Vec::new();
             let mut changes: HashMap<ExecutionId, Changed> = HashMap::new();
             let mut actions: Vec<(ExecutionId, Action)> = Vec::new();
-            // Each state, not only the last of the batch, is broadcast (triggers see them all).
-            let mut snapshots: Vec<Execution> = Vec::new();
-            let broadcast = self.hub.as_ref().is_some_and(|hub| hub.wants_updates());
+            // Each change of state, not only the last of the batch, is broadcast (triggers see
+            // them all); a copy is made only for those, and only when someone listens.
+            let mut transitions: Vec<Arc<Execution>> = Vec::new();
+            let wants = self.hub.as_ref().is_some_and(|hub| hub.wants_transitions());
             let now = host::now();
             for (id, event) in batch {
                 let Some(live) = self.lives.get_mut(&id) else {
                     continue;
                 };
+                let before = live.execution.state.current();
                 let applied = self.executor.apply_tracked(
                     &live.flow,
                     &mut live.execution,
@@ -520,8 +522,8 @@ impl<S: Store> Driver<S> {
                     }
                     Some(merged) => merge_changed(merged, changed),
                 }
-                if broadcast {
-                    snapshots.push(live.execution.clone());
+                if wants && live.execution.state.current() != before {
+                    transitions.push(Arc::new(live.execution.clone()));
                 }
                 actions.extend(applied.actions.into_iter().map(|a| (id.clone(), a)));
             }
@@ -533,8 +535,13 @@ impl<S: Store> Driver<S> {
                 self.rt.store.save_executions(&items).await?;
             }
             if let Some(hub) = &self.hub {
-                for snapshot in snapshots {
-                    hub.update_owned(snapshot);
+                for transition in transitions {
+                    hub.transition(transition);
+                }
+                for id in &order {
+                    if let Some(live) = self.lives.get(id) {
+                        hub.update(&live.execution);
+                    }
                 }
             }
             for (id, action) in actions {
@@ -561,39 +568,6 @@ impl<S: Store> Driver<S> {
         }
         if let Some(hub) = &self.hub {
             hub.log(entry);
-        }
-        Ok(())
-    }
-
-    /// Applies one event, saves, then acts.
-    async fn handle(&mut self, id: ExecutionId, event: Event) -> Result<(), RuntimeError> {
-        let Some(live) = self.lives.get_mut(&id) else {
-            return Ok(());
-        };
-        let now = host::now();
-        // The engine reports what it changed: no clone + compare of every task run per event.
-        let applied = self.executor.apply_tracked(
-            &live.flow,
-            &mut live.execution,
-            event,
-            now,
-            &mut self.ids,
-            &*self.rt.services,
-        );
-        let actions = applied.actions;
-        let changed = match applied.changed {
-            RunChanges::All => Changed::All,
-            RunChanges::Runs(ids) => Changed::TaskRuns(ids),
-        };
-        self.rt
-            .store
-            .save_execution(&live.execution, &changed)
-            .await?;
-        if let Some(hub) = &self.hub {
-            hub.update(&live.execution);
-        }
-        for action in actions {
-            self.perform(&id, action).await?;
         }
         Ok(())
     }

@@ -4,8 +4,10 @@
 //! - Callers [`Service::submit`] executions and [`Service::control`] them (kill, pause, resume
 //!   with inputs, restart) at any time; commands travel on the loop's channel, so they are
 //!   ordered with the events of the execution and applied by the engine like any event.
-//! - Every saved execution and every stored log line is broadcast ([`Service::updates`],
-//!   [`Service::logs`]): `wait=true` and the SSE follow endpoints listen to them.
+//! - Every saved execution (once per turn of the loop) and every stored log line is broadcast
+//!   ([`Service::updates`], [`Service::logs`]): `wait=true` and the SSE follow endpoints listen
+//!   to them. Each change of an execution's state is broadcast once
+//!   ([`Service::transitions`]): the Flow triggers listen to those.
 //!   [`Service::ended`] reports each execution once when it terminates: the hook for flow
 //!   triggers and the scheduler.
 //! - An ended execution leaves the loop's memory once nothing of it is in flight; a command
@@ -22,7 +24,7 @@ use saker_storage::{LogEntry, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::{Driver, Live, Msg, ParentLink, Runtime, RuntimeError, host};
+use crate::{Driver, Live, Msg, ParentLink, Runtime, RuntimeError};
 
 /// How many updates a slow listener may fall behind before it is told it lagged (it then
 /// re-reads the store).
@@ -76,6 +78,7 @@ pub(crate) enum Command {
 /// The broadcasts of the service (held by the loop).
 pub(crate) struct Hub {
     updates: broadcast::Sender<Arc<Execution>>,
+    transitions: broadcast::Sender<Arc<Execution>>,
     logs: broadcast::Sender<Arc<LogEntry>>,
     ended: broadcast::Sender<Arc<Execution>>,
 }
@@ -84,24 +87,39 @@ impl Hub {
     fn new() -> Self {
         Hub {
             updates: broadcast::channel(BROADCAST_CAPACITY).0,
+            transitions: broadcast::channel(BROADCAST_CAPACITY).0,
             logs: broadcast::channel(BROADCAST_CAPACITY).0,
             ended: broadcast::channel(BROADCAST_CAPACITY).0,
         }
     }
 
-    /// Broadcasts a saved execution; the clone is only paid when someone listens.
-    pub(crate) fn wants_updates(&self) -> bool {
-        self.updates.receiver_count() > 0
+    /// Whether a copy of the execution is wanted for [`Hub::transition`]: the copy is only
+    /// paid when someone listens.
+    pub(crate) fn wants_transitions(&self) -> bool {
+        self.transitions.receiver_count() > 0
     }
 
-    pub(crate) fn update_owned(&self, execution: Execution) {
-        let _ = self.updates.send(Arc::new(execution));
+    /// An execution whose state changed (`state.current` differs from the one saved before),
+    /// once per change, in order.
+    pub(crate) fn transition(&self, execution: Arc<Execution>) {
+        let _ = self.transitions.send(execution);
     }
 
+    /// The execution as saved at the end of a turn (not after every event of the turn). The
+    /// copy is only made when someone listens (a waiting request, a follower), so the hot path
+    /// of a big execution costs no clone.
     pub(crate) fn update(&self, execution: &Execution) {
         if self.updates.receiver_count() > 0 {
             let _ = self.updates.send(Arc::new(execution.clone()));
         }
+    }
+
+    /// A saved execution whose state changed from `before` (`None`: just created).
+    pub(crate) fn saved(&self, before: Option<StateType>, execution: &Execution) {
+        if before != Some(execution.state.current()) && self.wants_transitions() {
+            self.transition(Arc::new(execution.clone()));
+        }
+        self.update(execution);
     }
 
     pub(crate) fn log(&self, entry: LogEntry) {
@@ -188,9 +206,18 @@ impl<S: Store> Service<S> {
         answer.await.map_err(|_| ControlError::Stopped)?
     }
 
-    /// Every execution as saved, from now on.
+    /// Every execution as saved at the end of each turn of the loop, from now on (a turn may
+    /// apply several events: intermediate states are not all seen; use
+    /// [`Service::transitions`] for those).
     pub fn updates(&self) -> broadcast::Receiver<Arc<Execution>> {
         self.hub.updates.subscribe()
+    }
+
+    /// Every state change of an execution, exactly once and in order, from now on (its
+    /// creation included): the hook for Flow triggers. Only changes of `state.current` are
+    /// sent, so an execution saved many times in one state is reported once.
+    pub fn transitions(&self) -> broadcast::Receiver<Arc<Execution>> {
+        self.hub.transitions.subscribe()
     }
 
     /// Every log line as stored, from now on.
@@ -310,7 +337,9 @@ impl<S: Store> Driver<S> {
             }
         };
         let restart = matches!(event, Event::RestartRequested);
-        self.handle(id.clone(), event).await?;
+        // Through the same batch path as every event (pending is empty between turns).
+        self.pending.push_back((id.clone(), event));
+        self.handle_pending().await?;
         let mut execution = self
             .lives
             .get(id)
@@ -390,7 +419,8 @@ impl<S: Store> Driver<S> {
     /// Resumes every unfinished execution of the store: loads them with their flow revision,
     /// re-links children to their waiting parents, then re-dispatches runnable task runs that
     /// were CREATED or RUNNING (at-least-once), re-arms timers (schedule dates, Pause
-    /// durations; retries and LoopUntil intervals fire now, their instants are not stored),
+    /// durations here; retries and LoopUntil intervals by the engine's [`Event::Recovered`],
+    /// at the instants derived from the stored attempts and child runs),
     /// reports children that ended while nobody listened, and finishes kills in progress.
     pub(crate) async fn recover(&mut self) -> Result<usize, RuntimeError> {
         let executions = self.rt.store.unfinished_executions().await?;
@@ -490,7 +520,7 @@ impl<S: Store> Driver<S> {
             .cloned()
             .collect();
         let killing = state == StateType::Killing;
-        let now = host::now();
+        let mut rearm = false;
         for run in runs {
             let Some(task) = flow.find_task(&run.task_id) else {
                 continue;
@@ -510,12 +540,8 @@ impl<S: Store> Driver<S> {
                 (TaskKind::Executable, StateType::Running) => {
                     self.recover_child(id, &run).await?;
                 }
-                (_, StateType::Retrying) => {
-                    let timer = Timer::RetryDue {
-                        task_run_id: run.id.clone(),
-                    };
-                    self.arm_timer(id, now, timer);
-                }
+                // The engine re-arms it at its due instant (from the stored attempts).
+                (_, StateType::Retrying) => rearm = true,
                 (TaskKind::Flowable, StateType::Paused) => {
                     if let Some((at, to)) = self.pause_due(id, &run) {
                         let timer = Timer::PauseDue {
@@ -525,31 +551,17 @@ impl<S: Store> Driver<S> {
                         self.arm_timer(id, at, timer);
                     }
                 }
+                // The pass re-arms its next iteration at the last child's end plus the interval.
                 (TaskKind::Flowable, StateType::Running)
                     if task.canonical == "io.kestra.plugin.core.flow.LoopUntil" =>
                 {
-                    let live = self.lives.get(id);
-                    let idle = live.is_some_and(|live| {
-                        live.execution
-                            .children(Some(run.id.as_str()))
-                            .all(|child| child.state.is_terminated())
-                    });
-                    if idle {
-                        let iteration = run
-                            .outputs
-                            .as_ref()
-                            .and_then(|o| o.get("iterationCount"))
-                            .and_then(serde_json::Value::as_u64)
-                            .unwrap_or(0) as u32;
-                        let timer = Timer::LoopDue {
-                            task_run_id: run.id.clone(),
-                            iteration,
-                        };
-                        self.arm_timer(id, now, timer);
-                    }
+                    rearm = true;
                 }
                 _ => {}
             }
+        }
+        if rearm && !killing {
+            self.pending.push_back((id.clone(), Event::Recovered));
         }
         Ok(())
     }

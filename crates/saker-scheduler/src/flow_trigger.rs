@@ -368,6 +368,7 @@ impl FlowTriggerSpec {
             return Ok(None);
         }
         let mut outputs = upstream.outputs.clone();
+        let mut failure: Option<TriggerError> = None;
         for multiple in &self.multiples {
             // Expired windows are dropped; a new one opens at `now`.
             let mut window = match windows.remove(&multiple.id) {
@@ -384,9 +385,17 @@ impl FlowTriggerSpec {
             };
             let mut matched_any = false;
             for (name, sub) in &multiple.subs {
-                if check_sub(sub, cx, upstream)? {
-                    window.results.insert(name.clone(), true);
-                    matched_any = true;
+                // A sub-condition that cannot be evaluated on this execution is not satisfied
+                // (as in Kestra, which logs it): the window keeps what others satisfied.
+                match check_sub(sub, cx, upstream) {
+                    Ok(true) => {
+                        window.results.insert(name.clone(), true);
+                        matched_any = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
                 }
             }
             if matched_any {
@@ -404,7 +413,7 @@ impl FlowTriggerSpec {
                 }
             } else {
                 windows.insert(multiple.id.clone(), window);
-                return Ok(None);
+                return failure.map_or(Ok(None), Err);
             }
         }
         Ok(Some(trigger_variables(upstream, outputs)))
@@ -473,16 +482,15 @@ fn check_sub(sub: &Sub, cx: &CondCx<'_>, upstream: &Execution) -> Result<bool, T
             && labels
                 .iter()
                 .all(|(k, v)| upstream.labels.iter().any(|l| &l.key == k && &l.value == v))),
+        // Short-circuits like Kestra's (`allMatch`/`anyMatch`): an EXPRESSION after a false
+        // FLOW_ID filter is not rendered on executions it does not concern.
         Sub::Where { and, filters } => {
-            let mut results = Vec::with_capacity(filters.len());
             for f in filters {
-                results.push(check_filter(f, cx, upstream)?);
+                if check_filter(f, cx, upstream)? != *and {
+                    return Ok(!*and);
+                }
             }
-            Ok(if *and {
-                results.iter().all(|r| *r)
-            } else {
-                results.iter().any(|r| *r)
-            })
+            Ok(*and)
         }
     }
 }

@@ -156,8 +156,8 @@ struct Inner<S, L> {
     /// One evaluation at a time in this process (leases cover other processes).
     op: Mutex<()>,
     notify: Notify,
-    ended_tx: mpsc::UnboundedSender<Execution>,
-    ended_rx: Mutex<mpsc::UnboundedReceiver<Execution>>,
+    ended_tx: mpsc::UnboundedSender<Arc<Execution>>,
+    ended_rx: Mutex<mpsc::UnboundedReceiver<Arc<Execution>>>,
 }
 
 /// The trigger service. Cheap to clone; spawn [`Scheduler::run`] once.
@@ -337,12 +337,12 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         Ok(())
     }
 
-    /// Tells the scheduler an execution changed state (call it on every state change that is
-    /// saved: Flow triggers may listen to `RUNNING` or `PAUSED`). Never blocks; handled by the
-    /// loop in order.
-    pub fn execution_changed(&self, execution: Execution) {
+    /// Tells the scheduler an execution changed state: call it once per change of
+    /// `state.current` that is saved (Flow triggers may listen to `RUNNING` or `PAUSED`, and
+    /// fire once per change, not per save). Never blocks; handled by the loop in order.
+    pub fn execution_changed(&self, execution: impl Into<Arc<Execution>>) {
         // The receiver lives as long as `inner`, so sending cannot fail.
-        let _ = self.inner.ended_tx.send(execution);
+        let _ = self.inner.ended_tx.send(execution.into());
         self.inner.notify.notify_one();
     }
 

@@ -823,6 +823,84 @@ async fn flow_trigger_with_preconditions_and_a_window() {
     h.stop().await;
 }
 
+/// A `where` group only concerns its flow: its filters short-circuit (an EXPRESSION on a label
+/// only one upstream has is not rendered for the other), and a sub-condition that cannot be
+/// evaluated does not drop what the window already holds.
+const PER_FLOW_WHERE: &str = r#"
+id: listen-where
+namespace: company.team
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: both
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: both_done
+      flows:
+        - namespace: company.team
+          flowId: extract
+        - namespace: company.team
+          flowId: load
+      where:
+        - id: labelled-extract
+          filters:
+            - field: FLOW_ID
+              type: EQUAL_TO
+              value: extract
+            - field: EXPRESSION
+              type: IS_TRUE
+              value: "{{ labels.team == 'data' }}"
+        - id: any-load
+          filters:
+            - field: FLOW_ID
+              type: EQUAL_TO
+              value: load
+        - id: broken
+          operand: OR
+          filters:
+            - field: FLOW_ID
+              type: EQUAL_TO
+              value: load
+            - field: EXPRESSION
+              type: IS_TRUE
+              value: "{{ labels.missing == 'x' }}"
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn flow_trigger_where_filters_short_circuit_and_errors_keep_the_window() {
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness::start(store, "2025-01-06T10:00:00Z", &[flow(PER_FLOW_WHERE)], None).await;
+    // `broken` cannot be rendered on extract (no `missing` label): extract's own conditions
+    // are still remembered.
+    h.scheduler.execution_changed(exec(
+        "a1",
+        "company.team",
+        "extract",
+        StateType::Success,
+        &[("team", "data")],
+        json!({}),
+    ));
+    settle().await;
+    assert!(h.launched().is_empty());
+    // load has no `team` label: `labelled-extract` stops at its FLOW_ID filter; `broken` is
+    // satisfied by its first filter.
+    h.scheduler.execution_changed(exec(
+        "b1",
+        "company.team",
+        "load",
+        StateType::Success,
+        &[],
+        json!({}),
+    ));
+    settle().await;
+    let launched = h.launched();
+    assert_eq!(launched.len(), 1, "extract then load fire the trigger once");
+    assert_eq!(launched[0].0.variables["executionId"], "b1");
+    h.stop().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn flow_trigger_states_conditions_and_multiple_condition() {
     let listener = r#"

@@ -91,10 +91,11 @@ impl<S: Store> App<S> {
     }
 
     /// Loads the triggers of every stored flow, then runs the scheduler and feeds it every
-    /// saved execution until the server stops.
+    /// change of state of an execution until the server stops.
     pub async fn start_triggers(self: &Arc<Self>) -> Result<(), String> {
-        // Subscribe first: no change saved after the load may be missed.
-        let mut updates = self.service.updates();
+        // Subscribe first: no change saved after the load may be missed. Triggers evaluate
+        // state changes, each once (not every save of an execution).
+        let mut updates = self.service.transitions();
         let mut flows = Vec::new();
         for record in self
             .store()
@@ -124,7 +125,7 @@ impl<S: Store> App<S> {
                 tokio::select! {
                     _ = stopping.cancelled() => return,
                     update = updates.recv() => match update {
-                        Ok(execution) => scheduler.execution_changed((*execution).clone()),
+                        Ok(execution) => scheduler.execution_changed(execution),
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                             eprintln!("warning: the scheduler missed {n} execution changes");
                         }

@@ -508,6 +508,7 @@ impl Run {
                 format!("> subflow {} ended {state}", self.name(task_run_id))
             }
             Event::RestartRequested => "> restart".into(),
+            Event::Recovered => "> recovered".into(),
             Event::WorkerTaskRuns(report) => {
                 let children: Vec<String> = report
                     .children

@@ -113,6 +113,36 @@ async fn submitted_executions_run_and_are_broadcast() {
     service.shutdown().await;
 }
 
+/// Flow triggers listen to transitions: each change of state once, in order, however many
+/// times the execution is saved in one state (here RUNNING, saved for each of its 4 tasks).
+#[tokio::test(flavor = "multi_thread")]
+async fn each_state_transition_is_broadcast_exactly_once() {
+    const FOUR: &str = "id: four\nnamespace: svc\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b\n  - id: c\n    type: io.kestra.plugin.core.log.Log\n    message: c\n  - id: d\n    type: io.kestra.plugin.core.log.Log\n    message: d\n";
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+    let flow = stored_flow(&store, FOUR).await;
+    let mut transitions = service.transitions();
+    let mut ended = service.ended();
+    let execution = new_execution(&flow);
+    let id = execution.id.clone();
+    service.submit(flow, execution).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(30), ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state.current(), StateType::Success);
+    let mut seen = Vec::new();
+    while let Ok(execution) = transitions.try_recv() {
+        assert_eq!(execution.id, id);
+        seen.push(execution.state.current());
+    }
+    assert_eq!(
+        seen,
+        [StateType::Created, StateType::Running, StateType::Success]
+    );
+    service.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_pause_resume_and_restart_are_routed_to_the_loop() {
     let store = Arc::new(MemoryStore::new());
