@@ -31,6 +31,12 @@ pub enum Event {
     },
     /// Restart a FAILED or PAUSED execution from its failure point (spec §6.7).
     RestartRequested,
+    /// Set a task run of a terminated or paused execution to a final state and restart the
+    /// execution from there (Kestra's "change state"; see [`crate::check_change_state`]).
+    TaskRunStateChanged {
+        task_run_id: TaskRunId,
+        state: StateType,
+    },
     /// The worker holding a WorkingDirectory block reports on the task runs it creates for the
     /// block's children (spec §6: `dynamic` task runs), and at last releases the block.
     WorkerTaskRuns(WorkerTaskRuns),

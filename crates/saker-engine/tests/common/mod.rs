@@ -508,6 +508,9 @@ impl Run {
                 format!("> subflow {} ended {state}", self.name(task_run_id))
             }
             Event::RestartRequested => "> restart".into(),
+            Event::TaskRunStateChanged { task_run_id, state } => {
+                format!("> mark {} {state}", self.name(task_run_id))
+            }
             Event::WorkerTaskRuns(report) => {
                 let children: Vec<String> = report
                     .children
