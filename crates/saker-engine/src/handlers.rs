@@ -85,6 +85,9 @@ pub(crate) fn handle(cx: &mut Cx<'_>, event: Event) {
             end_attempt(cx, &task_run_id, raw, None, Some(outputs));
         }
         Event::RestartRequested => restart(cx),
+        Event::TaskRunStateChanged { task_run_id, state } => {
+            crate::replay::change_state(cx, &task_run_id, state)
+        }
         Event::WorkerTaskRuns(report) => working_directory::report(cx, report),
     }
 }

@@ -17,6 +17,7 @@
 //! - [`for_each_item`](crate::for_each_item): ForEachItem's executable step (one child
 //!   execution per batch, `iterations` counting); its split/merge steps are worker jobs.
 //! - [`context`](crate::context): expression variables (also used by workers).
+//! - [`replay`](crate::replay): replay as a new execution, change of a task run's state.
 //! - [`inputs`]: typed execution inputs and flow outputs (`resolve_inputs`, `type_output`).
 
 mod action;
@@ -32,6 +33,7 @@ mod listeners;
 mod memo;
 mod next;
 mod process;
+mod replay;
 mod retry;
 mod runs;
 mod select;
@@ -50,6 +52,7 @@ use saker_flow::Flow;
 pub use action::{Action, LogLevel, StartSubflow};
 pub use context::{Needs, render_context, worker_context, working_directory_context};
 pub use event::{BlockReleased, DynamicTaskRun, Event, TaskRunResult, Timer, WorkerTaskRuns};
+pub use replay::{ReplayError, check_change_state, replay};
 pub use services::{EngineServices, NoEngineServices};
 
 use crate::cx::{Cx, Track};

@@ -41,6 +41,12 @@ pub enum Control {
         inputs: JsonMap,
     },
     Restart,
+    /// Set a task run to a final state and restart the execution from there (terminated or
+    /// paused executions; Kestra's `POST /executions/{id}/state`).
+    ChangeTaskRunState {
+        task_run_id: TaskRunId,
+        state: StateType,
+    },
 }
 
 /// Why a [`Control`] was refused.
@@ -48,6 +54,9 @@ pub enum Control {
 pub enum ControlError {
     #[error("Execution {0} not found")]
     NotFound(String),
+    /// A task run named by the request is not in the execution (HTTP 404).
+    #[error("{0}")]
+    TaskRunNotFound(String),
     /// The execution is not in a state that allows the request (HTTP 409).
     #[error("{0}")]
     WrongState(String),
@@ -334,6 +343,19 @@ impl<S: Store> Driver<S> {
                 // It will end again: `ended` must run again then.
                 live.ended = false;
                 Event::RestartRequested
+            }
+            Control::ChangeTaskRunState { task_run_id, state } => {
+                saker_engine::check_change_state(&live.execution, task_run_id.as_str(), state)
+                    .map_err(|e| match e {
+                        saker_engine::ReplayError::UnknownTaskRun(_) => {
+                            ControlError::TaskRunNotFound(e.to_string())
+                        }
+                        saker_engine::ReplayError::WrongState(m) => ControlError::WrongState(m),
+                        saker_engine::ReplayError::Invalid(m) => ControlError::Invalid(m),
+                    })?;
+                // It will end again: `ended` must run again then.
+                live.ended = false;
+                Event::TaskRunStateChanged { task_run_id, state }
             }
         };
         let restart = matches!(event, Event::RestartRequested);

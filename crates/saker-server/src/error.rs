@@ -95,7 +95,9 @@ impl From<saker_runtime::service::ControlError> for ApiError {
     fn from(error: saker_runtime::service::ControlError) -> Self {
         use saker_runtime::service::ControlError;
         match error {
-            ControlError::NotFound(_) => ApiError::not_found(error.to_string()),
+            ControlError::NotFound(_) | ControlError::TaskRunNotFound(_) => {
+                ApiError::not_found(error.to_string())
+            }
             ControlError::WrongState(message) => ApiError::conflict(message),
             ControlError::Invalid(message) => ApiError::invalid(message),
             other => ApiError::internal(other),

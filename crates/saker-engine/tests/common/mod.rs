@@ -509,6 +509,9 @@ impl Run {
             }
             Event::RestartRequested => "> restart".into(),
             Event::Recovered => "> recovered".into(),
+            Event::TaskRunStateChanged { task_run_id, state } => {
+                format!("> mark {} {state}", self.name(task_run_id))
+            }
             Event::WorkerTaskRuns(report) => {
                 let children: Vec<String> = report
                     .children
