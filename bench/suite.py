@@ -1,0 +1,722 @@
+#!/usr/bin/env python3
+"""The benchmark suite (issue 7): runs every workload on Saker (SQLite, PostgreSQL), optionally
+on the peers (Prefect, Airflow), and writes docs/benchmarks.md from bench/template.md.
+
+Stdlib only. Normally started by bench/suite.sh, which builds the binaries; see --help.
+
+Method (shared/bench/anchors.md §6.1): a warm-up then --runs measured runs, medians and
+min–max; times come from each engine's own records (Saker: the execution's and task runs'
+state histories, fetched through the API), CPU seconds (user+sys, the server and its children)
+and peak RSS per engine, the 1-minute load average beside every run, an fsync probe beside
+every workload, the machine and the git commit.
+"""
+import argparse
+import datetime as dt
+import glob
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PEERS_DIR = os.environ.get("SAKER_BENCH_PEERS_DIR", os.path.join(ROOT, "..", "shared", "bench", "peers"))
+PEER_VENVS = os.environ.get("SAKER_BENCH_PEER_VENVS", "/tmp/peers")
+
+
+def log(*a):
+    print(f"[bench {time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
+
+
+def load1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+# ------------------------------------------------------------------ flows
+
+
+def seq_flow(fid, n, kind):
+    lines = [f"id: {fid}", "namespace: bench", "tasks:"]
+    for i in range(1, n + 1):
+        if kind == "return":
+            lines += [f"  - id: r{i:02d}", "    type: io.kestra.plugin.core.debug.Return",
+                      f'    format: "{{{{ taskrun.id }}}}-{i}"']
+        elif kind == "shell":
+            lines += [f"  - id: s{i:02d}", "    type: io.kestra.plugin.scripts.shell.Commands",
+                      "    taskRunner:", "      type: io.kestra.plugin.core.runner.Process",
+                      "    commands:", '      - "true"']
+        else:
+            lines += [f"  - id: p{i:02d}", "    type: io.kestra.plugin.scripts.python.Script",
+                      "    taskRunner:", "      type: io.kestra.plugin.core.runner.Process",
+                      "    script: |", "      def fibo(n):",
+                      "          return n if n < 2 else fibo(n - 1) + fibo(n - 2)",
+                      "      print(fibo(10))"]
+    return "\n".join(lines) + "\n"
+
+
+def parallel_shell_flow(fid, n):
+    lines = [f"id: {fid}", "namespace: bench", "tasks:", "  - id: all",
+             "    type: io.kestra.plugin.core.flow.Parallel", "    concurrent: 0", "    tasks:"]
+    for i in range(1, n + 1):
+        lines += [f"      - id: s{i:02d}", "        type: io.kestra.plugin.scripts.shell.Commands",
+                  "        taskRunner:", "          type: io.kestra.plugin.core.runner.Process",
+                  "        commands:", "          - sleep 1"]
+    return "\n".join(lines) + "\n"
+
+
+def foreach_flow(fid, n, body, limit):
+    values = ",".join(f'"{v}"' for v in range(n))
+    if body == "sleep":
+        task = ("      - id: nap\n        type: io.kestra.plugin.core.flow.Sleep\n"
+                "        duration: PT1S\n")
+    else:
+        task = ("      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n"
+                '        format: "{{ taskrun.value }}"\n')
+    return (f"id: {fid}\nnamespace: bench\ntasks:\n  - id: each\n"
+            f"    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: {limit}\n"
+            f"    values: [{values}]\n    tasks:\n{task}")
+
+
+def three_returns(fid, ns):
+    return (f"id: {fid}\nnamespace: {ns}\ntasks:\n" + "".join(
+        f"  - id: {t}\n    type: io.kestra.plugin.core.debug.Return\n    format: {t}\n" for t in "abc"))
+
+
+# ------------------------------------------------------------------ time parsing
+
+
+_FRAC = re.compile(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def at(text):
+    """ISO date (nanoseconds allowed) → epoch seconds."""
+    m = _FRAC.match(text)
+    if not m:
+        return dt.datetime.fromisoformat(text).timestamp()
+    base, frac, tz = m.groups()
+    tz = "+00:00" if tz == "Z" else tz
+    seconds = dt.datetime.fromisoformat(base + tz).timestamp()
+    return seconds + (float("0" + frac) if frac else 0.0)
+
+
+def union(intervals):
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += stop - start
+            end = stop
+        elif stop > end:
+            total += stop - end
+            end = stop
+    return total
+
+
+TERMINAL = {"SUCCESS", "FAILED", "WARNING", "KILLED", "CANCELLED", "SKIPPED"}
+
+
+def phases(execution):
+    """Figures from the engine's own state histories."""
+    h = execution["state"]["histories"]
+    total = at(h[-1]["date"]) - at(h[0]["date"])
+    runs = []
+    trs = execution.get("taskRunList") or []
+    # flowable parents (ForEach, Parallel) span their children: phases are the leaves'
+    parents = {tr.get("parentTaskRunId") for tr in trs}
+    for tr in trs:
+        if tr["id"] in parents:
+            continue
+        hist = tr["state"]["histories"]
+        created = at(hist[0]["date"])
+        running = next((at(x["date"]) for x in hist if x["state"] == "RUNNING"), None)
+        end = next((at(x["date"]) for x in reversed(hist) if x["state"] in TERMINAL), None)
+        runs.append((created, running, end))
+    runs.sort(key=lambda r: r[0])
+    dispatch = [r[1] - r[0] for r in runs if r[1] is not None]
+    run = [r[2] - r[1] for r in runs if r[1] is not None and r[2] is not None]
+    handoff = [b[0] - a[2] for a, b in zip(runs, runs[1:]) if a[2] is not None]
+    steps, prev = [], at(h[0]["date"])
+    for r in runs:
+        if r[2] is not None:
+            steps.append(r[2] - prev)
+            prev = r[2]
+    return {
+        "total": total,
+        "state": execution["state"]["current"],
+        "task_runs": len(trs),
+        "dispatch_med": statistics.median(dispatch) if dispatch else None,
+        "run_med": statistics.median(run) if run else None,
+        "handoff_med": statistics.median(handoff) if handoff else None,
+        # time covered by at least one task run's RUNNING → end (parallel runs count once)
+        "run_sum": union([(r[1], r[2]) for r in runs if r[1] is not None and r[2] is not None]),
+        "steps": steps,
+    }
+
+
+# ------------------------------------------------------------------ the server
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class Server:
+    """`saker server local` under /usr/bin/time -v, fresh data directory (and database)."""
+
+    def __init__(self, suite, db):
+        self.suite, self.db = suite, db
+        self.dir = tempfile.mkdtemp(prefix="saker-bench-", dir=suite.tmp)
+        self.port = free_port()
+        self.database = None
+        args = [suite.bin, "server", "local", "--port", str(self.port), "--data-dir",
+                os.path.join(self.dir, "data")]
+        if db == "postgres":
+            self.database = f"saker_bench_{os.getpid()}_{suite.next_id()}"
+            subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
+                            f"create database {self.database}"], check=True)
+            args += ["--database-url", f"postgres://postgres@127.0.0.1:5432/{self.database}"]
+        self.timefile = os.path.join(self.dir, "time.txt")
+        self.logfile = open(os.path.join(self.dir, "server.log"), "wb")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", self.timefile] + args,
+                                     stdout=self.logfile, stderr=subprocess.STDOUT)
+        deadline = t0 + 60
+        self.ready_s = None
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.tail()}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                c.request("GET", "/ping")
+                if c.getresponse().status == 200:
+                    self.ready_s = time.perf_counter() - t0
+                    break
+            except OSError:
+                time.sleep(0.001)
+        if self.ready_s is None:
+            raise RuntimeError("server not ready after 60 s")
+        kids = proc_children(self.proc.pid)
+        self.pid = kids[0] if kids else self.proc.pid
+        self.local = threading.local()
+
+    def tail(self):
+        self.logfile.flush()
+        with open(os.path.join(self.dir, "server.log"), "rb") as f:
+            return f.read()[-2000:].decode(errors="replace")
+
+    def cpu(self):
+        """user+sys seconds of the server and its waited-for children (the task processes)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            s = f.read()
+        fields = s[s.rindex(")") + 2:].split()
+        return sum(int(x) for x in fields[11:15]) / CLK_TCK
+
+    def status_kb(self, key):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def conn(self):
+        c = getattr(self.local, "c", None)
+        if c is None:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+            self.local.c = c
+        return c
+
+    def call(self, method, path, body=None, ctype=None):
+        for attempt in range(3):
+            c = self.conn()
+            try:
+                headers = {"Content-Type": ctype} if ctype else {}
+                c.request(method, "/api/v1" + path, body=body, headers=headers)
+                r = c.getresponse()
+                data = r.read()
+                if r.status >= 300:
+                    raise RuntimeError(f"{method} {path}: HTTP {r.status}: {data[:300]!r}")
+                return json.loads(data) if data else None
+            except (http.client.HTTPException, ConnectionError):
+                self.local.c = None
+                if attempt == 2:
+                    raise
+
+    def create_flow(self, yaml):
+        self.call("POST", "/flows", yaml.encode(), "application/x-yaml")
+
+    def run(self, ns, fid):
+        created = self.call("POST", f"/executions/{ns}/{fid}?wait=true", b"")
+        return self.call("GET", f"/executions/{created['id']}")
+
+    def stop(self):
+        lifetime = {}
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.logfile.close()
+        try:
+            lifetime = parse_gnu_time(open(self.timefile).read())
+        except OSError:
+            pass
+        if self.database:
+            subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
+                            f"drop database if exists {self.database} with (force)"])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return lifetime
+
+
+def parse_gnu_time(text):
+    def grab(pattern):
+        m = re.search(pattern, text)
+        return m.group(1) if m else None
+    out = {}
+    u, s = grab(r"User time \(seconds\): ([\d.]+)"), grab(r"System time \(seconds\): ([\d.]+)")
+    if u and s:
+        out["cpu_s"] = float(u) + float(s)
+    rss = grab(r"Maximum resident set size \(kbytes\): (\d+)")
+    if rss:
+        out["peak_rss_mb"] = int(rss) / 1024
+    wall = grab(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)")
+    if wall:
+        parts = [float(p) for p in wall.split(":")]
+        out["wall_s"] = sum(p * 60 ** (len(parts) - 1 - k) for k, p in enumerate(parts))
+    return out
+
+
+def fsync_probe(directory, n=100):
+    """Milliseconds per 4 KiB write + fsync in the directory the data lives in (median)."""
+    path = os.path.join(directory, f".fsync-probe-{os.getpid()}")
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(n):
+            t = time.perf_counter()
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+            times.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(times) * 1000
+
+
+# ------------------------------------------------------------------ workloads
+
+
+def summarize(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.bin = os.path.abspath(args.bin)
+        self.tmp = tempfile.mkdtemp(prefix="saker-suite-")
+        self._id = 0
+        self.smoke = args.smoke
+        self.runs = 1 if args.smoke else args.runs
+        self.warmup = 0 if args.smoke else 1
+
+    def next_id(self):
+        self._id += 1
+        return self._id
+
+    def size(self, full, smoke):
+        return smoke if self.smoke else full
+
+    def workloads(self):
+        """(key, title, kind, flow builder, extra) in the order they run."""
+        s = self.size
+        return [
+            ("a1", f"{s(40, 40)} sequential Return", "seq", lambda f: seq_flow(f, s(40, 40), "return")),
+            ("a2", f"{s(40, 10)} sequential shell `true`", "seq", lambda f: seq_flow(f, s(40, 10), "shell")),
+            ("a3", f"{s(40, 3)} sequential Python fibo(10)", "seq", lambda f: seq_flow(f, s(40, 3), "python")),
+            ("b10", f"{s(10, 3)} parallel shell `sleep 1`", "par", lambda f: parallel_shell_flow(f, s(10, 3))),
+            ("b1000", f"{s(1000, 20)} parallel Sleep PT1S", "par",
+             lambda f: foreach_flow(f, s(1000, 20), "sleep", 0)),
+            ("d100", "ForEach over 100 values", "foreach", lambda f: foreach_flow(f, 100, "return", 1)),
+            ("d1000", f"ForEach over {s(1000, 300)} values", "foreach",
+             lambda f: foreach_flow(f, s(1000, 300), "return", 1)),
+            ("d10000", f"ForEach over {s(10000, 1000)} values", "foreach",
+             lambda f: foreach_flow(f, s(10000, 1000), "return", 1)),
+        ]
+
+    def run_flow_workload(self, db, key, title, kind, build):
+        server = Server(self, db)
+        try:
+            fsync = fsync_probe(server.dir)
+            fid = f"w{key}"
+            server.create_flow(build(fid))
+            rows = []
+            for i in range(self.warmup + self.runs):
+                load = load1()
+                cpu0 = server.cpu()
+                execution = server.run("bench", fid)
+                cpu1 = server.cpu()
+                p = phases(execution)
+                p.update(load1=load, cpu_s=cpu1 - cpu0, warmup=i < self.warmup)
+                if p["state"] != "SUCCESS":
+                    raise RuntimeError(f"{key} ended {p['state']}")
+                rows.append(p)
+                log(f"{db} {key} run {i}: total {p['total']*1000:.1f} ms ({p['task_runs']} task runs, load {load})")
+            hwm = server.status_kb("VmHWM") / 1024
+        finally:
+            lifetime = server.stop()
+        measured = [r for r in rows if not r["warmup"]]
+        return {
+            "title": title, "fsync_ms": fsync, "peak_rss_mb": hwm, "lifetime": lifetime,
+            "runs": [{k: v for k, v in r.items() if k != "steps"} for r in rows],
+            "total": summarize([r["total"] for r in measured]),
+            "dispatch": summarize([r["dispatch_med"] for r in measured]),
+            "run": summarize([r["run_med"] for r in measured]),
+            # between consecutive task runs: meaningful only when they run one after another
+            "handoff": summarize([r["handoff_med"] for r in measured]) if kind != "par" else None,
+            "orchestration": summarize([r["total"] - r["run_sum"] for r in measured]),
+            "cpu_s": summarize([r["cpu_s"] for r in measured]),
+            "load1": summarize([r["load1"] for r in measured]),
+            "task_runs": measured[-1]["task_runs"],
+            # the step series of the median run, for the chart
+            "steps": sorted(measured, key=lambda r: r["total"])[len(measured) // 2]["steps"],
+        }
+
+    def run_drain(self, db):
+        """c: N executions of a 3-Return flow posted at once (32 client threads)."""
+        n = self.size(1000, 30)
+        server = Server(self, db)
+        rows = []
+        try:
+            fsync = fsync_probe(server.dir)
+            for i in range(self.warmup + self.runs):
+                ns = f"bench.drain{i}"
+                server.create_flow(three_returns("three", ns))
+                load, cpu0 = load1(), server.cpu()
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(32) as pool:
+                    list(pool.map(lambda _: server.call("POST", f"/executions/{ns}/three", b""),
+                                  range(n)))
+                posted = time.perf_counter() - t0
+                deadline = time.time() + 600
+                while True:
+                    found = server.call("GET", f"/executions/search?namespace={ns}&state=SUCCESS&size=1")
+                    if found["total"] >= n:
+                        break
+                    failed = server.call("GET", f"/executions/search?namespace={ns}&state=FAILED&size=1")
+                    if failed["total"] or time.time() > deadline:
+                        raise RuntimeError(f"drain: {failed['total']} failed / timeout")
+                    time.sleep(0.02)
+                cpu1 = server.cpu()
+                execs = []
+                page = 1
+                while len(execs) < n:
+                    got = server.call("GET", f"/executions/search?namespace={ns}&size=500&page={page}")
+                    execs += got["results"]
+                    page += 1
+                    if not got["results"]:
+                        break
+                created = [at(e["state"]["histories"][0]["date"]) for e in execs]
+                ended = [at(e["state"]["histories"][-1]["date"]) for e in execs]
+                durations = sorted(b - a for a, b in zip(created, ended))
+                drain = max(ended) - min(created)
+                row = {"drain_s": drain, "exec_per_s": n / drain, "posted_s": posted,
+                       "after_last_post_s": max(ended) - max(created),
+                       "latency_p50": durations[len(durations) // 2],
+                       "latency_p99": durations[min(len(durations) - 1, int(len(durations) * 0.99))],
+                       "cpu_s": cpu1 - cpu0, "load1": load, "warmup": i < self.warmup}
+                rows.append(row)
+                log(f"{db} c run {i}: {n} executions drained in {drain:.2f} s (posting {posted:.2f} s)")
+            hwm = server.status_kb("VmHWM") / 1024
+        finally:
+            lifetime = server.stop()
+        measured = [r for r in rows if not r["warmup"]]
+        out = {"title": f"{n} executions × 3 Return posted at once", "n": n, "fsync_ms": fsync,
+               "peak_rss_mb": hwm, "lifetime": lifetime, "runs": rows}
+        for k in ("drain_s", "exec_per_s", "posted_s", "after_last_post_s", "latency_p50",
+                  "latency_p99", "cpu_s", "load1"):
+            out[k] = summarize([r[k] for r in measured])
+        return out
+
+    def run_startup(self, db):
+        """e: start → /ping answers; RSS after one idle second."""
+        ready, idle = [], []
+        for i in range(self.warmup + self.runs):
+            server = Server(self, db)
+            try:
+                time.sleep(1)
+                if i >= self.warmup:
+                    ready.append(server.ready_s)
+                    idle.append(server.status_kb("VmRSS") / 1024)
+            finally:
+                server.stop()
+        log(f"{db} e: ready {statistics.median(ready)*1000:.1f} ms, idle RSS {statistics.median(idle):.1f} MB")
+        return {"ready_s": summarize(ready), "idle_rss_mb": summarize(idle)}
+
+    def run_saker(self, db):
+        out = {}
+        out["e"] = self.run_startup(db)
+        for key, title, kind, build in self.workloads():
+            out[key] = self.run_flow_workload(db, key, title, kind, build)
+            out[key]["kind"] = kind
+        out["c"] = self.run_drain(db)
+        return out
+
+    def run_lateness(self):
+        if not self.args.lateness:
+            return {"skipped": "no lateness binary"}
+        flows, seconds = self.size(1000, 20), self.size(10, 3)
+        rows = []
+        for i in range(1 if self.smoke else min(self.runs, 3)):
+            tf = os.path.join(self.tmp, "lateness-time.txt")
+            load = load1()
+            out = subprocess.run(["/usr/bin/time", "-v", "-o", tf, self.args.lateness, str(flows),
+                                  str(seconds)], capture_output=True, text=True, check=True).stdout
+            m = dict(re.findall(r"(\w+)=([\d./]+)", out))
+            t = parse_gnu_time(open(tf).read())
+            rows.append({"p50_ms": float(m["p50"]),
+                         "p99_ms": float(m["p99"]), "max_ms": float(m["max"]),
+                         "launches": int(m["launches"]), "doubled": int(m["doubled"]),
+                         "ticks": m.get("ticks_in_range"), "load1": load, **t})
+            log(f"f run {i}: {out.strip()}")
+        return {"flows": flows, "seconds": seconds, "runs": rows,
+                **{k: summarize([r[k] for r in rows]) for k in ("p50_ms", "p99_ms", "max_ms", "cpu_s", "peak_rss_mb", "load1")}}
+
+    def run_callgrind(self):
+        if not self.args.apply_bench:
+            return {"skipped": "no apply bench binary"}
+        if self.smoke:
+            # A debug build under valgrind takes minutes: the smoke run only checks the bench runs.
+            for env in ({"SAKER_BENCH_STEPS": "5", "SAKER_BENCH_RUNS": "100"}, {"SAKER_BENCH_SEQ40": "2"}):
+                subprocess.run([self.args.apply_bench], env=dict(os.environ, **env), check=True,
+                               stdout=subprocess.DEVNULL)
+            return {"skipped": "smoke run (the bench binary ran 5 steps natively)"}
+        if not shutil.which("valgrind"):
+            return {"skipped": "valgrind is not installed"}
+        out = {}
+        steps = self.size(1000, 20)
+        for n in self.size([100, 1000, 10000], [100]):
+            cg = os.path.join(self.tmp, f"callgrind.{n}.out")
+            env = dict(os.environ, SAKER_BENCH_STEPS=str(steps), SAKER_BENCH_RUNS=str(n))
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}",
+                            "--collect-atstart=no", "--toggle-collect=*measured_step*",
+                            self.args.apply_bench], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            text = open(cg).read()
+            m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+            out[str(n)] = int(m.group(1)) / steps
+            log(f"callgrind foreach_step/{n}: {out[str(n)]:.0f} instructions per step")
+        rounds = 20
+        cg = os.path.join(self.tmp, "callgrind.seq40.out")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}",
+                        "--collect-atstart=no", "--toggle-collect=*measured_seq40*",
+                        self.args.apply_bench], env=dict(os.environ, SAKER_BENCH_SEQ40=str(rounds)),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        m = re.search(r"^(?:summary|totals): (\d+)", open(cg).read(), re.M)
+        seq40 = int(m.group(1)) / rounds
+        log(f"callgrind seq40: {seq40:.0f} instructions per execution")
+        return {"steps": steps, "per_step": out, "seq40_rounds": rounds, "seq40": seq40}
+
+
+# ------------------------------------------------------------------ peers
+
+
+PEER_WORKLOADS = {
+    # workload, repetitions cap (long ones run once)
+    "prefect": [("startup", 3), ("seq40", 3), ("shell100", 3), ("par10sleep1", 3), ("foreach", 1),
+                ("burst_threads", 1)],
+    "airflow": [("startup", 3), ("seq40", 3), ("shell100", 3), ("par10sleep1", 3), ("foreach", 1),
+                ("burst", 1)],
+}
+
+
+def run_peers(args):
+    results = {}
+    for peer, workloads in PEER_WORKLOADS.items():
+        py = os.path.join(PEER_VENVS, peer, "bin", "python")
+        if not os.path.exists(py):
+            results[peer] = {"skipped": f"{py} missing (install as shared/bench/peers/README.md says)"}
+            continue
+        env = dict(os.environ)
+        script = os.path.join(PEERS_DIR, peer, "bench.py")
+        if peer == "prefect":
+            env.update(PREFECT_HOME=os.path.join(PEER_VENVS, "prefect-home"),
+                       PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                       # its 20 s default is too short on a loaded 2-core machine
+                       PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
+            env.pop("PREFECT_API_URL", None)
+            mode = "ephemeral (client + temporary API server, SQLite)"
+        else:
+            env.update(AIRFLOW_HOME=os.path.join(PEER_VENVS, "airflow-home"),
+                       AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                       AIRFLOW__CORE__DAGS_FOLDER=os.path.join(PEERS_DIR, "airflow", "dags"))
+            env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+            subprocess.run([os.path.join(PEER_VENVS, peer, "bin", "airflow"), "db", "migrate"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            mode = "dags test (DAG.test(), SQLite)"
+        version = subprocess.run([py, "-c", f"import importlib.metadata as m; print(m.version('{'apache-airflow' if peer == 'airflow' else peer}'))"],
+                                 capture_output=True, text=True).stdout.strip()
+        interp = subprocess.run([py, "-c", "import sys; print(sys.executable, sys.version.split()[0])"],
+                                capture_output=True, text=True).stdout.strip()
+        rows = {}
+        for wl, cap in workloads:
+            reps = 1 if args.smoke else min(args.runs, cap)
+            for rep in range(reps):
+                tf = os.path.join(tempfile.gettempdir(), f"peer-time-{os.getpid()}.txt")
+                load = load1()
+                p = subprocess.run(["/usr/bin/time", "-v", "-o", tf, "timeout", "-k", "10", "900",
+                                    py, script, wl], env=env, capture_output=True, text=True)
+                t = parse_gnu_time(open(tf).read()) if os.path.exists(tf) else {}
+                recs = [json.loads(l) for l in p.stdout.splitlines() if l.startswith('{"peer"')]
+                if p.returncode != 0 or not recs:
+                    rows.setdefault(wl, []).append({"failed": f"rc={p.returncode}: {p.stderr[-300:]}", "load1": load})
+                    log(f"{peer} {wl} rep {rep}: FAILED rc={p.returncode}")
+                    continue
+                for r in recs:
+                    rows.setdefault(r["workload"], []).append({**r, **t, "load1": load})
+                log(f"{peer} {wl} rep {rep}: " + ", ".join(f"{r['workload']}={r['seconds']:.3f}s" for r in recs))
+        summary = {}
+        for wl, rs in rows.items():
+            ok = [r for r in rs if "failed" not in r]
+            summary[wl] = {"seconds": summarize([r["seconds"] for r in ok]), "n": ok[0]["n"] if ok else None,
+                           "cpu_s": summarize([r.get("cpu_s") for r in ok]),
+                           "peak_rss_mb": summarize([r.get("peak_rss_mb") for r in ok]),
+                           "load1": summarize([r["load1"] for r in rs]),
+                           "failed": [r["failed"] for r in rs if "failed" in r]}
+        results[peer] = {"version": version, "mode": mode, "python": interp, "workloads": summary}
+    return results
+
+
+# ------------------------------------------------------------------ machine
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception:  # noqa: BLE001 (a missing tool only leaves a field empty)
+        return ""
+
+
+def machine(bin_path):
+    mem = sh("grep MemTotal /proc/meminfo | awk '{printf \"%.1f GiB\", $2/1048576}'")
+    return {
+        "cpu": sh("lscpu | sed -n 's/^Model name: *//p' | head -1"),
+        "cores": os.cpu_count(),
+        "ram": mem,
+        "kernel": platform.release(),
+        "disk": sh("df -T /tmp | tail -1 | awk '{print $1\" \"$2}'"),
+        "os": sh(". /etc/os-release && echo $PRETTY_NAME"),
+        "commit": sh(f"git -C {ROOT} rev-parse --short HEAD") + (" (dirty)" if sh(f"git -C {ROOT} status --porcelain -- crates") else ""),
+        "rustc": sh("rustc --version"),
+        "binary": bin_path,
+        "python": f"{sys.executable} {platform.python_version()}",
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def supports_pg(bin_path):
+    out = subprocess.run([bin_path, "server", "local", "--help"], capture_output=True, text=True).stdout
+    return "--database-url" in out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="", help="the saker binary")
+    ap.add_argument("--lateness", help="the saker-scheduler lateness example binary")
+    ap.add_argument("--apply-bench", help="the saker-engine apply bench binary (callgrind)")
+    ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--peers", action="store_true", help="also run Prefect and Airflow")
+    ap.add_argument("--smoke", action="store_true", help="CI-sized: one run, small sizes")
+    ap.add_argument("--runs", type=int, default=5, help="measured runs after one warm-up")
+    ap.add_argument("--results", default=os.path.join(HERE, "results"),
+                    help="folder of result JSON files (the doc compares with the previous one)")
+    ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--peer-results", help="reuse peer figures from this results JSON instead of running them")
+    ap.add_argument("--peers-only", metavar="FILE", help="run only the peers, write their results JSON to FILE")
+    args = ap.parse_args()
+    if args.smoke and args.doc == os.path.join(ROOT, "docs", "benchmarks.md"):
+        args.doc = None  # the smoke run never rewrites the published figures
+        args.results = None
+
+    if args.peers_only:
+        started = load1()
+        peers = run_peers(args)
+        with open(args.peers_only, "w") as f:
+            json.dump({"machine": machine(""), "peers": peers, "started_load1": started,
+                       "finished_load1": load1()}, f, indent=1, sort_keys=True)
+        return
+
+    suite = Suite(args)
+    result = {"machine": machine(suite.bin), "smoke": args.smoke, "runs": suite.runs,
+              "warmup": suite.warmup, "saker": {}, "started_load1": load1()}
+    try:
+        dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+        for db in dbs:
+            if db == "postgres" and not supports_pg(suite.bin):
+                result["saker"][db] = {"skipped": "not run: this saker binary has no `server local --database-url` yet"}
+                log("postgres: not run (no --database-url)")
+                continue
+            result["saker"][db] = suite.run_saker(db)
+        result["f"] = suite.run_lateness()
+        result["callgrind"] = suite.run_callgrind()
+        if args.peers:
+            result["peers"] = run_peers(args)
+        elif args.peer_results:
+            result["peers"] = json.load(open(args.peer_results)).get("peers", {})
+            result["peers_from"] = os.path.basename(args.peer_results)
+    finally:
+        shutil.rmtree(suite.tmp, ignore_errors=True)
+    result["finished_load1"] = load1()
+
+    previous = None
+    if args.results:
+        os.makedirs(args.results, exist_ok=True)
+        files = sorted(glob.glob(os.path.join(args.results, "run-*.json")))
+        previous = json.load(open(files[-1])) if files else None
+        name = "run-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json"
+        with open(os.path.join(args.results, name), "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+        result["file"] = name
+        if previous is not None:
+            previous["file"] = os.path.basename(files[-1])
+    import report  # noqa: E402 (bench/report.py, beside this file)
+    doc = report.render(result, previous, os.path.join(HERE, "template.md"))
+    if args.doc:
+        with open(args.doc, "w") as f:
+            f.write(doc)
+        report.write_charts(result, os.path.join(os.path.dirname(args.doc), "benchmarks"))
+        log(f"wrote {args.doc}")
+    else:
+        sys.stdout.write(doc)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, HERE)
+    main()
