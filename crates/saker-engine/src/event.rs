@@ -31,19 +31,16 @@ pub enum Event {
     },
     /// Restart a FAILED or PAUSED execution from its failure point (spec §6.7).
     RestartRequested,
-<<<<<<< HEAD
     /// The execution was loaded from the store after a restart: re-arm the timers whose due
     /// time is derived from the stored execution (pending retries, LoopUntil intervals), at
     /// the instant they were due before the restart.
     Recovered,
-=======
     /// Set a task run of a terminated or paused execution to a final state and restart the
     /// execution from there (Kestra's "change state"; see [`crate::check_change_state`]).
     TaskRunStateChanged {
         task_run_id: TaskRunId,
         state: StateType,
     },
->>>>>>> api
     /// The worker holding a WorkingDirectory block reports on the task runs it creates for the
     /// block's children (spec §6: `dynamic` task runs), and at last releases the block.
     WorkerTaskRuns(WorkerTaskRuns),
