@@ -249,8 +249,9 @@ pub async fn create<S: Store>(
             .map_err(ApiError::internal)?;
     }
     let wait = params.flag("wait");
-    // Listen before submitting: the end could come before we start listening.
-    let updates = wait.then(|| app.service.updates());
+    // Listen before submitting: the end could come before we start listening. Transitions,
+    // not every update: a waiter must not cost a copy of a big execution (ForEach) per save.
+    let updates = wait.then(|| app.service.transitions());
     let id = execution.id.clone();
     let created = execution_json(&execution);
     app.service.submit(flow, execution).await?;

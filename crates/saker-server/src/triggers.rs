@@ -109,8 +109,9 @@ pub async fn webhook<S: Store>(
             .collect(),
         body: (!body.is_empty()).then(|| body.to_vec()),
     };
-    // Listen before the execution exists: it could end before we start listening.
-    let mut updates = app.service.updates();
+    // Listen before the execution exists: it could end before we start listening. State
+    // transitions are enough to see the end, and cost no copy per save.
+    let mut updates = app.service.transitions();
     let outcome = app
         .scheduler
         .webhook(&ns, &flow_id, &key, &request)
