@@ -99,7 +99,7 @@ fn json_request(
 
 fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let (child, port) = spawn_in(dir.path());
+    let (child, port) = spawn_in(dir.path(), None);
     Server {
         child,
         port,
@@ -107,12 +107,16 @@ fn start() -> Server {
     }
 }
 
-/// Starts the binary with `dir` as working directory (so data lives in `dir/data`) and waits
-/// until it answers.
-fn spawn_in(dir: &std::path::Path) -> (Child, u16) {
+/// Starts the binary with `dir` as working directory (so data lives in `dir/data`), on the
+/// store of `database_url` when given, and waits until it answers.
+fn spawn_in(dir: &std::path::Path, database_url: Option<&str>) -> (Child, u16) {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
-        .args(["server", "local", "--port", &port.to_string()])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saker"));
+    command.args(["server", "local", "--port", &port.to_string()]);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -203,11 +207,24 @@ fn the_binary_serves_the_api_and_stops_on_sigterm() {
 #[test]
 fn executions_survive_a_kill_9_of_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, port) = spawn_in(dir.path());
+    survive_a_kill_9(dir.path(), None);
     assert!(
         dir.path().join("data/saker.db").is_file(),
         "the store lives in ./data/saker.db"
     );
+}
+
+/// The same on PostgreSQL (`--database-url`): nothing of the store is in the data directory.
+#[test]
+fn executions_survive_a_kill_9_of_the_server_on_postgres() {
+    let database = saker_store_sql::testing::TestDatabase::create_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    survive_a_kill_9(dir.path(), Some(database.url()));
+    assert!(!dir.path().join("data/saker.db").exists());
+}
+
+fn survive_a_kill_9(dir: &std::path::Path, database_url: Option<&str>) {
+    let (mut child, port) = spawn_in(dir, database_url);
     let flow = "id: crash\nnamespace: test\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.debug.Return\n    format: \"one {{ execution.id }}\"\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT2S\n  - id: second\n    type: io.kestra.plugin.core.debug.Return\n    format: \"two {{ outputs.first.value }}\"\n";
     let (status, created) = json_request(
         port,
@@ -244,7 +261,7 @@ fn executions_survive_a_kill_9_of_the_server() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let (child, port) = spawn_in(dir.path());
+    let (child, port) = spawn_in(dir, database_url);
     let _server = Server {
         child,
         port,
