@@ -13,6 +13,7 @@ pub mod files_suite;
 mod local;
 mod logs;
 mod memory;
+mod metrics;
 mod query;
 mod s3;
 mod storage_config;
@@ -25,6 +26,7 @@ use saker_core::{Execution, ExecutionId, Instant, TaskRun, TaskRunId};
 pub use local::{FileStore, LocalStorage};
 pub use logs::{LogEntry, LogFilter, StoreLogSource};
 pub use memory::MemoryStore;
+pub use metrics::{MetricEntry, MetricQuery};
 pub use query::{
     ExecutionQuery, LogSearch, Page, Paging, TriggerKey, TriggerRecord, sort_executions,
 };
@@ -207,6 +209,65 @@ pub trait Store: Send + Sync + 'static {
         until: Instant,
         now: Instant,
     ) -> impl Future<Output = Result<Option<TriggerRecord>>> + Send;
+
+    // ----- Task metrics (issue 5). The defaults make a backend without metrics report it on
+    // every call instead of failing to build; MemoryStore and SQLite implement them.
+
+    /// Appends metric points (kept in insertion order).
+    fn append_metrics(&self, entries: &[MetricEntry]) -> impl Future<Output = Result<()>> + Send {
+        let count = entries.len();
+        async move {
+            if count == 0 {
+                return Ok(());
+            }
+            Err(Error::Backend(
+                "this store does not keep task metrics".to_owned(),
+            ))
+        }
+    }
+
+    /// The metrics matching `query`, in insertion order, one page.
+    fn search_metrics(
+        &self,
+        query: &MetricQuery,
+    ) -> impl Future<Output = Result<Page<MetricEntry>>> + Send {
+        let _ = query;
+        async {
+            Err(Error::Backend(
+                "this store does not keep task metrics".to_owned(),
+            ))
+        }
+    }
+
+    /// The distinct names of the metrics of a flow (of one of its tasks when given), sorted.
+    fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send {
+        let _ = (namespace, flow_id, task_id);
+        async {
+            Err(Error::Backend(
+                "this store does not keep task metrics".to_owned(),
+            ))
+        }
+    }
+
+    /// The distinct ids of the tasks of a flow that have metrics (deleted or renamed tasks
+    /// included), sorted.
+    fn metric_tasks(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send {
+        let _ = (namespace, flow_id);
+        async {
+            Err(Error::Backend(
+                "this store does not keep task metrics".to_owned(),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

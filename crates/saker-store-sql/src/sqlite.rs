@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use saker_core::{Execution, ExecutionId, Instant, TaskRunId};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
-    Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
+    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
@@ -26,11 +26,18 @@ use crate::sql::{self, Dialect, Param};
 
 /// The schema, oldest first. A new version is a new file; released files never change (their
 /// checksum is recorded in the database).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "metrics",
+        include_str!("../migrations/sqlite/0002_metrics.sql"),
+    ),
+];
 
 /// How many connections read in parallel with the writer (WAL readers never block it).
 const READERS: u32 = 4;
@@ -281,6 +288,22 @@ fn trigger_record(row: &SqliteRow) -> Result<TriggerRecord> {
         lease_owner: row.try_get(6).map_err(db)?,
         lease_until: instant(7)?,
         updated: instant_from_db(row.try_get(8).map_err(db)?),
+    })
+}
+
+fn metric_entry(row: &SqliteRow) -> Result<MetricEntry> {
+    let tags: String = row.try_get(9).map_err(db)?;
+    Ok(MetricEntry {
+        namespace: row.try_get(0).map_err(db)?,
+        flow_id: row.try_get(1).map_err(db)?,
+        task_id: row.try_get(2).map_err(db)?,
+        execution_id: row.try_get(3).map_err(db)?,
+        task_run_id: row.try_get(4).map_err(db)?,
+        metric_type: row.try_get(5).map_err(db)?,
+        name: row.try_get(6).map_err(db)?,
+        value: row.try_get(7).map_err(db)?,
+        timestamp: instant_from_db(row.try_get(8).map_err(db)?),
+        tags: serde_json::from_str(&tags).map_err(|e| Error::Backend(e.to_string()))?,
     })
 }
 
@@ -770,7 +793,7 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        for statement in [sql::LOGS_DELETE, sql::TASK_RUNS_DELETE] {
+        for statement in [sql::LOGS_DELETE, sql::METRICS_DELETE, sql::TASK_RUNS_DELETE] {
             sqlx::query(statement)
                 .bind(id.as_str())
                 .execute(&mut *tx)
@@ -818,6 +841,104 @@ impl Store for SqliteStore {
             results: rows.iter().map(log_entry).collect::<Result<_>>()?,
             total: total as u64,
         })
+    }
+
+    async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        for chunk in entries.chunks(sql::METRICS_PER_INSERT) {
+            let mut query = sqlx::query(AssertSqlSafe(sql::metrics_insert(chunk.len())));
+            for entry in chunk {
+                let tags = serde_json::to_string(&entry.tags)
+                    .map_err(|e| Error::Backend(e.to_string()))?;
+                query = query
+                    .bind(entry.namespace.clone())
+                    .bind(entry.flow_id.clone())
+                    .bind(entry.task_id.clone())
+                    .bind(entry.execution_id.clone())
+                    .bind(entry.task_run_id.clone())
+                    .bind(entry.metric_type.clone())
+                    .bind(entry.name.clone())
+                    .bind(entry.value)
+                    .bind(instant_to_db(entry.timestamp)?)
+                    .bind(tags);
+            }
+            query.execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
+        let filter = sql::metric_filter(query);
+        let where_clause = filter.where_clause();
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM metrics{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {} FROM metrics{where_clause} ORDER BY seq{}",
+                sql::METRIC_COLUMNS,
+                sql::limit_clause(query.paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: rows.iter().map(metric_entry).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let query = match task_id {
+            Some(task) => sqlx::query(sql::METRIC_NAMES_OF_TASK)
+                .bind(namespace)
+                .bind(flow_id)
+                .bind(task),
+            None => sqlx::query(sql::METRIC_NAMES).bind(namespace).bind(flow_id),
+        };
+        query
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| row.try_get(0).map_err(db))
+            .collect()
+    }
+
+    async fn metric_tasks(&self, namespace: &str, flow_id: &str) -> Result<Vec<String>> {
+        sqlx::query(sql::METRIC_TASKS)
+            .bind(namespace)
+            .bind(flow_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| row.try_get(0).map_err(db))
+            .collect()
     }
 
     async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
