@@ -161,7 +161,10 @@ fn run_and_kill(server: &Server, id: &str, task: &str, pids: &Path) -> (Value, V
             b"",
             None,
         );
-        if execution["state"]["current"] == "KILLED" {
+        // The execution may be KILLED before the worker's report of its task run arrives.
+        if execution["state"]["current"] == "KILLED"
+            && execution["taskRunList"][0]["state"]["current"] == "KILLED"
+        {
             break execution;
         }
         assert!(Instant::now() < deadline, "not killed: {execution}");
