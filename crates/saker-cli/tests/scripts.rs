@@ -281,3 +281,102 @@ tasks:
         .collect();
     assert_eq!(envs.len(), 1, "one environment for one requirement list");
 }
+
+/// With `uv` on PATH (installed from PyPI into a throw-away virtual environment put first on
+/// Saker's PATH), `dependencies` are installed with uv: the environment is uv's (its
+/// `pyvenv.cfg` says so), then reused. Needs the network, like the pip test above.
+#[test]
+fn python_dependencies_install_with_uv_when_it_is_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = dir.path().join("tools");
+    let python = std::env::var("SAKER_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let made = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(&tools)
+        .status()
+        .expect("python3 runs");
+    assert!(made.success(), "python3 -m venv failed");
+    let installed = Command::new(tools.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "uv"])
+        .status()
+        .expect("pip runs");
+    assert!(installed.success(), "pip install uv failed (network?)");
+    let path = std::env::join_paths(std::iter::once(tools.join("bin")).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let path = std::path::PathBuf::from(path);
+    let cache = dir.path().join("cache");
+    let flow = write(
+        dir.path(),
+        "uv.yaml",
+        r#"
+id: uv
+namespace: company.team
+tasks:
+  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    dependencies:
+      - kestra
+    script: |
+      import sys
+      from kestra import Kestra
+      Kestra.outputs({"prefix": sys.prefix})
+"#,
+    );
+    let env = [
+        ("SAKER_CACHE_DIR", cache.as_path()),
+        ("PATH", path.as_path()),
+    ];
+    let first = flow_test(&flow, &env);
+    assert_eq!(
+        first.execution["state"]["current"], "SUCCESS",
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("Python environment installed"),
+        "{}",
+        first.stderr
+    );
+    let envs: Vec<_> = std::fs::read_dir(cache.join("venvs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(envs.len(), 1);
+    let cfg = std::fs::read_to_string(envs[0].join("pyvenv.cfg")).unwrap();
+    assert!(cfg.contains("uv = "), "not built by uv: {cfg}");
+    let prefix = task_run(&first.execution, "py")["outputs"]["vars"]["prefix"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        Path::new(&prefix),
+        envs[0],
+        "the script ran in the environment"
+    );
+    let second = flow_test(&flow, &env);
+    assert_eq!(
+        second.execution["state"]["current"], "SUCCESS",
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("Python environment reused from the cache"),
+        "{}",
+        second.stderr
+    );
+    eprintln!(
+        "uv dependencies: first run {:.3} s (wall {:?}), second run {:.3} s (wall {:?})",
+        duration(&first.execution["state"]),
+        first.wall,
+        duration(&second.execution["state"]),
+        second.wall
+    );
+}

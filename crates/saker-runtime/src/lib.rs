@@ -69,6 +69,8 @@ pub(crate) enum Msg {
     /// A timer of `generation` is due; stale generations (re-armed timers) are ignored.
     Timer(ExecutionId, Timer, u64),
     Log(LogEntry),
+    /// Metrics of a task run, to store.
+    Metrics(Vec<saker_storage::MetricEntry>),
     /// A request of the service's callers (submit, kill, resume...).
     Command(service::Command),
 }
@@ -476,6 +478,26 @@ impl<S: Store> Driver<S> {
                 }
             }
             Msg::Log(entry) => self.log(entry).await?,
+            Msg::Metrics(entries) => {
+                // Metrics are not worth stopping the loop for (a store may not keep them).
+                if let Err(error) = self.rt.store.append_metrics(&entries).await
+                    && let Some(first) = entries.first()
+                {
+                    let entry = LogEntry {
+                        namespace: first.namespace.clone(),
+                        flow_id: first.flow_id.clone(),
+                        task_id: Some(first.task_id.clone()),
+                        execution_id: first.execution_id.clone(),
+                        task_run_id: Some(first.task_run_id.clone()),
+                        attempt_number: None,
+                        timestamp: host::now(),
+                        level: Level::Warn,
+                        thread: "executor".to_owned(),
+                        message: format!("The metrics of this task run were not stored: {error}"),
+                    };
+                    self.log(entry).await?;
+                }
+            }
             Msg::Command(command) => {
                 if !self.command(command).await? {
                     return Ok(false);

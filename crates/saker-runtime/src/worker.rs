@@ -256,6 +256,7 @@ pub(crate) async fn attempt(
     );
     let max_output_size = job.max_output_size;
     let task_type = job.info.task_type.clone();
+    let info = job.info.clone();
     let mut ctx = RunContext::new(job.info, job.variables, services, cancel.clone())
         .with_task_runner(job.task_runner);
     if let Some(dir) = working_dir {
@@ -308,6 +309,16 @@ pub(crate) async fn attempt(
     };
     match result {
         Ok(mut outcome) => {
+            if !outcome.metrics.is_empty() {
+                let now = crate::host::now();
+                let entries = outcome
+                    .metrics
+                    .iter()
+                    .map(|metric| saker_storage::MetricEntry::of(metric, &info, now))
+                    .collect();
+                // Sent before the task run's end, so they are stored when the run is seen ended.
+                let _ = tx.send(Msg::Metrics(entries));
+            }
             let state = outcome.state.unwrap_or(StateType::Success);
             let moved =
                 offload_outputs(&mut outcome.outputs, max_output_size, &*storage, &prefix).await;

@@ -12,6 +12,7 @@ pub mod executions;
 pub mod flows;
 pub mod kv;
 pub mod logs;
+pub mod metrics;
 pub mod misc;
 pub mod query;
 pub mod triggers;
@@ -309,6 +310,16 @@ fn api<S: Store>() -> Router<Shared<S>> {
         )
         .route("/logs/{id}/download", get(logs::download::<S>))
         .route("/logs/{id}/follow", get(logs::follow::<S>))
+        .route(
+            "/metrics/names/{ns}/{flow_id}",
+            get(metrics::flow_names::<S>),
+        )
+        .route(
+            "/metrics/names/{ns}/{flow_id}/{task_id}",
+            get(metrics::task_names::<S>),
+        )
+        .route("/metrics/tasks/{ns}/{flow_id}", get(metrics::tasks::<S>))
+        .route("/metrics/{id}", get(metrics::by_execution::<S>))
         .route("/namespaces/{ns}/kv", get(kv::list::<S>))
         .route(
             "/namespaces/{ns}/kv/{key}",

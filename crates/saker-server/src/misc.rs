@@ -216,6 +216,26 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ),
     (
         "get",
+        "/metrics/{executionId}",
+        "Metrics of an execution (paged)",
+    ),
+    (
+        "get",
+        "/metrics/names/{namespace}/{flowId}",
+        "Metric names of a flow",
+    ),
+    (
+        "get",
+        "/metrics/names/{namespace}/{flowId}/{taskId}",
+        "Metric names of a task",
+    ),
+    (
+        "get",
+        "/metrics/tasks/{namespace}/{flowId}",
+        "Tasks of a flow with metrics",
+    ),
+    (
+        "get",
         "/namespaces/{namespace}/kv",
         "KV entries of a namespace",
     ),

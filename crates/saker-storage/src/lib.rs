@@ -13,6 +13,7 @@ pub mod files_suite;
 mod local;
 mod logs;
 mod memory;
+mod metrics;
 mod query;
 mod s3;
 mod storage_config;
@@ -25,6 +26,7 @@ use saker_core::{Execution, ExecutionId, Instant, TaskRun, TaskRunId};
 pub use local::{FileStore, LocalStorage};
 pub use logs::{LogEntry, LogFilter, StoreLogSource};
 pub use memory::MemoryStore;
+pub use metrics::{MetricEntry, MetricQuery};
 pub use query::{
     ExecutionQuery, LogSearch, Page, Paging, TriggerKey, TriggerRecord, sort_executions,
 };
@@ -207,6 +209,33 @@ pub trait Store: Send + Sync + 'static {
         until: Instant,
         now: Instant,
     ) -> impl Future<Output = Result<Option<TriggerRecord>>> + Send;
+
+    // ----- Task metrics (counters, timers, gauges reported by tasks).
+
+    /// Appends metric points (kept in insertion order).
+    fn append_metrics(&self, entries: &[MetricEntry]) -> impl Future<Output = Result<()>> + Send;
+
+    /// The metrics matching `query`, in insertion order, one page.
+    fn search_metrics(
+        &self,
+        query: &MetricQuery,
+    ) -> impl Future<Output = Result<Page<MetricEntry>>> + Send;
+
+    /// The distinct names of the metrics of a flow (of one of its tasks when given), sorted.
+    fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// The distinct ids of the tasks of a flow that have metrics (deleted or renamed tasks
+    /// included), sorted.
+    fn metric_tasks(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use saker_core::{Execution, ExecutionId, TaskRun, TaskRunId};
 use saker_core::Instant;
 
 use crate::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
-    Store, TriggerKey, TriggerRecord, sort_executions,
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
+    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord, sort_executions,
 };
 
 /// An execution as stored: the header (with an empty task-run list) and its task runs in order.
@@ -26,6 +26,7 @@ struct Inner {
     flows: BTreeMap<(String, String), Vec<FlowRecord>>,
     executions: HashMap<ExecutionId, StoredExecution>,
     logs: Vec<LogEntry>,
+    metrics: Vec<MetricEntry>,
     triggers: BTreeMap<TriggerKey, TriggerRecord>,
 }
 
@@ -253,6 +254,9 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let existed = inner.executions.remove(id).is_some();
         inner.logs.retain(|entry| entry.execution_id != id.as_str());
+        inner
+            .metrics
+            .retain(|entry| entry.execution_id != id.as_str());
         Ok(existed)
     }
 
@@ -308,6 +312,50 @@ impl Store for MemoryStore {
 
     async fn delete_trigger(&self, key: &TriggerKey) -> Result<bool> {
         Ok(self.lock().triggers.remove(key).is_some())
+    }
+
+    async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
+        self.lock().metrics.extend_from_slice(entries);
+        Ok(())
+    }
+
+    async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
+        let found: Vec<MetricEntry> = self
+            .lock()
+            .metrics
+            .iter()
+            .filter(|entry| query.matches(entry))
+            .cloned()
+            .collect();
+        Ok(query.paging.apply(found))
+    }
+
+    async fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let names: std::collections::BTreeSet<String> = self
+            .lock()
+            .metrics
+            .iter()
+            .filter(|e| e.namespace == namespace && e.flow_id == flow_id)
+            .filter(|e| task_id.is_none_or(|id| e.task_id == id))
+            .map(|e| e.name.clone())
+            .collect();
+        Ok(names.into_iter().collect())
+    }
+
+    async fn metric_tasks(&self, namespace: &str, flow_id: &str) -> Result<Vec<String>> {
+        let tasks: std::collections::BTreeSet<String> = self
+            .lock()
+            .metrics
+            .iter()
+            .filter(|e| e.namespace == namespace && e.flow_id == flow_id)
+            .map(|e| e.task_id.clone())
+            .collect();
+        Ok(tasks.into_iter().collect())
     }
 
     async fn acquire_trigger_lease(

@@ -6,8 +6,8 @@ use saker_core::{Execution, ExecutionId, FlowRef, Instant, Label, StateType, Tas
 use saker_task::Level;
 
 use crate::{
-    Changed, ExecutionQuery, LogEntry, LogFilter, LogSearch, Paging, Store, TriggerKey,
-    TriggerRecord,
+    Changed, ExecutionQuery, LogEntry, LogFilter, LogSearch, MetricEntry, MetricQuery, Paging,
+    Store, TriggerKey, TriggerRecord,
 };
 
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh store made by `$make`
@@ -25,6 +25,7 @@ macro_rules! store_suite {
             deleting_an_execution_removes_its_logs,
             logs_filter_and_search,
             triggers_and_their_leases,
+            metrics_filter_page_and_list_names,
         );
     };
     // `$make` evaluates to `(guard, store)`: the guard (a temporary directory...) lives as long
@@ -40,6 +41,7 @@ macro_rules! store_suite {
             deleting_an_execution_removes_its_logs,
             logs_filter_and_search,
             triggers_and_their_leases,
+            metrics_filter_page_and_list_names,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -411,6 +413,95 @@ pub async fn deleting_an_execution_removes_its_logs<S: Store>(store: &S) {
         store.logs(&LogFilter::execution("e2")).await.unwrap().len(),
         1
     );
+}
+
+fn metric(execution: &str, task: &str, run: &str, name: &str, value: f64) -> MetricEntry {
+    MetricEntry {
+        namespace: "company.team".into(),
+        flow_id: if execution == "e3" { "other" } else { "flow" }.into(),
+        task_id: task.into(),
+        execution_id: execution.into(),
+        task_run_id: run.into(),
+        metric_type: if name.ends_with(".duration") {
+            "timer"
+        } else {
+            "counter"
+        }
+        .into(),
+        name: name.into(),
+        value,
+        timestamp: at(value as i64),
+        tags: [("source".to_owned(), format!("{task}-tag"))].into(),
+    }
+}
+
+pub async fn metrics_filter_page_and_list_names<S: Store>(store: &S) {
+    let entries = [
+        metric("e1", "t1", "r1", "rows", 1.0),
+        metric("e1", "t1", "r1", "load.duration", 2.5),
+        metric("e1", "t2", "r2", "rows", 3.0),
+        metric("e2", "t3", "r3", "bytes", 4.0),
+        metric("e3", "t9", "r9", "elsewhere", 5.0),
+    ];
+    store.append_metrics(&entries[..2]).await.unwrap();
+    store.append_metrics(&entries[2..]).await.unwrap();
+    store.append_metrics(&[]).await.unwrap();
+    let query = |run: Option<&str>, task: Option<&str>, page: u32, size: u32| MetricQuery {
+        execution_id: "e1".into(),
+        task_run_id: run.map(str::to_owned),
+        task_id: task.map(str::to_owned),
+        paging: Paging { page, size },
+    };
+    let all = store
+        .search_metrics(&query(None, None, 1, 10))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(
+        all.results,
+        entries[..3].to_vec(),
+        "insertion order, all fields kept"
+    );
+    let second = store
+        .search_metrics(&query(None, None, 2, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.total, second.results),
+        (3, vec![entries[2].clone()])
+    );
+    let by_run = store
+        .search_metrics(&query(Some("r1"), None, 1, 10))
+        .await
+        .unwrap();
+    assert_eq!(by_run.results, entries[..2].to_vec());
+    let by_task = store
+        .search_metrics(&query(None, Some("t2"), 1, 10))
+        .await
+        .unwrap();
+    assert_eq!(by_task.results, vec![entries[2].clone()]);
+    let none = store
+        .search_metrics(&MetricQuery {
+            execution_id: "nope".into(),
+            ..query(None, None, 1, 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!((none.total, none.results.len()), (0, 0));
+
+    let names = store
+        .metric_names("company.team", "flow", None)
+        .await
+        .unwrap();
+    assert_eq!(names, ["bytes", "load.duration", "rows"]);
+    let names = store
+        .metric_names("company.team", "flow", Some("t1"))
+        .await
+        .unwrap();
+    assert_eq!(names, ["load.duration", "rows"]);
+    let tasks = store.metric_tasks("company.team", "flow").await.unwrap();
+    assert_eq!(tasks, ["t1", "t2", "t3"]);
+    assert!(store.metric_tasks("x", "flow").await.unwrap().is_empty());
 }
 
 pub async fn logs_filter_and_search<S: Store>(store: &S) {

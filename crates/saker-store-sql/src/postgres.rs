@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
-    Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
+    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -29,18 +29,25 @@ use crate::codec::{
     option_instant_to_db, to_json,
 };
 use crate::rows::{
-    SqlRow, assemble_all, db, execution_from_parts, flow_record, log_entry, runs_by_execution,
-    trigger_record,
+    SqlRow, assemble_all, db, execution_from_parts, flow_record, log_entry, metric_entry,
+    runs_by_execution, trigger_record,
 };
 use crate::sql::{self, Dialect, Param};
 
 /// The schema, oldest first (versions 1 to 49; the job queue owns 50 and later). Released
 /// files never change: their checksum is recorded in the database.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "metrics",
+        include_str!("../migrations/postgres/0002_metrics.sql"),
+    ),
+];
 
 /// The newest schema version of the PostgreSQL store this build knows.
 pub fn pg_schema_version() -> i64 {
@@ -284,6 +291,7 @@ fn bind_params<'q>(mut query: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
             Param::Text(text) => query.bind(pg_text(text)),
             Param::Int(n) => query.bind(*n),
             Param::Bool(b) => query.bind(*b),
+            Param::Float(x) => query.bind(*x),
         };
     }
     query
@@ -799,9 +807,10 @@ impl Store for PgStore {
     }
 
     async fn delete_execution(&self, id: &ExecutionId) -> Result<bool> {
-        // One statement: the logs, then the header (its task runs go by cascade).
+        // One statement: the logs and metrics, then the header (its task runs go by cascade).
         let deleted = sqlx::query(
-            "WITH l AS (DELETE FROM logs WHERE execution_id = $1) \
+            "WITH l AS (DELETE FROM logs WHERE execution_id = $1), \
+             m AS (DELETE FROM metrics WHERE execution_id = $1) \
              DELETE FROM executions WHERE id = $1",
         )
         .bind(id.as_str())
@@ -911,6 +920,84 @@ impl Store for PgStore {
     /// One UPDATE … WHERE (free, expired or ours) … RETURNING: a concurrent acquirer waits for
     /// the row and re-checks the condition on the new version (READ COMMITTED), so two
     /// processes never both get the lease.
+    async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for chunk in entries.chunks(sql::METRICS_PER_INSERT) {
+            let params = sql::metric_params(chunk)?;
+            bind_params(
+                sqlx::query(AssertSqlSafe(sql::metrics_insert(chunk.len()))),
+                &params,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
+        let filter = sql::metric_filter(query);
+        let where_clause = filter.where_clause();
+        let mut tx = self.pool.begin_with(BEGIN_SNAPSHOT).await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM metrics{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {} FROM metrics{where_clause} ORDER BY seq{}",
+                sql::METRIC_COLUMNS,
+                sql::limit_clause(query.paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: rows.iter().map(metric_entry).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let query = match task_id {
+            Some(task) => sqlx::query(sql::METRIC_NAMES_OF_TASK)
+                .bind(namespace)
+                .bind(flow_id)
+                .bind(task),
+            None => sqlx::query(sql::METRIC_NAMES).bind(namespace).bind(flow_id),
+        };
+        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(|row| row.text(0)).collect()
+    }
+
+    async fn metric_tasks(&self, namespace: &str, flow_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(sql::METRIC_TASKS)
+            .bind(namespace)
+            .bind(flow_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(|row| row.text(0)).collect()
+    }
+
     async fn acquire_trigger_lease(
         &self,
         key: &TriggerKey,

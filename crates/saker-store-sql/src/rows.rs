@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use saker_core::{Execution, Instant};
-use saker_storage::{Error, FlowRecord, LogEntry, Result, TriggerKey, TriggerRecord};
+use saker_storage::{Error, FlowRecord, LogEntry, MetricEntry, Result, TriggerKey, TriggerRecord};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -32,6 +32,7 @@ pub(crate) trait SqlRow {
     fn int(&self, index: usize) -> Result<i64>;
     fn opt_int(&self, index: usize) -> Result<Option<i64>>;
     fn flag(&self, index: usize) -> Result<bool>;
+    fn float(&self, index: usize) -> Result<f64>;
 
     fn opt_instant(&self, index: usize) -> Result<Option<Instant>> {
         Ok(self.opt_int(index)?.map(instant_from_db))
@@ -54,6 +55,9 @@ macro_rules! sql_row {
                 self.try_get(index).map_err(db)
             }
             fn flag(&self, index: usize) -> Result<bool> {
+                self.try_get(index).map_err(db)
+            }
+            fn float(&self, index: usize) -> Result<f64> {
                 self.try_get(index).map_err(db)
             }
         }
@@ -111,6 +115,22 @@ pub(crate) fn log_entry(row: &impl SqlRow) -> Result<LogEntry> {
         level: level_from_db(row.int(7)?)?,
         thread: row.text(8)?,
         message: row.text(9)?,
+    })
+}
+
+/// The columns of [`sql::METRIC_COLUMNS`](crate::sql::METRIC_COLUMNS), in order.
+pub(crate) fn metric_entry(row: &impl SqlRow) -> Result<MetricEntry> {
+    Ok(MetricEntry {
+        namespace: row.text(0)?,
+        flow_id: row.text(1)?,
+        task_id: row.text(2)?,
+        execution_id: row.text(3)?,
+        task_run_id: row.text(4)?,
+        metric_type: row.text(5)?,
+        name: row.text(6)?,
+        value: row.float(7)?,
+        timestamp: instant_from_db(row.int(8)?),
+        tags: from_json(&row.text(9)?, "metric tags")?,
     })
 }
 

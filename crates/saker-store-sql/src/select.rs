@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
-    Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
+    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
 };
 use saker_task::kv::{KvEntry, KvError, KvMeta, KvPut, KvStore};
 use saker_task::task::BoxFuture;
@@ -170,6 +170,27 @@ impl Store for SqlStore {
         now: Instant,
     ) -> Result<Option<TriggerRecord>> {
         delegate!(self, s => s.acquire_trigger_lease(key, owner, until, now).await)
+    }
+
+    async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
+        delegate!(self, s => s.append_metrics(entries).await)
+    }
+
+    async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
+        delegate!(self, s => s.search_metrics(query).await)
+    }
+
+    async fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> Result<Vec<String>> {
+        delegate!(self, s => s.metric_names(namespace, flow_id, task_id).await)
+    }
+
+    async fn metric_tasks(&self, namespace: &str, flow_id: &str) -> Result<Vec<String>> {
+        delegate!(self, s => s.metric_tasks(namespace, flow_id).await)
     }
 }
 

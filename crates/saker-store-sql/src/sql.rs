@@ -8,7 +8,7 @@
 //! on PostgreSQL.
 
 use saker_core::{Label, StateType};
-use saker_storage::{ExecutionQuery, LogFilter, LogSearch, Paging};
+use saker_storage::{ExecutionQuery, LogFilter, LogSearch, MetricQuery, Paging};
 
 use crate::codec::{instant_to_db, level_to_db};
 use saker_storage::Error;
@@ -90,6 +90,69 @@ pub fn logs_insert(rows: usize) -> String {
 
 pub const LOGS_DELETE: &str = "DELETE FROM logs WHERE execution_id = $1";
 
+// ----- Metrics
+
+pub const METRIC_COLUMNS: &str = "namespace, flow_id, task_id, execution_id, task_run_id, \
+     type, name, value, timestamp, tags";
+
+pub const METRICS_PER_INSERT: usize = 200;
+
+/// `INSERT INTO metrics (…) VALUES (…), (…)` for `rows` rows of 10 parameters (`tags` is the
+/// JSON object of the tags).
+pub fn metrics_insert(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO metrics ({METRIC_COLUMNS}) VALUES ");
+    push_tuples(&mut sql, rows, 10);
+    sql
+}
+
+/// The parameters of [`metrics_insert`] for `entries`, in column order.
+pub fn metric_params(entries: &[saker_storage::MetricEntry]) -> Result<Vec<Param>, Error> {
+    let mut params = Vec::with_capacity(entries.len() * 10);
+    for entry in entries {
+        let tags = serde_json::to_string(&entry.tags).map_err(|e| Error::Backend(e.to_string()))?;
+        params.extend([
+            Param::Text(entry.namespace.clone()),
+            Param::Text(entry.flow_id.clone()),
+            Param::Text(entry.task_id.clone()),
+            Param::Text(entry.execution_id.clone()),
+            Param::Text(entry.task_run_id.clone()),
+            Param::Text(entry.metric_type.clone()),
+            Param::Text(entry.name.clone()),
+            Param::Float(entry.value),
+            Param::Int(instant_to_db(entry.timestamp)?),
+            Param::Text(tags),
+        ]);
+    }
+    Ok(params)
+}
+
+/// The metrics of one execution, of one task run and/or one task when given.
+pub fn metric_filter(query: &MetricQuery) -> Filter {
+    let mut filter = Filter::default();
+    let p = filter.bind(Param::Text(query.execution_id.clone()));
+    filter.push(format!("execution_id = {p}"));
+    if let Some(run) = &query.task_run_id {
+        let p = filter.bind(Param::Text(run.clone()));
+        filter.push(format!("task_run_id = {p}"));
+    }
+    if let Some(task) = &query.task_id {
+        let p = filter.bind(Param::Text(task.clone()));
+        filter.push(format!("task_id = {p}"));
+    }
+    filter
+}
+
+pub const METRIC_NAMES: &str = "SELECT DISTINCT name FROM metrics \
+     WHERE namespace = $1 AND flow_id = $2 ORDER BY name";
+
+pub const METRIC_NAMES_OF_TASK: &str = "SELECT DISTINCT name FROM metrics \
+     WHERE namespace = $1 AND flow_id = $2 AND task_id = $3 ORDER BY name";
+
+pub const METRIC_TASKS: &str = "SELECT DISTINCT task_id FROM metrics \
+     WHERE namespace = $1 AND flow_id = $2 ORDER BY task_id";
+
+pub const METRICS_DELETE: &str = "DELETE FROM metrics WHERE execution_id = $1";
+
 // ----- Triggers
 
 pub const TRIGGER_UPSERT: &str = "INSERT INTO triggers (namespace, flow_id, trigger_id, \
@@ -156,6 +219,7 @@ pub enum Param {
     Text(String),
     Int(i64),
     Bool(bool),
+    Float(f64),
 }
 
 /// What differs between dialects in the dynamic queries.

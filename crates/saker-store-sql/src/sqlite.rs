@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, Page, Result,
-    Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
+    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
@@ -23,18 +23,25 @@ use crate::codec::{
     option_instant_to_db, to_json,
 };
 use crate::rows::{
-    SqlRow, assemble_all, db, execution_from_parts, flow_record, log_entry, runs_by_execution,
-    trigger_record,
+    SqlRow, assemble_all, db, execution_from_parts, flow_record, log_entry, metric_entry,
+    runs_by_execution, trigger_record,
 };
 use crate::sql::{self, Dialect, Param};
 
 /// The schema, oldest first. A new version is a new file; released files never change (their
 /// checksum is recorded in the database).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "metrics",
+        include_str!("../migrations/sqlite/0002_metrics.sql"),
+    ),
+];
 
 /// How many connections read in parallel with the writer (WAL readers never block it).
 const READERS: u32 = 4;
@@ -233,6 +240,7 @@ fn bind_params<'q>(mut query: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<
             Param::Text(text) => query.bind(text.clone()),
             Param::Int(n) => query.bind(*n),
             Param::Bool(b) => query.bind(*b),
+            Param::Float(x) => query.bind(*x),
         };
     }
     query
@@ -646,7 +654,7 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        for statement in [sql::LOGS_DELETE, sql::TASK_RUNS_DELETE] {
+        for statement in [sql::LOGS_DELETE, sql::METRICS_DELETE, sql::TASK_RUNS_DELETE] {
             sqlx::query(statement)
                 .bind(id.as_str())
                 .execute(&mut *tx)
@@ -694,6 +702,95 @@ impl Store for SqliteStore {
             results: rows.iter().map(log_entry).collect::<Result<_>>()?,
             total: total as u64,
         })
+    }
+
+    async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        for chunk in entries.chunks(sql::METRICS_PER_INSERT) {
+            let params = sql::metric_params(chunk)?;
+            bind_params(
+                sqlx::query(AssertSqlSafe(sql::metrics_insert(chunk.len()))),
+                &params,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
+        let filter = sql::metric_filter(query);
+        let where_clause = filter.where_clause();
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM metrics{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {} FROM metrics{where_clause} ORDER BY seq{}",
+                sql::METRIC_COLUMNS,
+                sql::limit_clause(query.paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: rows.iter().map(metric_entry).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn metric_names(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+        task_id: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let query = match task_id {
+            Some(task) => sqlx::query(sql::METRIC_NAMES_OF_TASK)
+                .bind(namespace)
+                .bind(flow_id)
+                .bind(task),
+            None => sqlx::query(sql::METRIC_NAMES).bind(namespace).bind(flow_id),
+        };
+        query
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| row.text(0))
+            .collect()
+    }
+
+    async fn metric_tasks(&self, namespace: &str, flow_id: &str) -> Result<Vec<String>> {
+        sqlx::query(sql::METRIC_TASKS)
+            .bind(namespace)
+            .bind(flow_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| row.text(0))
+            .collect()
     }
 
     async fn delete_logs(&self, execution_id: &str) -> Result<u64> {

@@ -322,17 +322,36 @@ impl RunContext {
         extension: &str,
         content: Vec<u8>,
     ) -> Result<String, TaskError> {
-        self.files_written += 1;
-        let name = match self.files_written {
-            1 => format!("{}{extension}", self.expr.uuid()),
-            n => format!("{}-{n}{extension}", self.expr.uuid()),
-        };
-        let uri = format!("{}{name}", self.storage_prefix());
+        let uri = self.new_file_uri(extension);
         self.storage
             .put(&uri, content)
             .await
             .map_err(TaskError::failed)?;
         Ok(uri)
+    }
+
+    /// Like [`put_file`](Self::put_file), streaming from `reader` (bounded memory whatever the
+    /// size, on backends that stream).
+    pub async fn put_reader(
+        &mut self,
+        extension: &str,
+        reader: storage::Reader,
+    ) -> Result<String, TaskError> {
+        let uri = self.new_file_uri(extension);
+        self.storage
+            .put_stream(&uri, reader)
+            .await
+            .map_err(TaskError::failed)?;
+        Ok(uri)
+    }
+
+    fn new_file_uri(&mut self, extension: &str) -> String {
+        self.files_written += 1;
+        let name = match self.files_written {
+            1 => format!("{}{extension}", self.expr.uuid()),
+            n => format!("{}-{n}{extension}", self.expr.uuid()),
+        };
+        format!("{}{name}", self.storage_prefix())
     }
 
     /// Stores `content` as the file `name` (one path segment) of this task run and returns its

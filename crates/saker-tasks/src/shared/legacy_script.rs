@@ -243,6 +243,7 @@ pub async fn run_legacy(
         argv,
         env,
         cwd: dir.clone(),
+        fork: None,
     };
     let ran = run_process(ctx, &spec, true).await?;
 

@@ -11,6 +11,7 @@ mod param_groups;
 mod params;
 pub(crate) mod process;
 pub(crate) mod python_env;
+pub(crate) mod python_fork;
 pub(crate) mod script;
 pub(crate) mod script_protocol;
 mod values;

@@ -12,6 +12,8 @@ use nix::unistd::Pid;
 use saker_task::TaskError;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
+
+use super::python_fork::{self, ForkPlan, Forked};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +34,9 @@ pub struct ProcessSpec {
     pub env: Vec<(String, String)>,
     /// Working directory.
     pub cwd: PathBuf,
+    /// Run `python script` through the Python fork server when it can (see `python_fork.rs`);
+    /// `argv` is what runs otherwise, and must run the same script.
+    pub fork: Option<ForkPlan>,
 }
 
 /// Which stream a line came from.
@@ -74,34 +79,66 @@ pub async fn run(
         .argv
         .split_first()
         .ok_or_else(|| TaskError::failed("nothing to run: the command line is empty"))?;
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(args)
-        .current_dir(&spec.cwd)
-        // The worker's own PWD would be inherited otherwise, and some shells trust it.
-        .env("PWD", &spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, so that signals reach every process the script starts.
-        .process_group(0);
-    let mut child = command.spawn().map_err(|error| {
-        let hint = if error.kind() == std::io::ErrorKind::NotFound {
-            " (is it installed and on PATH? set `interpreter` or the task's command to change it)"
-        } else {
-            ""
-        };
-        TaskError::Failed(format!("cannot start '{program}': {error}{hint}"))
-    })?;
-    let pid = child.id().map(|id| id as i32).unwrap_or_default();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let mut group = Group {
-        pgid: Pid::from_raw(pid),
-        child: Some(child),
-        done: false,
+    let forked = match &spec.fork {
+        Some(plan) if python_fork::enabled() => match full_env(spec) {
+            Some(env) => python_fork::fork(plan, &spec.cwd, env).await,
+            None => None,
+        },
+        _ => None,
     };
+    type Output = Box<dyn AsyncRead + Unpin + Send>;
+    let (mut group, stdout, stderr, mut forked): (Group, Option<Output>, Option<Output>, _) =
+        match forked {
+            Some(Forked {
+                pid,
+                stdout,
+                stderr,
+                exit,
+            }) => {
+                let group = Group {
+                    pgid: Pid::from_raw(pid),
+                    child: None,
+                    done: false,
+                };
+                (
+                    group,
+                    Some(Box::new(stdout) as Output),
+                    Some(Box::new(stderr) as Output),
+                    Some(exit),
+                )
+            }
+            None => {
+                let mut command = tokio::process::Command::new(program);
+                command
+                    .args(args)
+                    .current_dir(&spec.cwd)
+                    // The worker's own PWD would be inherited otherwise, and some shells trust it.
+                    .env("PWD", &spec.cwd)
+                    .envs(spec.env.iter().map(|(k, v)| (k, v)))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    // Its own group, so that signals reach every process the script starts.
+                    .process_group(0);
+                let mut child = command.spawn().map_err(|error| {
+                    let hint = if error.kind() == std::io::ErrorKind::NotFound {
+                        " (is it installed and on PATH? set `interpreter` or the task's command to change it)"
+                    } else {
+                        ""
+                    };
+                    TaskError::Failed(format!("cannot start '{program}': {error}{hint}"))
+                })?;
+                let pid = child.id().map(|id| id as i32).unwrap_or_default();
+                let stdout = child.stdout.take().map(|s| Box::new(s) as Output);
+                let stderr = child.stderr.take().map(|s| Box::new(s) as Output);
+                let group = Group {
+                    pgid: Pid::from_raw(pid),
+                    child: Some(child),
+                    done: false,
+                };
+                (group, stdout, stderr, None)
+            }
+        };
 
     // Small: with lines up to 1 MiB, the buffered lines bound the memory a chatty script costs.
     let (tx, mut rx) = mpsc::channel::<Line>(16);
@@ -117,12 +154,18 @@ pub async fn run(
         }
     };
     let pgid = group.pgid;
-    let child = group
-        .child
-        .as_mut()
-        .expect("child is set until the group is dropped");
+    let child = group.child.as_mut();
     let wait = async {
-        let status = child.wait().await;
+        let status = match (child, forked.as_mut()) {
+            (Some(child), _) => child.wait().await.map(|status| {
+                use std::os::unix::process::ExitStatusExt;
+                status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+            }),
+            (None, Some(exit)) => exit.wait().await,
+            (None, None) => Err(std::io::Error::other("no process to wait for")),
+        };
         // The main process is gone; anything left in its group would hold the pipes open (and
         // outlive the task): terminate it.
         let leftovers = group_alive(pgid);
@@ -137,12 +180,8 @@ pub async fn run(
         () = cancelled(cancel) => return Err(TaskError::Killed),
     };
     group.done = true;
-    let status =
+    let code =
         status.map_err(|e| TaskError::Failed(format!("cannot wait for '{program}': {e}")))?;
-    let code = status.code().unwrap_or_else(|| {
-        use std::os::unix::process::ExitStatusExt;
-        128 + status.signal().unwrap_or(0)
-    });
     Ok(Exit { code, leftovers })
 }
 
@@ -205,6 +244,18 @@ fn finish(stream: Stream, line: &mut Vec<u8>, dropped: &mut usize) -> Line {
         text,
         dropped: std::mem::take(dropped),
     }
+}
+
+/// The whole environment of a forked child: the worker's, then the task's, then `PWD` (as a
+/// spawned process gets it). `None` when a variable is not UTF-8 (the request is JSON).
+fn full_env(spec: &ProcessSpec) -> Option<Vec<(String, String)>> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        env.push((key.into_string().ok()?, value.into_string().ok()?));
+    }
+    env.extend(spec.env.iter().cloned());
+    env.push(("PWD".into(), spec.cwd.to_str()?.to_owned()));
+    Some(env)
 }
 
 async fn cancelled(cancel: Option<&CancellationToken>) {
@@ -280,6 +331,7 @@ pub(crate) mod tests {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
             env: vec![("SAKER_TEST_VAR".into(), "v".into())],
             cwd: std::env::temp_dir(),
+            fork: None,
         }
     }
 

@@ -235,6 +235,7 @@ async fn python_identity(ctx: &RunContext, base: &str, use_uv: bool) -> Result<S
         ],
         env: Vec::new(),
         cwd: std::env::temp_dir(),
+        fork: None,
     };
     let mut out = String::new();
     let exit = process::run(&spec, Some(ctx.cancellation()), |line| {
@@ -332,6 +333,7 @@ async fn build(
             argv: argv.clone(),
             env: vec![("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into())],
             cwd: std::env::temp_dir(),
+            fork: None,
         };
         let mut tail: Vec<String> = Vec::new();
         let exit = process::run(&spec, Some(ctx.cancellation()), |line| {

@@ -13,6 +13,7 @@ use saker_core::StateType;
 use saker_task::prelude::*;
 
 use super::process::{self, ProcessSpec};
+use super::python_fork::{ForkPlan, reads_at_start};
 use super::script_protocol::Consumer;
 use super::{Glob, InputFiles, LegacyRunner, NamespaceFiles};
 use crate::tasks::storage_local_files::{Matcher, fetch, inside, regular_files, stored_name};
@@ -647,6 +648,7 @@ pub async fn run_exec(
 
     let mut localizer = UriLocalizer::new(&workspace);
     let mut commands = Vec::new();
+    let mut fork = None;
     match body {
         Body::Commands(list) => {
             for command in ctx.render_property(list)? {
@@ -674,6 +676,12 @@ pub async fn run_exec(
                         TaskError::Failed(format!("cannot write the script file: {e}"))
                     })?;
                     commands.push(format!("{program} {}", path.display()));
+                    if lang == Lang::Python && program.starts_with('/') {
+                        fork = Some(ForkPlan {
+                            python: program,
+                            script: path,
+                        });
+                    }
                 }
             }
         }
@@ -686,9 +694,20 @@ pub async fn run_exec(
         before.push(localizer.localize(ctx, command).await?);
     }
     let interpreter = match ctx.render_opt(exec.interpreter)? {
-        Some(list) if !list.is_empty() => list,
+        Some(list) if !list.is_empty() => {
+            fork = None;
+            list
+        }
         _ => vec!["/bin/sh".to_owned(), "-c".to_owned()],
     };
+    // The fork server runs exactly `python script`: nothing else may be in the command line,
+    // and Python must not need to read the task's environment while starting.
+    if before.len() > 1
+        || (before.len() == 1 && before[0] != "set -e")
+        || env.iter().any(|(name, _)| reads_at_start(name))
+    {
+        fork = None;
+    }
     let mut argv = Vec::with_capacity(interpreter.len() + 1);
     for part in interpreter {
         argv.push(localizer.localize(ctx, part).await?);
@@ -700,6 +719,7 @@ pub async fn run_exec(
         argv,
         env,
         cwd: dir.clone(),
+        fork,
     };
     let ran = run_process(ctx, &spec, false).await?;
 
@@ -1058,6 +1078,136 @@ mod run_tests {
         .await;
         assert_eq!(outcome.state, None);
         assert!(env.logs.texts().contains(&"INFO from main".to_owned()));
+    }
+
+    /// The command line of `pid`'s parent, NULs as spaces.
+    fn parent_marker() -> &'static str {
+        "import os\nparent = open('/proc/%d/cmdline' % os.getppid()).read()\nprint('parent:', 'fork-server' if 'Saker' in parent and 'fork server' in parent else parent.split(chr(0))[0])\n"
+    }
+
+    #[tokio::test]
+    async fn python_scripts_run_in_the_fork_server_like_a_fresh_interpreter() {
+        let env = env();
+        let script = format!(
+            "{}import os, sys, json\nassert __name__ == '__main__'\nassert sys.argv[0] == __file__ and sys.path[0] == os.path.dirname(__file__)\nprint('cwd-ok', os.getcwd() == os.environ['WORKING_DIR'] == os.environ['PWD'])\nprint('pgid-ok', os.getpgid(0) == os.getpid())\nprint('::' + json.dumps({{'outputs': {{'v': os.environ['MY_VAR']}}}}) + '::')\nf = open('left-open.txt', 'w'); f.write('flushed')\nimport atexit; atexit.register(lambda: print('atexit ran'))\nprint('to stderr', file=sys.stderr)\nsys.exit(3)\n",
+            parent_marker()
+        );
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.scripts.python.Script",
+            json!({"script": script, "env": {"MY_VAR": "x"}, "outputFiles": ["left-open.txt"]}),
+        )
+        .await;
+        let logs = env.logs.texts();
+        assert_eq!(outcome.state, Some(StateType::Failed), "{logs:#?}");
+        assert_eq!(outcome.outputs["exitCode"], json!(3));
+        assert_eq!(outcome.outputs["vars"], json!({"v": "x"}));
+        for line in [
+            "INFO parent: fork-server",
+            "INFO cwd-ok True",
+            "INFO pgid-ok True",
+            "INFO atexit ran",
+            "ERROR Command failed with exit code 3",
+        ] {
+            assert!(logs.contains(&line.to_owned()), "{line}: {logs:#?}");
+        }
+        assert!(logs.iter().any(|l| l.ends_with("to stderr")), "{logs:#?}");
+        let uri = outcome.outputs["outputFiles"]["left-open.txt"]
+            .as_str()
+            .unwrap();
+        assert_eq!(env.storage.get_now(uri).unwrap(), b"flushed");
+
+        // An uncaught exception: the interpreter's traceback, without the server's frame.
+        let env = crate::test_support::env();
+        let outcome = run(
+            &env,
+            "io.kestra.plugin.scripts.python.Script",
+            json!({"script": "def f():\n    raise ValueError('boom')\nf()\n"}),
+        )
+        .await;
+        let logs = env.logs.texts();
+        assert_eq!(outcome.outputs["exitCode"], json!(1), "{logs:#?}");
+        assert!(
+            logs.iter().any(|l| l.ends_with("ValueError: boom")),
+            "{logs:#?}"
+        );
+        assert!(logs.iter().any(|l| l.contains("in f")), "{logs:#?}");
+        assert!(!logs.iter().any(|l| l.contains("<string>")), "{logs:#?}");
+    }
+
+    #[tokio::test]
+    async fn python_scripts_that_change_the_command_line_run_in_a_fresh_interpreter() {
+        for extra in [
+            json!({"beforeCommands": ["echo before"]}),
+            json!({"interpreter": ["/bin/bash", "-c"]}),
+            json!({"env": {"PYTHONPATH": "/nowhere"}}),
+        ] {
+            let env = env();
+            let mut props = json!({"script": parent_marker()});
+            props
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let outcome = run(&env, "io.kestra.plugin.scripts.python.Script", props).await;
+            let logs = env.logs.texts();
+            assert_eq!(outcome.state, None, "{extra}: {logs:#?}");
+            // A shell may exec the interpreter in its place: the parent is then the worker.
+            assert!(
+                logs.iter()
+                    .any(|l| l.starts_with("INFO parent: ") && !l.ends_with("fork-server")),
+                "{extra}: {logs:#?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kill_stops_a_forked_python_script_and_its_children() {
+        let env = env();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let ty = "io.kestra.plugin.scripts.python.Script";
+        let mut ctx = env
+            .context_with_cancel(test_info("task1", ty), json!({}), cancel.clone())
+            .with_task_runner(Some(TaskRunnerDef {
+                type_name: PROCESS_RUNNER.into(),
+                params: Default::default(),
+            }));
+        let script = format!(
+            "{}import os, subprocess, time\nchild = subprocess.Popen(['sleep', '100'])\nwith open('{p}.tmp', 'w') as f: f.write('%d\\n%d\\n' % (child.pid, os.getpid()))\nos.rename('{p}.tmp', '{p}')\ntime.sleep(100)\n",
+            parent_marker(),
+            p = pids.display()
+        );
+        let task =
+            tokio::spawn(async move { run_in(&mut ctx, ty, json!({"script": script})).await });
+        while !pids.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            env.logs
+                .texts()
+                .contains(&"INFO parent: fork-server".to_owned())
+        );
+        let start = std::time::Instant::now();
+        cancel.cancel();
+        let result = task.await.unwrap();
+        assert_eq!(result.unwrap_err(), saker_task::TaskError::Killed);
+        let pids: Vec<i32> = std::fs::read_to_string(&pids)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 2);
+        while pids
+            .iter()
+            .any(|pid| crate::shared::process::tests::process_exists(*pid))
+        {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "still running: {pids:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! `io.kestra.plugin.core.storage.Concat`: concatenates internal-storage files into one.
 
 use saker_task::prelude::*;
-use saker_task::storage::check_uri;
+use saker_task::storage::{Reader, check_uri};
+use tokio::io::AsyncReadExt;
 
 /// Properties of `Concat`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -27,17 +28,20 @@ impl RunnableTask for Concat {
         let extension = ctx
             .render_opt(&params.extension)?
             .unwrap_or_else(|| ".tmp".to_owned());
-        let mut content = Vec::new();
+        // One chained reader streamed into the new file: memory stays flat whatever the sizes.
+        let mut content: Reader = Box::new(tokio::io::empty());
         for (i, uri) in files.iter().enumerate() {
             check_uri(uri).map_err(TaskError::failed)?;
-            content.extend(ctx.storage().get(uri).await.map_err(TaskError::failed)?);
+            let file = ctx.storage().open(uri).await.map_err(TaskError::failed)?;
+            content = Box::new(content.chain(file));
             if let Some(separator) = &separator
                 && i + 1 < files.len()
             {
-                content.extend_from_slice(separator.as_bytes());
+                let bytes = std::io::Cursor::new(separator.clone().into_bytes());
+                content = Box::new(content.chain(bytes));
             }
         }
-        let uri = ctx.put_file(&extension, content).await?;
+        let uri = ctx.put_reader(&extension, content).await?;
         Ok(TaskOutcome::empty().with("uri", uri))
     }
 }
