@@ -7,6 +7,7 @@
 //! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
 //! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema).
 
+pub mod actions;
 pub mod error;
 pub mod executions;
 pub mod flows;
@@ -240,17 +241,18 @@ fn api<S: Store>() -> Router<Shared<S>> {
         )
         .route("/flows/{ns}/{id}/revisions", get(flows::revisions::<S>))
         .route("/executions/search", get(executions::search::<S>))
+        .route("/executions/by-ids", delete(actions::delete_by_ids::<S>))
         .route(
-            "/executions/by-ids",
-            axum::routing::delete(executions::delete_by_ids::<S>),
+            "/executions/by-query",
+            delete(actions::delete_by_query::<S>),
         )
         .route(
-            "/executions/kill/by-ids",
-            post(executions::kill_by_ids::<S>),
+            "/executions/{p1}/by-ids",
+            post(actions::by_ids::<S>).delete(actions::by_ids::<S>),
         )
         .route(
-            "/executions/restart/by-ids",
-            post(executions::restart_by_ids::<S>),
+            "/executions/{p1}/by-query",
+            post(actions::by_query::<S>).delete(actions::by_query::<S>),
         )
         .route(
             "/executions/{p1}",
@@ -280,6 +282,10 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route(
             "/executions/{p1}/file/metas",
             get(executions::file_metas::<S>),
+        )
+        .route(
+            "/executions/{p1}/file/preview",
+            get(actions::file_preview::<S>),
         )
         .route(
             "/executions/webhook/{ns}/{flow_id}/{key}",
