@@ -14,6 +14,7 @@ pub mod flows;
 pub mod kv;
 pub mod logs;
 pub mod misc;
+pub mod namespace_files;
 pub mod query;
 pub mod triggers;
 
@@ -315,6 +316,25 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/logs/{id}/download", get(logs::download::<S>))
         .route("/logs/{id}/follow", get(logs::follow::<S>))
         .route("/namespaces/{ns}/kv", get(kv::list::<S>))
+        .route(
+            "/namespaces/{ns}/files",
+            get(namespace_files::get_file::<S>)
+                .post(namespace_files::upload::<S>)
+                .put(namespace_files::move_file::<S>)
+                .delete(namespace_files::delete_file::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/stats",
+            get(namespace_files::stats::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/directory",
+            get(namespace_files::list_directory::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/search",
+            get(namespace_files::search::<S>),
+        )
         .route(
             "/namespaces/{ns}/kv/{key}",
             get(kv::get_one::<S>)

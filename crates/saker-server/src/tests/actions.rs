@@ -433,3 +433,191 @@ async fn file_preview_renders_the_first_rows() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespace_files_are_uploaded_listed_moved_and_deleted() {
+    let api = api().await;
+    let base = "/api/v1/namespaces/company.team/files";
+    for (path, content) in [("/scripts/a.py", "print(1)"), ("/readme.md", "# hi")] {
+        let (body, ctype) = multipart(&[("fileContent", Some("x"), content)]);
+        let (status, error) = api
+            .json(
+                Method::POST,
+                &format!("{base}?path={path}"),
+                body,
+                Some(&ctype),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{error}");
+    }
+    let (status, bytes) = api
+        .call(
+            Method::GET,
+            &format!("{base}?path=/scripts/a.py"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, bytes.as_slice()),
+        (StatusCode::OK, b"print(1)".as_slice())
+    );
+    let (status, listing) = api
+        .json(
+            Method::GET,
+            &format!("{base}/directory?path=/"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listing = shapes(&listing);
+    insta::assert_json_snapshot!("namespace_files_root", scrub_times(&listing));
+    let (_, stats) = api
+        .json(
+            Method::GET,
+            &format!("{base}/stats?path=/scripts/a.py"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (stats["type"].clone(), stats["size"].clone()),
+        (json!("File"), json!(8))
+    );
+    let (_, stats) = api
+        .json(
+            Method::GET,
+            &format!("{base}/stats?path=/scripts"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(stats["type"], "Directory");
+    let (_, found) = api
+        .json(
+            Method::GET,
+            &format!("{base}/search?q=A.P"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(found, json!(["/scripts/a.py"]));
+    // Move a folder: its files follow.
+    let (status, _) = api
+        .json(
+            Method::PUT,
+            &format!("{base}?from=/scripts&to=/bin"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("{base}?path=/bin/a.py"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("{base}?path=/scripts/a.py"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .json(
+            Method::PUT,
+            &format!("{base}?from=/bin&to=/readme.md"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Path traversal is refused everywhere (422); unknown paths are 404.
+    for (method, uri) in [
+        (Method::GET, format!("{base}?path=../../secret")),
+        (Method::GET, format!("{base}/directory?path=a/../..")),
+        (Method::GET, format!("{base}/stats?path=%2E%2E/x")),
+        (Method::DELETE, format!("{base}?path=../x")),
+        (Method::PUT, format!("{base}?from=/bin&to=../../x")),
+    ] {
+        let (status, error) = api.json(method.clone(), &uri, Body::empty(), None).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {uri}: {error}"
+        );
+    }
+    let (body, ctype) = multipart(&[("fileContent", Some("x"), "evil")]);
+    let (status, _) = api
+        .json(
+            Method::POST,
+            &format!("{base}?path=../evil"),
+            body,
+            Some(&ctype),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api
+        .json(
+            Method::GET,
+            &format!("{base}/stats?path=/nope"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .json(
+            Method::DELETE,
+            &format!("{base}?path=/bin"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api
+        .json(
+            Method::DELETE,
+            &format!("{base}?path=/bin"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listing) = api
+        .json(
+            Method::GET,
+            &format!("{base}/directory"),
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(listing.as_array().map(Vec::len), Some(1));
+}
+
+/// Millisecond times vary: zeroed.
+fn scrub_times(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    if k.ends_with("Time") {
+                        (k.clone(), json!("[time]"))
+                    } else {
+                        (k.clone(), scrub_times(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(scrub_times).collect()),
+        other => other.clone(),
+    }
+}
