@@ -326,7 +326,63 @@ fn action_of(name: &str, params: &Params) -> ApiResult<Bulk> {
     })
 }
 
-/// `POST|DELETE /executions/{action}/by-ids` with `["id", ...]` → `{count}`.
+/// Adds `labels` to terminated executions (a label replaces the one with its key; others stay),
+/// every id checked first; then `{count}`.
+async fn set_labels_bulk<S: Store>(
+    app: &Shared<S>,
+    ids: Vec<String>,
+    labels: Vec<saker_core::Label>,
+) -> ApiResult<Response> {
+    if let Some(label) = labels
+        .iter()
+        .find(|l| l.key.starts_with("system.") && l.key != "system.correlationId")
+    {
+        return Err(ApiError::invalid(format!(
+            "System labels can only be set by Kestra itself, offending label: {}={}",
+            label.key, label.value
+        )));
+    }
+    let mut invalids = Vec::new();
+    let mut executions = Vec::new();
+    for id in &ids {
+        match load(app, id).await {
+            Ok(execution) if !execution.state.is_terminated() => invalids.push(json!({
+                "invalidValue": id,
+                "message": format!("execution is not terminated (state {})", execution.state.current()),
+            })),
+            Ok(execution) => executions.push(execution),
+            Err(error) => invalids.push(json!({"invalidValue": id, "message": error.message})),
+        }
+    }
+    if !invalids.is_empty() {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "invalid bulk set labels", "invalids": invalids})),
+        )
+            .into_response());
+    }
+    let count = executions.len();
+    for mut execution in executions {
+        execution
+            .labels
+            .retain(|l| !labels.iter().any(|n| n.key == l.key));
+        execution.labels.extend(labels.iter().cloned());
+        app.store()
+            .save_execution(&execution, &saker_storage::Changed::TaskRuns(Vec::new()))
+            .await?;
+    }
+    Ok(Json(json!({ "count": count })).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LabelsByIds {
+    executions_id: Vec<String>,
+    execution_labels: Vec<saker_core::Label>,
+}
+
+/// `POST|DELETE /executions/{action}/by-ids` with `["id", ...]` → `{count}`
+/// (`labels/by-ids` takes `{executionsId, executionLabels}`).
 pub async fn by_ids<S: Store>(
     State(app): State<Shared<S>>,
     Path(action): Path<String>,
@@ -334,17 +390,31 @@ pub async fn by_ids<S: Store>(
     body: Bytes,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref());
+    if action == "labels" {
+        let request: LabelsByIds = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(format!("expected {{executionsId, executionLabels}}: {e}"))
+        })?;
+        return set_labels_bulk(&app, request.executions_id, request.execution_labels).await;
+    }
     let action = action_of(&action, &params)?;
     bulk(&app, action, bulk_ids(&body)?).await
 }
 
-/// `POST|DELETE /executions/{action}/by-query?<search filters>` → `{count}`.
+/// `POST|DELETE /executions/{action}/by-query?<search filters>` → `{count}` (`labels/by-query`
+/// takes the labels `[{key, value}]` as body).
 pub async fn by_query<S: Store>(
     State(app): State<Shared<S>>,
     Path(action): Path<String>,
     RawQuery(query): RawQuery,
+    body: Bytes,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref());
+    if action == "labels" {
+        let labels: Vec<saker_core::Label> = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("labels: expected [{{key, value}}]: {e}")))?;
+        let ids = ids_by_query(&app, &params).await?;
+        return set_labels_bulk(&app, ids, labels).await;
+    }
     let action = action_of(&action, &params)?;
     let ids = ids_by_query(&app, &params).await?;
     bulk(&app, action, ids).await

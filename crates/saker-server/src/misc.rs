@@ -277,6 +277,16 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Change the status of the executions matching the filters → {count}",
     ),
     (
+        "post",
+        "/executions/labels/by-ids",
+        "Add labels to terminated executions ({executionsId, executionLabels}) → {count}",
+    ),
+    (
+        "post",
+        "/executions/labels/by-query",
+        "Add labels (body) to the executions matching the filters → {count}",
+    ),
+    (
         "delete",
         "/executions/by-query",
         "Delete the terminated executions matching the search filters → {count}",

@@ -354,6 +354,36 @@ async fn bulk_actions_by_ids_and_by_query() {
         .await;
     assert_eq!(page["total"], json!(2));
     let (status, count) = api
+        .post_json(
+            "/api/v1/executions/labels/by-ids",
+            json!({"executionsId": ids, "executionLabels": [{"key": "team", "value": "data"}]}),
+        )
+        .await;
+    assert_eq!((status, count), (StatusCode::OK, json!({"count": 2})));
+    let (status, count) = api
+        .post_json(
+            "/api/v1/executions/labels/by-query?namespace=ns&labels=team:data",
+            json!([{"key": "team", "value": "ops"}]),
+        )
+        .await;
+    assert_eq!((status, count), (StatusCode::OK, json!({"count": 2})));
+    let (_, page) = api
+        .json(
+            Method::GET,
+            "/api/v1/executions/search?labels=team:ops",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(page["total"], json!(2));
+    let (status, _) = api
+        .post_json(
+            "/api/v1/executions/labels/by-ids",
+            json!({"executionsId": ids, "executionLabels": [{"key": "system.x", "value": "1"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, count) = api
         .json(
             Method::DELETE,
             "/api/v1/executions/by-query?namespace=ns",
