@@ -17,7 +17,7 @@ use saker_core::{Execution, ExecutionId, FlowRef, IdSource, Label, StateType};
 use saker_runtime::host::RandomIds;
 use saker_runtime::inputs::Raw;
 use saker_runtime::service::Control;
-use saker_storage::{ExecutionQuery, Store};
+use saker_storage::Store;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -160,7 +160,7 @@ async fn post_two_inner<S: Store>(
 ) -> ApiResult<Response> {
     let action = matches!(
         p2.as_str(),
-        "kill" | "pause" | "resume" | "restart" | "labels"
+        "kill" | "pause" | "resume" | "restart" | "labels" | "replay" | "state" | "change-status"
     );
     let is_execution = action
         && app
@@ -180,6 +180,22 @@ async fn post_two_inner<S: Store>(
         "pause" => pause(state, path).await?.into_response(),
         "resume" => resume(state, path, request).await?.into_response(),
         "restart" => restart(state, path).await?.into_response(),
+        "replay" => crate::actions::replay(state, path, query)
+            .await?
+            .into_response(),
+        "change-status" => crate::actions::change_status(state, path, query)
+            .await?
+            .into_response(),
+        "state" => {
+            let body = axum::body::to_bytes(request.into_body(), limit)
+                .await
+                .map_err(|_| {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large")
+                })?;
+            crate::actions::change_state(state, path, body)
+                .await?
+                .into_response()
+        }
         _ => {
             let body = axum::body::to_bytes(request.into_body(), limit)
                 .await
@@ -296,18 +312,7 @@ pub async fn search<S: Store>(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(query.as_deref());
-    let query = ExecutionQuery {
-        namespace: params.get("namespace").map(str::to_owned),
-        flow_id: params.get("flowId").map(str::to_owned),
-        states: params.states("state")?,
-        labels: params.labels()?,
-        start_from: params.instant("startDate")?,
-        start_to: params.instant("endDate")?,
-        parent_id: params.get("parentId").map(str::to_owned),
-        text: params.get("q").map(str::to_owned),
-        include_deleted: false,
-        paging: params.paging()?,
-    };
+    let query = crate::actions::execution_query(&params)?;
     let page = app.store().search_executions(&query).await?;
     let results: Vec<Value> = page.results.iter().map(execution_json).collect();
     Ok(Json(json!({"results": results, "total": page.total})))
@@ -480,7 +485,11 @@ pub async fn delete<S: Store>(
 
 /// The internal-storage URI of `?path=` when it belongs to execution `id` (or to another
 /// existing execution: Kestra redirects there, Saker serves it).
-async fn checked_path<S: Store>(app: &Shared<S>, id: &str, params: &Params) -> ApiResult<String> {
+pub(crate) async fn checked_path<S: Store>(
+    app: &Shared<S>,
+    id: &str,
+    params: &Params,
+) -> ApiResult<String> {
     let execution = load(app, id).await?;
     let path = params
         .get("path")
@@ -687,97 +696,4 @@ pub async fn flow_of<S: Store>(
             ))
         })?;
     Ok(Json(crate::flows::flow_json(&record, true)))
-}
-
-/// Ids of a bulk request body (`["id", ...]`).
-fn bulk_ids(body: &[u8]) -> ApiResult<Vec<String>> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("expected a JSON array of execution ids: {e}")))
-}
-
-/// Kestra's bulk refusal: 400 `{"message": "invalid bulk <action>", "invalids": [...]}`.
-fn bulk_refused(action: &str, invalids: Vec<Value>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"message": format!("invalid bulk {action}"), "invalids": invalids})),
-    )
-        .into_response()
-}
-
-fn invalid_entry(id: &str, message: String) -> Value {
-    json!({"invalidValue": id, "message": message})
-}
-
-/// `POST /executions/{kill|restart}/by-ids` and `DELETE /executions/by-ids`: every id is checked
-/// first; nothing is done unless all are valid; then `{count}`.
-async fn bulk<S: Store>(app: Shared<S>, action: &str, body: &[u8]) -> ApiResult<Response> {
-    let ids = bulk_ids(body)?;
-    let mut invalids = Vec::new();
-    let mut executions = Vec::new();
-    for id in &ids {
-        match load(&app, id).await {
-            Ok(execution) => {
-                let state = execution.state.current();
-                let refused = match action {
-                    "kill" => state.is_terminated().then_some("already finished"),
-                    "restart" => (!state.is_terminated() && state != StateType::Paused)
-                        .then_some("neither terminated nor paused"),
-                    _ => (!state.is_terminated()).then_some("not terminated"),
-                };
-                match refused {
-                    Some(why) => invalids.push(invalid_entry(
-                        id,
-                        format!("execution '{id}' is {why} (state {state})"),
-                    )),
-                    None => executions.push(execution),
-                }
-            }
-            Err(error) => invalids.push(invalid_entry(id, error.message)),
-        }
-    }
-    if !invalids.is_empty() {
-        return Ok(bulk_refused(action, invalids));
-    }
-    let mut count = 0u64;
-    for execution in executions {
-        let done = match action {
-            "kill" => app
-                .service
-                .control(&execution.id, Control::Kill)
-                .await
-                .is_ok(),
-            "restart" => app
-                .service
-                .control(&execution.id, Control::Restart)
-                .await
-                .is_ok(),
-            _ => {
-                app.store().delete_logs(execution.id.as_str()).await?;
-                app.store().delete_execution(&execution.id).await?
-            }
-        };
-        count += u64::from(done);
-    }
-    Ok(Json(json!({ "count": count })).into_response())
-}
-
-pub async fn kill_by_ids<S: Store>(
-    State(app): State<Shared<S>>,
-    body: axum::body::Bytes,
-) -> ApiResult<Response> {
-    bulk(app, "kill", &body).await
-}
-
-pub async fn restart_by_ids<S: Store>(
-    State(app): State<Shared<S>>,
-    body: axum::body::Bytes,
-) -> ApiResult<Response> {
-    bulk(app, "restart", &body).await
-}
-
-pub async fn delete_by_ids<S: Store>(
-    State(app): State<Shared<S>>,
-    body: axum::body::Bytes,
-) -> ApiResult<Response> {
-    bulk(app, "delete", &body).await
 }

@@ -7,6 +7,7 @@
 //! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
 //! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema).
 
+pub mod actions;
 pub mod error;
 pub mod executions;
 pub mod flows;
@@ -14,6 +15,7 @@ pub mod kv;
 pub mod logs;
 pub mod metrics;
 pub mod misc;
+pub mod namespace_files;
 pub mod query;
 pub mod triggers;
 
@@ -242,17 +244,18 @@ fn api<S: Store>() -> Router<Shared<S>> {
         )
         .route("/flows/{ns}/{id}/revisions", get(flows::revisions::<S>))
         .route("/executions/search", get(executions::search::<S>))
+        .route("/executions/by-ids", delete(actions::delete_by_ids::<S>))
         .route(
-            "/executions/by-ids",
-            axum::routing::delete(executions::delete_by_ids::<S>),
+            "/executions/by-query",
+            delete(actions::delete_by_query::<S>),
         )
         .route(
-            "/executions/kill/by-ids",
-            post(executions::kill_by_ids::<S>),
+            "/executions/{p1}/by-ids",
+            post(actions::by_ids::<S>).delete(actions::by_ids::<S>),
         )
         .route(
-            "/executions/restart/by-ids",
-            post(executions::restart_by_ids::<S>),
+            "/executions/{p1}/by-query",
+            post(actions::by_query::<S>).delete(actions::by_query::<S>),
         )
         .route(
             "/executions/{p1}",
@@ -282,6 +285,10 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route(
             "/executions/{p1}/file/metas",
             get(executions::file_metas::<S>),
+        )
+        .route(
+            "/executions/{p1}/file/preview",
+            get(actions::file_preview::<S>),
         )
         .route(
             "/executions/webhook/{ns}/{flow_id}/{key}",
@@ -321,6 +328,25 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/metrics/tasks/{ns}/{flow_id}", get(metrics::tasks::<S>))
         .route("/metrics/{id}", get(metrics::by_execution::<S>))
         .route("/namespaces/{ns}/kv", get(kv::list::<S>))
+        .route(
+            "/namespaces/{ns}/files",
+            get(namespace_files::get_file::<S>)
+                .post(namespace_files::upload::<S>)
+                .put(namespace_files::move_file::<S>)
+                .delete(namespace_files::delete_file::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/stats",
+            get(namespace_files::stats::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/directory",
+            get(namespace_files::list_directory::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/search",
+            get(namespace_files::search::<S>),
+        )
         .route(
             "/namespaces/{ns}/kv/{key}",
             get(kv::get_one::<S>)

@@ -201,6 +201,149 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/executions/{executionId}/file/metas",
         "Size of an execution file (?path)",
     ),
+    (
+        "post",
+        "/executions/{executionId}/replay",
+        "Replay as a new execution (?taskRunId, ?revision)",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/state",
+        "Change a task run's state ({taskRunId, state}) and restart from there",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/change-status",
+        "Change a terminated execution's status (?status, final states)",
+    ),
+    (
+        "get",
+        "/executions/{executionId}/file/preview",
+        "Preview an execution file (?path, ?maxRows, ?encoding)",
+    ),
+    (
+        "delete",
+        "/executions/kill/by-ids",
+        "Kill executions (JSON array of ids) → {count}",
+    ),
+    (
+        "post",
+        "/executions/replay/by-ids",
+        "Replay terminated executions → {count}",
+    ),
+    (
+        "post",
+        "/executions/pause/by-ids",
+        "Pause running executions → {count}",
+    ),
+    (
+        "post",
+        "/executions/resume/by-ids",
+        "Resume paused executions → {count}",
+    ),
+    (
+        "post",
+        "/executions/change-status/by-ids",
+        "Change the status of terminated executions (?newStatus) → {count}",
+    ),
+    (
+        "delete",
+        "/executions/kill/by-query",
+        "Kill the executions matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/executions/restart/by-query",
+        "Restart the executions matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/executions/replay/by-query",
+        "Replay the executions matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/executions/pause/by-query",
+        "Pause the executions matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/executions/resume/by-query",
+        "Resume the executions matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/executions/change-status/by-query",
+        "Change the status of the executions matching the filters → {count}",
+    ),
+    (
+        "post",
+        "/executions/labels/by-ids",
+        "Add labels to terminated executions ({executionsId, executionLabels}) → {count}",
+    ),
+    (
+        "post",
+        "/executions/labels/by-query",
+        "Add labels (body) to the executions matching the filters → {count}",
+    ),
+    (
+        "delete",
+        "/executions/by-query",
+        "Delete the terminated executions matching the search filters → {count}",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/files",
+        "A namespace file's content (?path)",
+    ),
+    (
+        "post",
+        "/namespaces/{namespace}/files",
+        "Upload a namespace file (?path, multipart fileContent)",
+    ),
+    (
+        "put",
+        "/namespaces/{namespace}/files",
+        "Move a namespace file or folder (?from, ?to)",
+    ),
+    (
+        "delete",
+        "/namespaces/{namespace}/files",
+        "Delete a namespace file or folder (?path)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/files/stats",
+        "Attributes of a namespace file or folder (?path)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/files/directory",
+        "Entries of a namespace folder (?path)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/files/search",
+        "Namespace file paths containing ?q",
+    ),
+    (
+        "get",
+        "/triggers/search",
+        "Search triggers (?namespace, ?flowId, ?q, ?page, ?size)",
+    ),
+    (
+        "put",
+        "/triggers",
+        "Enable/disable a trigger or set its backfill",
+    ),
+    ("put", "/triggers/backfill/pause", "Pause a backfill"),
+    ("put", "/triggers/backfill/unpause", "Unpause a backfill"),
+    ("post", "/triggers/backfill/delete", "Delete a backfill"),
+    (
+        "post",
+        "/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+        "Release a trigger's lease",
+    ),
     ("get", "/logs/search", "Search log lines"),
     ("get", "/logs/{executionId}", "Log lines of an execution"),
     (

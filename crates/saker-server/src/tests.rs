@@ -991,3 +991,5 @@ async fn webhooks_start_executions_and_triggers_can_be_disabled() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
 }
+
+mod actions;

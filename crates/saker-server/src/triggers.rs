@@ -176,7 +176,7 @@ fn json_body(body: &Bytes) -> ApiResult<Value> {
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Invalid JSON: {e}")))
 }
 
-/// `GET /triggers/search?namespace&flowId&page&size`: `{results: [{abstractTrigger,
+/// `GET /triggers/search?namespace&flowId&q&page&size`: `{results: [{abstractTrigger,
 /// triggerContext}], total}`.
 pub async fn search<S: Store>(
     State(app): State<Shared<S>>,
@@ -185,9 +185,18 @@ pub async fn search<S: Store>(
     let params = Params::parse(query.as_deref());
     let records = app.store().list_triggers(params.get("namespace")).await?;
     let flow_id = params.get("flowId");
+    let q = params.get("q").map(str::to_lowercase);
+    let paging = params.paging()?;
     let results: Vec<Value> = records
         .iter()
         .filter(|r| flow_id.is_none_or(|f| r.key.flow_id == f))
+        .filter(|r| {
+            q.as_deref().is_none_or(|q| {
+                [&r.key.namespace, &r.key.flow_id, &r.key.trigger_id]
+                    .iter()
+                    .any(|s| s.to_lowercase().contains(q))
+            })
+        })
         .map(|r| {
             json!({
                 "abstractTrigger": {"id": r.key.trigger_id, "disabled": r.disabled},
@@ -195,7 +204,8 @@ pub async fn search<S: Store>(
             })
         })
         .collect();
-    Ok(Json(json!({"total": results.len(), "results": results})))
+    let page = paging.apply(results);
+    Ok(Json(json!({"total": page.total, "results": page.results})))
 }
 
 /// `PUT /triggers`: `disabled` or `backfill` of one trigger.
