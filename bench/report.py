@@ -77,7 +77,16 @@ class Ctx:
 
     def s(self, db, key):
         v = self.saker.get(db, {})
-        return None if "skipped" in v else v.get(key)
+        w = None if "skipped" in v else v.get(key)
+        return None if isinstance(w, dict) and "timeout" in w else w
+
+    def why(self, db, key):
+        """Why a Saker figure is missing."""
+        v = self.saker.get(db, {})
+        if "skipped" in v:
+            return v["skipped"]
+        w = v.get(key)
+        return w["timeout"] if isinstance(w, dict) and "timeout" in w else "not run"
 
     def peer(self, name, wl):
         p = self.peers.get(name, {})
@@ -123,6 +132,12 @@ def render(result, previous, template_path):
     w("")
     w("**The machine is shared** with other engineers' builds while the suite runs: the load "
       "column says how busy it was. Figures on an idle machine are lower.")
+    pf = result.get("peers_from")
+    if pf:
+        w("")
+        w(f"The peers' figures come from an earlier invocation, `bench/suite.py --peers-only` "
+          f"(`bench/results/{pf['file']}`, {pf['date']}, load {pf['load1'][0]:.1f} at its start and "
+          f"{pf['load1'][1]:.1f} at its end), one engine at a time, not in the same invocation as Saker's runs.")
     w("")
     w(goals(ctx))
     tables = workload_tables(ctx)
@@ -152,20 +167,26 @@ def goals(ctx):
         if not ok:
             ctx.behind.append(f"Goal missed (issue {issue}): {goal}; measured {measured} ({by}).")
 
-    def check(issue, goal, value, limit, fmt=fmt_s):
+    def check(issue, goal, value, limit, fmt=fmt_s, key=None):
+        if value is None and key and "not over" in ctx.why("sqlite", key):
+            add(issue, goal, ctx.why("sqlite", key), False, "far beyond the goal")
+            return
         if value is None:
             rows.append(f"| {issue} | {goal} | not measured | – |")
             return
         add(issue, goal, fmt(value), value <= limit, f"{value / limit:.1f}× the goal")
 
     a1, a2, a3 = sq("a1"), sq("a2"), sq("a3")
-    check("engine", "40 sequential Return: orchestration ≤ 25 ms", med(a1 and a1["orchestration"]), 0.025)
-    check("5", "40 shell `true`: orchestration ≤ 80 ms", med(a2 and a2["orchestration"]), 0.080)
+    # A Return does no work: its whole total is orchestration (see the caveat on 'run' below).
+    check("engine", "40 sequential Return: orchestration (= total) ≤ 25 ms", med(a1 and a1["total"]), 0.025)
+    # 'run' holds the store commits too, so the total (processes included) is the safe bound.
+    check("5", "40 shell `true`: orchestration ≤ 80 ms (bounded by the total, processes included)",
+          med(a2 and a2["total"]), 0.080)
     check("5", "40 Python fibo(10): total ≤ 0.5 s", med(a3 and a3["total"]), 0.5)
     b = sq("b1000")
     check("engine", "1,000 parallel Sleep PT1S ≤ 1.2 s", med(b and b["total"]), 1.2)
     d = sq("d10000")
-    check("engine", "ForEach 10,000 ≤ 5 s", med(d and d["total"]), 5.0)
+    check("engine", "ForEach 10,000 ≤ 5 s", med(d and d["total"]), 5.0, key="d10000")
     check("engine", "ForEach 10,000: server peak RSS ≤ 100 MB", d and d["peak_rss_mb"], 100, mb)
     c = sq("c")
     check("4", f"{c['n'] if c else 1000} executions × 3 tasks drain ≤ 1 s (SQLite)", med(c and c["drain_s"]), 1.0)
@@ -195,6 +216,10 @@ def goals(ctx):
                 f"{10 / r:.1f}× short")
     for peer, wl in (("prefect", "burst_threads"), ("airflow", "burst")):
         pw = ctx.peer(peer, wl)
+        if pw and pw.get("failed") and not pw["seconds"]:
+            rows.append(f"| 7 | c (executions/s vs {peer.capitalize()} `{wl}`): ≥ 10× | "
+                        f"the peer failed ({'503 Service Unavailable' if '503' in pw['failed'][0] else 'see the table'}) | – |")
+            continue
         if not pw or not med(pw["seconds"]) or not c:
             rows.append(f"| 7 | c (executions/s vs {peer.capitalize()} {wl}): ≥ 10× | not measured | – |")
             continue
@@ -228,8 +253,7 @@ def flow_table(ctx, key, peer_map, per_n):
     for db, label in ctx.engines():
         v = ctx.s(db, key)
         if v is None:
-            why = ctx.saker.get(db, {}).get("skipped", "not run")
-            out.append(f"| {label} | {why} |" + " |" * 9)
+            out.append(f"| {label} | {ctx.why(db, key)} |" + " |" * 9)
             continue
         per = fmt_s(med(v["total"]) / max(1, v["task_runs"])) if per_n == "runs" else "–"
         out.append(f"| {label} | {span(v['total'])} | {per} | {fmt_s(med(v['dispatch']))} | "
@@ -273,7 +297,7 @@ def workload_tables(ctx):
            "`POST /api/v1/executions/{ns}/{id}?wait=true` and reading it back with `GET`: every "
            "time is from the state histories (execution CREATED → terminal; per task run: "
            "dispatch = CREATED→RUNNING, run = RUNNING→terminal, hand-off = terminal → next task "
-           "run CREATED). Orchestration = total − the task runs' run time. CPU s = user+sys of "
+           "run CREATED). Orchestration = total − the task runs' run time. **Caveat:** the executor stamps RUNNING when it dispatches and the end when it handles the worker's report, so the time to commit that report to the store falls inside 'run': for `Return` tasks (no work at all) the total is the honest orchestration figure, and '0 µs' phases are below the histories' millisecond resolution. CPU s = user+sys of "
            "the server and the task processes it waited for, per run; peak RSS = the server's "
            "high-water mark over the workload. Peers: the seconds their bench scripts report "
            "(in-process clock, submission → completion; they have no per-task records in "
@@ -299,9 +323,30 @@ def workload_tables(ctx):
         if v:
             title = f"{key}: {v['title']}" if v["title"] not in title else title
         out += [f"#### {title}", "", flow_table(ctx, key, peer_map, per_n), published(key), ""]
+    out += [foreach_growth(ctx), ""]
     out += [drain_table(ctx), published("c"), "", startup_table(ctx), published("e"), "",
             lateness_table(ctx), ""]
     return "\n".join(out)
+
+
+def foreach_growth(ctx):
+    """How the ForEach total grows per 10× values (linear = ×10)."""
+    lines = []
+    for db, label in ctx.engines():
+        a, b, c = (ctx.s(db, k) for k in ("d100", "d1000", "d10000"))
+        parts = []
+        if a and b:
+            parts.append(f"100 → 1,000 values: ×{med(b['total']) / med(a['total']):.0f}")
+        if b and c:
+            parts.append(f"1,000 → 10,000: ×{med(c['total']) / med(b['total']):.0f}")
+        elif b and "not over" in ctx.why(db, "d10000"):
+            parts.append(f"10,000: {ctx.why(db, 'd10000')}")
+        if parts:
+            lines.append(f"- {label}: " + "; ".join(parts) + " (linear growth would be ×10).")
+    if not lines:
+        return ""
+    return ("ForEach growth through the server (the same flows run by `saker flow test` on the "
+            "in-memory store grow linearly, see the hand-written section below):\n\n" + "\n".join(lines))
 
 
 def drain_table(ctx):
@@ -406,7 +451,7 @@ def key_figures(result):
         if "skipped" in v:
             continue
         for k in ("a1", "a2", "a3", "b10", "b1000", "d100", "d1000", "d10000"):
-            if k in v:
+            if k in v and "total" in v[k]:
                 out[f"{db} {k} total"] = med(v[k]["total"])
         if "c" in v:
             out[f"{db} c drain"] = med(v["c"]["drain_s"])

@@ -160,7 +160,8 @@ def phases(execution):
         "run_med": statistics.median(run) if run else None,
         "handoff_med": statistics.median(handoff) if handoff else None,
         # time covered by at least one task run's RUNNING → end (parallel runs count once)
-        "run_sum": union([(r[1], r[2]) for r in runs if r[1] is not None and r[2] is not None]),
+        "run_sum": sum(run),
+        "run_union": union([(r[1], r[2]) for r in runs if r[1] is not None and r[2] is not None]),
         "steps": steps,
     }
 
@@ -266,7 +267,18 @@ class Server:
     def create_flow(self, yaml):
         self.call("POST", "/flows", yaml.encode(), "application/x-yaml")
 
-    def run(self, ns, fid):
+    def run(self, ns, fid, limit=None):
+        """Runs an execution to its end; None when it is not over after `limit` seconds."""
+        if limit is not None:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=limit)
+            try:
+                c.request("POST", f"/api/v1/executions/{ns}/{fid}?wait=true", body=b"")
+                created = json.loads(c.getresponse().read())
+            except (TimeoutError, socket.timeout):
+                return None
+            finally:
+                c.close()
+            return self.call("GET", f"/executions/{created['id']}")
         created = self.call("POST", f"/executions/{ns}/{fid}?wait=true", b"")
         return self.call("GET", f"/executions/{created['id']}")
 
@@ -378,13 +390,21 @@ class Suite:
             fid = f"w{key}"
             server.create_flow(build(fid))
             rows = []
-            for i in range(self.warmup + self.runs):
+            warmup, runs, limit = self.warmup, self.runs, None
+            if key == "d10000" and not self.smoke:
+                # minutes per run through a durable store on a loaded machine: one bounded run
+                warmup, runs, limit = 0, 1, 150
+            for i in range(warmup + runs):
                 load = load1()
                 cpu0 = server.cpu()
-                execution = server.run("bench", fid)
+                execution = server.run("bench", fid, limit)
+                if execution is None:
+                    log(f"{db} {key}: not over after {limit} s")
+                    return {"title": title, "fsync_ms": fsync, "kind": kind,
+                            "timeout": f"not over after {limit} s (1 run, stopped)"}
                 cpu1 = server.cpu()
                 p = phases(execution)
-                p.update(load1=load, cpu_s=cpu1 - cpu0, warmup=i < self.warmup)
+                p.update(load1=load, cpu_s=cpu1 - cpu0, warmup=i < warmup)
                 if p["state"] != "SUCCESS":
                     raise RuntimeError(f"{key} ended {p['state']}")
                 rows.append(p)
@@ -401,7 +421,8 @@ class Suite:
             "run": summarize([r["run_med"] for r in measured]),
             # between consecutive task runs: meaningful only when they run one after another
             "handoff": summarize([r["handoff_med"] for r in measured]) if kind != "par" else None,
-            "orchestration": summarize([r["total"] - r["run_sum"] for r in measured]),
+            "orchestration": summarize([r["total"] - r["run_union" if kind == "par" else "run_sum"]
+                                        for r in measured]),
             "cpu_s": summarize([r["cpu_s"] for r in measured]),
             "load1": summarize([r["load1"] for r in measured]),
             "task_runs": measured[-1]["task_runs"],
@@ -514,9 +535,8 @@ class Suite:
             return {"skipped": "no apply bench binary"}
         if self.smoke:
             # A debug build under valgrind takes minutes: the smoke run only checks the bench runs.
-            for env in ({"SAKER_BENCH_STEPS": "5", "SAKER_BENCH_RUNS": "100"}, {"SAKER_BENCH_SEQ40": "2"}):
-                subprocess.run([self.args.apply_bench], env=dict(os.environ, **env), check=True,
-                               stdout=subprocess.DEVNULL)
+            env = dict(os.environ, SAKER_BENCH_STEPS="5", SAKER_BENCH_RUNS="100")
+            subprocess.run([self.args.apply_bench], env=env, check=True, stdout=subprocess.DEVNULL)
             return {"skipped": "smoke run (the bench binary ran 5 steps natively)"}
         if not shutil.which("valgrind"):
             return {"skipped": "valgrind is not installed"}
@@ -533,16 +553,7 @@ class Suite:
             m = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
             out[str(n)] = int(m.group(1)) / steps
             log(f"callgrind foreach_step/{n}: {out[str(n)]:.0f} instructions per step")
-        rounds = 20
-        cg = os.path.join(self.tmp, "callgrind.seq40.out")
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}",
-                        "--collect-atstart=no", "--toggle-collect=*measured_seq40*",
-                        self.args.apply_bench], env=dict(os.environ, SAKER_BENCH_SEQ40=str(rounds)),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        m = re.search(r"^(?:summary|totals): (\d+)", open(cg).read(), re.M)
-        seq40 = int(m.group(1)) / rounds
-        log(f"callgrind seq40: {seq40:.0f} instructions per execution")
-        return {"steps": steps, "per_step": out, "seq40_rounds": rounds, "seq40": seq40}
+        return {"steps": steps, "per_step": out}
 
 
 # ------------------------------------------------------------------ peers
@@ -659,11 +670,28 @@ def main():
                     help="folder of result JSON files (the doc compares with the previous one)")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--peer-results", help="reuse peer figures from this results JSON instead of running them")
+    ap.add_argument("--render", metavar="FILE", help="only write the doc from a saved results JSON "
+                    "(compared with the run saved before it)")
     ap.add_argument("--peers-only", metavar="FILE", help="run only the peers, write their results JSON to FILE")
     args = ap.parse_args()
     if args.smoke and args.doc == os.path.join(ROOT, "docs", "benchmarks.md"):
         args.doc = None  # the smoke run never rewrites the published figures
         args.results = None
+
+    if args.render:
+        import report  # noqa: E402 (bench/report.py, beside this file)
+        files = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(args.render)), "run-*.json")))
+        result = json.load(open(args.render))
+        result["file"] = os.path.basename(args.render)
+        earlier = [f for f in files if os.path.basename(f) < result["file"]]
+        previous = json.load(open(earlier[-1])) if earlier else None
+        if previous is not None:
+            previous["file"] = os.path.basename(earlier[-1])
+        with open(args.doc, "w") as f:
+            f.write(report.render(result, previous, os.path.join(HERE, "template.md")))
+        report.write_charts(result, os.path.join(os.path.dirname(args.doc), "benchmarks"))
+        log(f"wrote {args.doc}")
+        return
 
     if args.peers_only:
         started = load1()
@@ -689,8 +717,11 @@ def main():
         if args.peers:
             result["peers"] = run_peers(args)
         elif args.peer_results:
-            result["peers"] = json.load(open(args.peer_results)).get("peers", {})
-            result["peers_from"] = os.path.basename(args.peer_results)
+            earlier = json.load(open(args.peer_results))
+            result["peers"] = earlier.get("peers", {})
+            result["peers_from"] = {"file": os.path.basename(args.peer_results),
+                                    "date": earlier.get("machine", {}).get("date"),
+                                    "load1": [earlier.get("started_load1"), earlier.get("finished_load1")]}
     finally:
         shutil.rmtree(suite.tmp, ignore_errors=True)
     result["finished_load1"] = load1()

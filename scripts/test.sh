@@ -18,6 +18,9 @@ cargo build --workspace --all-targets --locked
 step "examples"
 scripts/examples.sh
 
+step "benchmark suite smoke (CI sizes, no thresholds)"
+bench/suite.sh --smoke >/dev/null
+
 step "conformance ratchet"
 scripts/conformance.sh --check
 
