@@ -20,6 +20,7 @@ pub(crate) struct LocalArgs {
     pub host: String,
     pub data_dir: PathBuf,
     pub max_body_bytes: usize,
+    pub queue: crate::queue_cmd::QueueArgs,
 }
 
 /// The variable holding the AES key of SECRET inputs/outputs (base64 of 16 or 32 bytes).
@@ -27,7 +28,7 @@ const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
 
 /// The stores of a server, built in one place: one SQLite file holds the store and the KV
 /// store, so a restart on the same data directory finds everything again.
-async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
+pub(crate) async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
     let store = Arc::new(
         SqliteStore::open(data_dir.join("saker.db"))
             .await
@@ -39,7 +40,7 @@ async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvSto
 
 /// The configured key, else one kept in the data directory so encrypted values stay readable
 /// across restarts.
-fn encryption_key(data_dir: &Path) -> Result<String, String> {
+pub(crate) fn encryption_key(data_dir: &Path) -> Result<String, String> {
     if let Ok(key) = std::env::var(ENCRYPTION_KEY_VAR) {
         saker_expr::crypto::key_bytes(&key).map_err(|e| format!("{ENCRYPTION_KEY_VAR}: {e}"))?;
         return Ok(key);
@@ -89,6 +90,7 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
         .with_secrets(secrets)
         .with_encryption_key(encryption_key(&args.data_dir)?)
         .with_envs(saker_runtime::envs_from_vars(std::env::vars()));
+    let (rt, _stop_queue_workers) = crate::queue_cmd::attach(rt, &args.queue).await?;
     let (service, recovered) = Service::start(rt)
         .await
         .map_err(|e| format!("cannot resume unfinished executions: {e}"))?;
@@ -126,7 +128,7 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
