@@ -24,7 +24,12 @@ pub(crate) struct QueueArgs {
     pub queue_url: Option<String>,
     /// With --queue-url: how many queue worker threads this process runs itself (0: none,
     /// every task run goes to worker processes).
-    #[arg(long, default_value_t = 0, env = "SAKER_WORKERS", requires = "queue_url")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        env = "SAKER_WORKERS",
+        requires = "queue_url"
+    )]
     pub workers: usize,
     /// Seconds a claimed job stays leased without a heartbeat (heartbeats go every third).
     #[arg(long, default_value_t = 30, env = "SAKER_QUEUE_LEASE")]

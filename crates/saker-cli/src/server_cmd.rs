@@ -28,7 +28,9 @@ const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
 
 /// The stores of a server, built in one place: one SQLite file holds the store and the KV
 /// store, so a restart on the same data directory finds everything again.
-pub(crate) async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
+pub(crate) async fn open_stores(
+    data_dir: &Path,
+) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
     let store = Arc::new(
         SqliteStore::open(data_dir.join("saker.db"))
             .await

@@ -98,7 +98,6 @@ fn json_request(
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-
 fn spawn_server(dir: &Path, queue_url: &str) -> (Proc, u16) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_saker"))
@@ -123,7 +122,14 @@ fn spawn_server(dir: &Path, queue_url: &str) -> (Proc, u16) {
 fn spawn_worker(dir: &Path, queue_url: &str, threads: usize) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(["server", "worker", "--threads", &threads.to_string()])
-        .args(["--database-url", queue_url, "--data-dir", "data", "--lease", "3"])
+        .args([
+            "--database-url",
+            queue_url,
+            "--data-dir",
+            "data",
+            "--lease",
+            "3",
+        ])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -168,7 +174,14 @@ fn execution(port: u16, id: &str) -> Value {
 
 /// Terminal states a task run or an execution went through, from its state history.
 fn terminal_states(state: &Value) -> Vec<String> {
-    const TERMINAL: [&str; 6] = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"];
+    const TERMINAL: [&str; 6] = [
+        "SUCCESS",
+        "WARNING",
+        "FAILED",
+        "KILLED",
+        "CANCELLED",
+        "SKIPPED",
+    ];
     state["histories"]
         .as_array()
         .into_iter()
@@ -201,6 +214,18 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
         Some("application/x-yaml"),
     );
     assert_eq!(status, 200, "{created}");
+    // Both workers report themselves live.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut workers = Value::Null;
+    while Instant::now() < deadline {
+        workers = json_request(port, "GET", "/api/v1/workers", b"", None).1;
+        if workers.as_array().is_some_and(|w| w.len() == 2) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(workers.as_array().map(Vec::len), Some(2), "{workers}");
+    assert_eq!(workers[0]["threads"], json!(4));
     let total = 60;
     let mut ids = Vec::new();
     for _ in 0..total {
@@ -233,7 +258,11 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
     assert_eq!(finished.len(), total, "every execution ended");
     for execution in &finished {
         let id = &execution["id"];
-        assert_eq!(execution["state"]["current"], json!("SUCCESS"), "{execution}");
+        assert_eq!(
+            execution["state"]["current"],
+            json!("SUCCESS"),
+            "{execution}"
+        );
         let runs = execution["taskRunList"].as_array().unwrap();
         assert_eq!(runs.len(), 5, "{id}");
         for run in runs {
@@ -244,7 +273,11 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
                 run["taskId"]
             );
             let attempts = run["attempts"].as_array().map_or(0, Vec::len);
-            assert!(attempts <= 1, "task run {} of {id}: {attempts} attempts", run["taskId"]);
+            assert!(
+                attempts <= 1,
+                "task run {} of {id}: {attempts} attempts",
+                run["taskId"]
+            );
         }
         let last = runs.iter().find(|r| r["taskId"] == "last").unwrap();
         assert_eq!(

@@ -26,7 +26,11 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_queue.
 /// An arbitrary constant naming the advisory lock of the queue's migrations.
 const MIGRATION_LOCK: i64 = 0x5a4b_5251_0001;
 
-const CHANNELS: [&str; 3] = ["saker_queue_jobs", "saker_queue_reports", "saker_queue_kills"];
+const CHANNELS: [&str; 3] = [
+    "saker_queue_jobs",
+    "saker_queue_reports",
+    "saker_queue_kills",
+];
 
 fn err(error: impl std::fmt::Display) -> QueueError {
     QueueError(error.to_string())
@@ -376,10 +380,7 @@ impl JobQueue for PgQueue {
         })
     }
 
-    fn worker_alive<'a>(
-        &'a self,
-        worker: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    fn worker_alive<'a>(&'a self, worker: &'a WorkerInfo) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
             sqlx::query(
                 "INSERT INTO saker_workers (id, hostname, threads) VALUES ($1, $2, $3) \
@@ -406,10 +407,7 @@ impl JobQueue for PgQueue {
         })
     }
 
-    fn live_workers(
-        &self,
-        within: Duration,
-    ) -> BoxFuture<'_, Result<Vec<WorkerInfo>, QueueError>> {
+    fn live_workers(&self, within: Duration) -> BoxFuture<'_, Result<Vec<WorkerInfo>, QueueError>> {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT id, hostname, threads, \

@@ -37,7 +37,11 @@ impl TestDb {
         let admin = server_url();
         let name = format!(
             "saker_test_{prefix}_{}",
-            uuid::Uuid::new_v4().simple().to_string().get(..16).unwrap_or("x")
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..16)
+                .unwrap_or("x")
         );
         let mut conn = PgConnection::connect(&admin)
             .await
@@ -94,6 +98,9 @@ mod tests {
             super::with_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
             "postgres://u@h:5432/x?sslmode=disable"
         );
-        assert_eq!(super::with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::with_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

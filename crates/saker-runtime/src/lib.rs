@@ -870,7 +870,8 @@ impl<S: Store> Driver<S> {
                     ..template
                 };
                 let _ = tx.send(Msg::Log(entry));
-                let result = saker_engine::TaskRunResult::ended(task_run_id, StateType::Failed, None);
+                let result =
+                    saker_engine::TaskRunResult::ended(task_run_id, StateType::Failed, None);
                 let _ = tx.send(Msg::Event(execution_id, Event::TaskRunResult(result)));
             }
         });

@@ -99,7 +99,9 @@ pub enum Report {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outputs: Option<JsonMap>,
     },
-    Log { entry: LogEntry },
+    Log {
+        entry: LogEntry,
+    },
 }
 
 /// A claimed job.
@@ -222,8 +224,7 @@ pub trait JobQueue: Send + Sync + 'static {
     fn worker_gone<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), QueueError>>;
 
     /// Workers whose heartbeat is younger than `within`.
-    fn live_workers(&self, within: Duration)
-    -> BoxFuture<'_, Result<Vec<WorkerInfo>, QueueError>>;
+    fn live_workers(&self, within: Duration) -> BoxFuture<'_, Result<Vec<WorkerInfo>, QueueError>>;
 
     /// The wake-ups of this queue.
     fn signals(&self) -> Signals;
@@ -409,10 +410,7 @@ impl JobQueue for MemoryQueue {
         })
     }
 
-    fn worker_alive<'a>(
-        &'a self,
-        worker: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), QueueError>> {
+    fn worker_alive<'a>(&'a self, worker: &'a WorkerInfo) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
             let mut info = worker.clone();
             info.heartbeat_at = host::now().timestamp_millis();
@@ -430,10 +428,7 @@ impl JobQueue for MemoryQueue {
         })
     }
 
-    fn live_workers(
-        &self,
-        within: Duration,
-    ) -> BoxFuture<'_, Result<Vec<WorkerInfo>, QueueError>> {
+    fn live_workers(&self, within: Duration) -> BoxFuture<'_, Result<Vec<WorkerInfo>, QueueError>> {
         Box::pin(async move {
             let inner = self.lock();
             let mut live: Vec<WorkerInfo> = inner
@@ -466,8 +461,8 @@ pub(crate) fn job_payload(
         let key = encryption_key.ok_or_else(|| {
             "a flow with SECRET inputs needs an encryption key to run on remote workers".to_owned()
         })?;
-        let text = serde_json::to_string(&(&job.variables, secret_inputs))
-            .map_err(|e| e.to_string())?;
+        let text =
+            serde_json::to_string(&(&job.variables, secret_inputs)).map_err(|e| e.to_string())?;
         (None, Some(saker_expr::crypto::encrypt(key, &text)?))
     };
     Ok(WorkerJob {
@@ -527,17 +522,19 @@ fn open_payload(
         params: job.params,
         timeout: job.timeout,
         variables,
-        task_runner: job.task_runner.map(|(type_name, params)| TaskRunnerDef {
-            type_name,
-            params,
-        }),
+        task_runner: job
+            .task_runner
+            .map(|(type_name, params)| TaskRunnerDef { type_name, params }),
         max_output_size: job.max_output_size,
     };
     Ok((attempt, secrets))
 }
 
 /// Turns queue reports into the loop's messages until the loop stops: the executor side.
-pub(crate) async fn pump_reports(queue: Arc<dyn JobQueue>, tx: tokio::sync::mpsc::UnboundedSender<Msg>) {
+pub(crate) async fn pump_reports(
+    queue: Arc<dyn JobQueue>,
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+) {
     let mut signals = queue.signals();
     let mut failing = false;
     loop {
@@ -850,10 +847,7 @@ async fn run_claim<S: Store>(
 }
 
 /// Sends the attempt's log lines to the queue, in batches of what is waiting.
-async fn forward_logs(
-    queue: Arc<dyn JobQueue>,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
-) {
+async fn forward_logs(queue: Arc<dyn JobQueue>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Msg>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
         let reports: Vec<Report> = batch
@@ -909,7 +903,11 @@ pub mod suite {
     pub async fn round_trip(queue: Arc<dyn JobQueue>) {
         queue.submit(job(1)).await.unwrap();
         queue.submit(job(1)).await.unwrap();
-        assert_eq!(queue.depth().await.unwrap(), (1, 0), "a task run is queued once");
+        assert_eq!(
+            queue.depth().await.unwrap(),
+            (1, 0),
+            "a task run is queued once"
+        );
         let claims = queue.claim("w1", 10, LONG).await.unwrap();
         assert_eq!(claims.len(), 1);
         assert_eq!(claims[0].job, job(1));
@@ -933,7 +931,11 @@ pub mod suite {
         assert!(queue.complete("w1", claims[0].id, ended(1)).await.unwrap());
         assert_eq!(queue.take_reports(10).await.unwrap(), vec![log, ended(1)]);
         assert!(queue.take_reports(10).await.unwrap().is_empty());
-        assert_eq!(queue.depth().await.unwrap(), (0, 0), "done rows are deleted");
+        assert_eq!(
+            queue.depth().await.unwrap(),
+            (0, 0),
+            "done rows are deleted"
+        );
     }
 
     /// Many claimers at once never get the same job, and every job is claimed.
@@ -993,11 +995,25 @@ pub mod suite {
             vec![first[0].id],
             "the old holder is told to stop"
         );
-        assert!(queue.heartbeat("alive", &[kept[0].id], LONG).await.unwrap().is_empty());
+        assert!(
+            queue
+                .heartbeat("alive", &[kept[0].id], LONG)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(!queue.complete("dead", first[0].id, ended(2)).await.unwrap());
-        assert!(queue.complete("other", again[0].id, ended(2)).await.unwrap());
+        assert!(
+            queue
+                .complete("other", again[0].id, ended(2))
+                .await
+                .unwrap()
+        );
         assert!(queue.complete("alive", kept[0].id, ended(1)).await.unwrap());
-        assert_eq!(queue.take_reports(10).await.unwrap(), vec![ended(2), ended(1)]);
+        assert_eq!(
+            queue.take_reports(10).await.unwrap(),
+            vec![ended(2), ended(1)]
+        );
         assert_eq!(queue.depth().await.unwrap(), (0, 0));
     }
 
