@@ -6,7 +6,7 @@
 2. Per-step latency of 40 sequential Return tasks (bench/a1-40-returns.yaml), through the queue
    (one worker) and in-process (no queue): execution duration / 40, median of RUNS runs.
 
-usage: bench/queue.py SAKER_BINARY [N] [THREADS] [RUNS]
+usage: bench/worker-queue.py SAKER_BINARY [N] [THREADS] [RUNS]
 Needs PostgreSQL at SAKER_TEST_PG_URL's server (default postgres://postgres@127.0.0.1:5432);
 creates and drops its own database.
 """
