@@ -411,7 +411,10 @@ tasks:
     // The worker's KILLED report may come after the execution ended: then the queue empties.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while queue.depth().await.unwrap() != (0, 0) {
-        assert!(tokio::time::Instant::now() < deadline, "the queue keeps rows");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue keeps rows"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.cancel();
