@@ -119,7 +119,8 @@ fn spawn_server(dir: &Path, queue_url: &str) -> (Proc, u16) {
     panic!("the server did not answer /ping");
 }
 
-fn spawn_worker(dir: &Path, queue_url: &str, threads: usize) -> Proc {
+fn spawn_worker(dir: &Path, queue_url: &str, threads: usize, log: &str) -> Proc {
+    let log = std::fs::File::create(dir.join(log)).expect("a log file");
     let child = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(["server", "worker", "--threads", &threads.to_string()])
         .args([
@@ -132,7 +133,7 @@ fn spawn_worker(dir: &Path, queue_url: &str, threads: usize) -> Proc {
         ])
         .current_dir(dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("the worker starts");
     Proc(child)
@@ -203,8 +204,8 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
     let url = db.url().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let (_server, port) = spawn_server(dir.path(), &url);
-    let mut doomed = Some(spawn_worker(dir.path(), &url, 4));
-    let _survivor = spawn_worker(dir.path(), &url, 4);
+    let mut doomed = Some(spawn_worker(dir.path(), &url, 4, "doomed.log"));
+    let _survivor = spawn_worker(dir.path(), &url, 4, "survivor.log");
 
     let (status, created) = json_request(
         port,
@@ -226,6 +227,15 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
     }
     assert_eq!(workers.as_array().map(Vec::len), Some(2), "{workers}");
     assert_eq!(workers[0]["threads"], json!(4));
+    // "Saker worker <id> started (...)"
+    let started = std::fs::read_to_string(dir.path().join("doomed.log")).unwrap();
+    let doomed_id = started
+        .lines()
+        .find_map(|l| l.strip_prefix("Saker worker "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the worker prints its id")
+        .to_owned();
+    let mut killed_at = None;
     let total = 60;
     let mut ids = Vec::new();
     for _ in 0..total {
@@ -248,6 +258,7 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
             let mut worker = doomed.take().unwrap();
             worker.0.kill().expect("SIGKILL the worker");
             let _ = worker.0.wait();
+            killed_at = Some(chrono::Utc::now());
         }
         if finished.len() == total {
             break;
@@ -256,6 +267,22 @@ fn a_killed_workers_task_runs_run_again_elsewhere() {
     }
     assert!(doomed.is_none(), "the worker was killed mid-run");
     assert_eq!(finished.len(), total, "every execution ended");
+    // Task runs the killed worker had started ended after its death: another worker ran them.
+    let killed_at = killed_at.unwrap();
+    let rerun = finished
+        .iter()
+        .flat_map(|e| e["taskRunList"].as_array().cloned().unwrap_or_default())
+        .filter(|run| run["attempts"][0]["workerId"] == json!(doomed_id))
+        .filter(|run| {
+            let ended = run["state"]["histories"]
+                .as_array()
+                .and_then(|h| h.last())
+                .and_then(|h| h["date"].as_str())
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok());
+            ended.is_some_and(|ended| ended > killed_at)
+        })
+        .count();
+    assert!(rerun > 0, "no task run of the killed worker was run again");
     for execution in &finished {
         let id = &execution["id"];
         assert_eq!(
