@@ -3,6 +3,7 @@
 
 mod catalog;
 mod flow_cmd;
+mod queue_cmd;
 mod server_cmd;
 mod test_cmd;
 
@@ -57,6 +58,25 @@ enum ServerCommand {
         /// Largest request body accepted, in bytes (413 beyond).
         #[arg(long, default_value_t = saker_server::DEFAULT_MAX_BODY_BYTES, env = "SAKER_MAX_BODY_SIZE")]
         max_body_size: usize,
+        #[command(flatten)]
+        queue: queue_cmd::QueueArgs,
+    },
+    /// A worker: claims task runs from the PostgreSQL job queue and runs them (see
+    /// docs/deploy.md). It shares the server's data directory (internal storage, KV store,
+    /// encryption key) and environment (secrets).
+    Worker {
+        /// How many task runs run at once.
+        #[arg(long, default_value_t = 4, env = "SAKER_WORKER_THREADS")]
+        threads: usize,
+        /// PostgreSQL URL of the job queue.
+        #[arg(long, env = "SAKER_QUEUE_URL")]
+        database_url: String,
+        /// The server's data directory.
+        #[arg(long, default_value = "data", env = "SAKER_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Seconds a claimed job stays leased without a heartbeat (heartbeats go every third).
+        #[arg(long, default_value_t = 30, env = "SAKER_QUEUE_LEASE")]
+        lease: u64,
     },
 }
 
@@ -147,6 +167,7 @@ fn main() -> ExitCode {
                     data_dir,
                     database_url,
                     max_body_size,
+                    queue,
                 },
         } => server_cmd::local(server_cmd::LocalArgs {
             port,
@@ -154,6 +175,21 @@ fn main() -> ExitCode {
             data_dir,
             database_url,
             max_body_bytes: max_body_size,
+            queue,
+        }),
+        Command::Server {
+            command:
+                ServerCommand::Worker {
+                    threads,
+                    database_url,
+                    data_dir,
+                    lease,
+                },
+        } => queue_cmd::worker(queue_cmd::WorkerArgs {
+            threads,
+            database_url,
+            data_dir,
+            lease,
         }),
     }
 }

@@ -23,6 +23,7 @@ pub(crate) struct LocalArgs {
     /// The store's database; `None` is the SQLite file `saker.db` of the data directory.
     pub database_url: Option<String>,
     pub max_body_bytes: usize,
+    pub queue: crate::queue_cmd::QueueArgs,
 }
 
 /// The variable holding the AES key of SECRET inputs/outputs (base64 of 16 or 32 bytes).
@@ -31,7 +32,7 @@ const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
 /// The stores of a server, built in one place: one database holds the store and the KV store
 /// (by default the SQLite file `saker.db` of the data directory), so a restart on the same data
 /// finds everything again.
-async fn open_stores(
+pub(crate) async fn open_stores(
     data_dir: &Path,
     database_url: Option<&str>,
 ) -> Result<(Arc<SqlStore>, Arc<dyn KvStore>), String> {
@@ -48,7 +49,7 @@ async fn open_stores(
 
 /// The configured key, else one kept in the data directory so encrypted values stay readable
 /// across restarts.
-fn encryption_key(data_dir: &Path) -> Result<String, String> {
+pub(crate) fn encryption_key(data_dir: &Path) -> Result<String, String> {
     if let Ok(key) = std::env::var(ENCRYPTION_KEY_VAR) {
         saker_expr::crypto::key_bytes(&key).map_err(|e| format!("{ENCRYPTION_KEY_VAR}: {e}"))?;
         return Ok(key);
@@ -99,6 +100,7 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
         .with_secrets(secrets)
         .with_encryption_key(encryption_key(&args.data_dir)?)
         .with_envs(saker_runtime::envs_from_vars(std::env::vars()));
+    let (rt, _stop_queue_workers) = crate::queue_cmd::attach(rt, &args.queue).await?;
     let (service, recovered) = Service::start(rt)
         .await
         .map_err(|e| format!("cannot resume unfinished executions: {e}"))?;
@@ -137,7 +139,7 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -26,6 +26,7 @@ mod concurrency;
 mod for_each_item;
 pub mod host;
 pub mod inputs;
+pub mod queue;
 pub mod service;
 mod worker;
 mod working_dir;
@@ -88,6 +89,8 @@ pub struct Runtime<S: Store> {
     max_output_size: usize,
     /// Legacy templates for the flows this runtime loads; `None`: templates disabled.
     templates: Option<Arc<Vec<saker_flow::template::Template>>>,
+    /// Where runnable attempts go; `None`: this process runs them itself.
+    queue: Option<Arc<dyn queue::JobQueue>>,
 }
 
 impl<S: Store> Clone for Runtime<S> {
@@ -103,6 +106,7 @@ impl<S: Store> Clone for Runtime<S> {
             max_subflow_depth: self.max_subflow_depth,
             max_output_size: self.max_output_size,
             templates: self.templates.clone(),
+            queue: self.queue.clone(),
         }
     }
 }
@@ -131,6 +135,35 @@ impl<S: Store> Runtime<S> {
             max_subflow_depth: DEFAULT_MAX_SUBFLOW_DEPTH,
             max_output_size: worker::DEFAULT_MAX_OUTPUT_SIZE,
             templates: None,
+            queue: None,
+        }
+    }
+
+    /// Runnable attempts go to `queue` (claimed by `saker server worker` processes or
+    /// [`queue::run_worker`]) instead of running in this process. WorkingDirectory blocks still
+    /// run here: their children share one directory.
+    #[must_use]
+    pub fn with_queue(mut self, queue: Arc<dyn queue::JobQueue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// The job queue, when attempts run on workers.
+    pub fn queue(&self) -> Option<&Arc<dyn queue::JobQueue>> {
+        self.queue.as_ref()
+    }
+
+    /// The services of a worker attempt.
+    pub(crate) fn run_services(&self) -> RunServices {
+        RunServices {
+            engine: self.engine.clone(),
+            expr: self.services.clone(),
+            kv: self.kv.clone(),
+            storage: self.files.clone(),
+            logs: Some(Arc::new(StoreLogSource(self.store.clone()))),
+            // Replaced by the worker's own sink (it needs the task run's identity).
+            log_sink: Arc::new(saker_task::log::MemoryLogSink::new()),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -615,6 +648,15 @@ impl<S: Store> Driver<S> {
             Action::KillTaskRun { task_run_id } => {
                 if let Some(cancel) = self.workers.get(&task_run_id) {
                     cancel.cancel();
+                    // A queued attempt runs elsewhere: the kill travels through the queue.
+                    if let Some(queue) = self.rt.queue.clone() {
+                        let task_run_id = task_run_id.as_str().to_owned();
+                        tokio::spawn(async move {
+                            if let Err(error) = queue.kill(&task_run_id).await {
+                                eprintln!("error: killing task run {task_run_id}: {error}");
+                            }
+                        });
+                    }
                 }
                 let children: Vec<ExecutionId> = self
                     .lives
@@ -727,12 +769,18 @@ impl<S: Store> Driver<S> {
             task_runner: saker_task::TaskRunnerDef::of(task),
             max_output_size: self.rt.max_output_size,
         };
-        let mut services = self.run_services();
         let error_logs = self
             .error_logs
             .lock()
             .ok()
             .and_then(|l| l.get(id.as_str()).cloned());
+        if let Some(queue) = self.rt.queue.clone() {
+            let cancel =
+                self.dispatch_to_queue(queue, id, flow, execution, job, error_logs.as_ref());
+            self.workers.insert(task_run_id, cancel);
+            return;
+        }
+        let mut services = self.run_services();
         if let Some(error_logs) = error_logs {
             services.expr = Arc::new(host::AttemptServices {
                 host: self.rt.services.clone(),
@@ -767,18 +815,68 @@ impl<S: Store> Driver<S> {
         ));
     }
 
+    /// Queues one attempt for the workers; a job that cannot be queued fails its task run
+    /// (with the reason in the log) rather than leaving the execution waiting.
+    fn dispatch_to_queue(
+        &self,
+        queue: Arc<dyn queue::JobQueue>,
+        id: &ExecutionId,
+        flow: &Flow,
+        execution: &Execution,
+        job: worker::Job,
+        error_logs: Option<&Arc<Vec<serde_json::Value>>>,
+    ) -> CancellationToken {
+        let secret_inputs = if flow
+            .inputs
+            .iter()
+            .any(|i| i.type_ == saker_flow::InputType::Secret)
+        {
+            saker_engine::inputs::inputs_variable(flow, &execution.inputs, &*self.rt.services).1
+        } else {
+            Vec::new()
+        };
+        let payload = queue::job_payload(
+            &job,
+            error_logs,
+            &secret_inputs,
+            self.rt.services.encryption_key.as_deref(),
+        );
+        let tx = self.tx.clone();
+        let (execution_id, task_run_id) = (id.clone(), job.info.task_run_id.clone());
+        let template = LogEntry {
+            namespace: job.info.namespace.clone(),
+            flow_id: job.info.flow_id.clone(),
+            task_id: Some(job.info.task_id.clone()),
+            execution_id: id.as_str().to_owned(),
+            task_run_id: Some(task_run_id.as_str().to_owned()),
+            attempt_number: Some(job.info.attempt),
+            timestamp: host::now(),
+            level: Level::Error,
+            thread: "executor".to_owned(),
+            message: String::new(),
+        };
+        tokio::spawn(async move {
+            let queued = match payload {
+                Ok(payload) => queue.submit(payload).await.map_err(|e| e.to_string()),
+                Err(message) => Err(message),
+            };
+            if let Err(message) = queued {
+                let entry = LogEntry {
+                    message: format!("cannot queue the task run for the workers: {message}"),
+                    ..template
+                };
+                let _ = tx.send(Msg::Log(entry));
+                let result =
+                    saker_engine::TaskRunResult::ended(task_run_id, StateType::Failed, None);
+                let _ = tx.send(Msg::Event(execution_id, Event::TaskRunResult(result)));
+            }
+        });
+        CancellationToken::new()
+    }
+
     /// The services of a worker attempt.
     fn run_services(&self) -> RunServices {
-        RunServices {
-            engine: self.rt.engine.clone(),
-            expr: self.rt.services.clone(),
-            kv: self.rt.kv.clone(),
-            storage: self.rt.files.clone(),
-            logs: Some(Arc::new(StoreLogSource(self.rt.store.clone()))),
-            // Replaced by the worker's own sink (it needs the task run's identity).
-            log_sink: Arc::new(saker_task::log::MemoryLogSink::new()),
-            clock: Arc::new(SystemClock),
-        }
+        self.rt.run_services()
     }
 
     fn arm_timer(&mut self, id: &ExecutionId, at: saker_core::Instant, timer: Timer) {

@@ -160,6 +160,9 @@ impl<S: Store> Service<S> {
         let hub = Arc::new(Hub::new());
         let mut driver = Driver::new(runtime.clone(), tx.clone(), rx, Some(hub.clone()));
         let recovered = driver.recover().await?;
+        if let Some(queue) = runtime.queue.clone() {
+            tokio::spawn(crate::queue::pump_reports(queue, tx.clone()));
+        }
         let task = tokio::spawn(async move {
             // A store failure on one event must not stop the server: report it and go on with
             // the next message (the failed event's execution is resumed at the next start).

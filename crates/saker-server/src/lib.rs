@@ -226,6 +226,7 @@ impl<S: Store> App<S> {
 fn api<S: Store>() -> Router<Shared<S>> {
     Router::new()
         .route("/configs", get(misc::configs))
+        .route("/workers", get(misc::workers::<S>))
         .route("/openapi.json", get(misc::openapi))
         .route("/plugins", get(misc::plugins))
         .route("/plugins/schemas/{kind}", get(misc::schema))

@@ -20,6 +20,19 @@ pub async fn health<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Va
     Ok(Json(json!({"status": "UP"})))
 }
 
+/// The live workers of the job queue (heartbeat within the last 90 s); empty when the server
+/// runs task runs itself. Saker's own endpoint (Kestra shows workers in its EE cluster pages).
+pub async fn workers<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Value>> {
+    let Some(queue) = app.service.runtime().queue() else {
+        return Ok(Json(json!([])));
+    };
+    let live = queue
+        .live_workers(std::time::Duration::from_secs(90))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!(live)))
+}
+
 /// What Kestra's UI bootstraps from.
 pub async fn configs() -> Json<Value> {
     Json(json!({

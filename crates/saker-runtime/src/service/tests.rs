@@ -359,3 +359,95 @@ async fn concurrency_limits_queue_cancel_or_fail() {
     }
     service.shutdown().await;
 }
+
+/// Attempts go through a queue to a worker loop (the same path as `saker server worker`):
+/// results and log lines come back, SECRET inputs are masked, a kill reaches the running
+/// process, and the queue is empty afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_attempts_run_on_queue_workers() {
+    use crate::queue::{JobQueue, MemoryQueue, WorkerConfig, run_worker};
+    let store = Arc::new(MemoryStore::new());
+    let queue = Arc::new(MemoryQueue::new());
+    let rt = runtime(store.clone())
+        .with_encryption_key(saker_expr::crypto::generate_key())
+        .with_queue(queue.clone());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(run_worker(
+        rt.clone(),
+        queue.clone(),
+        WorkerConfig::new(2),
+        stop.clone(),
+    ));
+    let (service, _) = Service::start(rt.clone()).await.unwrap();
+
+    let flow = stored_flow(
+        &store,
+        r#"
+id: queued
+namespace: svc
+inputs:
+  - id: pw
+    type: SECRET
+    defaults: password
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "my secret: {{ inputs.pw }}"
+  - id: use
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.pw | upper }}"
+"#,
+    )
+    .await;
+    let mut execution = new_execution(&flow);
+    execution.inputs = rt.resolve_inputs(&flow, &[]).unwrap();
+    let id = execution.id.clone();
+    service.submit(flow, execution).await.unwrap();
+    let done = wait_for(&store, &id, |e| e.state.current().is_terminated()).await;
+    assert_eq!(done.state.current(), StateType::Success);
+    assert_eq!(
+        done.task_run_list[1].outputs.as_ref().unwrap()["value"],
+        json!("PASSWORD")
+    );
+    let worker_id = done.task_run_list[1].attempts[0].worker_id.clone();
+    assert!(worker_id.is_some(), "the attempt names its worker");
+    let logs = store
+        .logs(&saker_storage::LogFilter::execution(id.as_str()))
+        .await
+        .unwrap();
+    assert!(
+        logs.iter().any(|l| l.message == "my secret: ********"),
+        "{logs:?}"
+    );
+
+    // A kill travels through the queue to the worker holding the job.
+    let sleepy = stored_flow(
+        &store,
+        "id: sleepy-shell\nnamespace: svc\ntasks:\n  - id: s\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - sleep 300\n",
+    )
+    .await;
+    let execution = new_execution(&sleepy);
+    let id = execution.id.clone();
+    service.submit(sleepy, execution).await.unwrap();
+    wait_for(&store, &id, |e| {
+        e.task_run_list
+            .first()
+            .is_some_and(|r| r.state.current() == StateType::Running)
+    })
+    .await;
+    service.control(&id, Control::Kill).await.unwrap();
+    let killed = wait_for(&store, &id, |e| e.state.current().is_terminated()).await;
+    assert_eq!(killed.state.current(), StateType::Killed);
+    // The worker's KILLED report may come after the execution ended: then the queue empties.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while queue.depth().await.unwrap() != (0, 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue keeps rows"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap().unwrap();
+    service.shutdown().await;
+}
