@@ -1,7 +1,8 @@
 //! The `saker` binary: flow tooling (`flow validate`, `flow schema`), local runs (`flow test`)
-//! and the server (`server local`).
+//! and the server (`server local`, `server standalone`, `server hash-password`).
 
 mod catalog;
+mod config;
 mod flow_cmd;
 mod server_cmd;
 mod test_cmd;
@@ -43,7 +44,8 @@ enum ServerCommand {
         /// The HTTP port.
         #[arg(long, default_value_t = 8080, env = "SAKER_PORT")]
         port: u16,
-        /// The address to listen on (loopback by default: there is no authentication yet).
+        /// The address to listen on (loopback by default: `server local` has no authentication;
+        /// use `server standalone` with `server.basic-auth` to expose a server).
         #[arg(long, default_value = "127.0.0.1", env = "SAKER_HOST")]
         host: String,
         /// Where data is kept.
@@ -52,6 +54,18 @@ enum ServerCommand {
         /// Largest request body accepted, in bytes (413 beyond).
         #[arg(long, default_value_t = saker_server::DEFAULT_MAX_BODY_BYTES, env = "SAKER_MAX_BODY_SIZE")]
         max_body_size: usize,
+    },
+    /// Everything in one process, configured by a YAML file (Kestra's keys without the
+    /// `kestra.` prefix) and SAKER_* environment overrides: see docs/configuration.md.
+    Standalone {
+        /// The configuration file; without it, the defaults and the environment apply.
+        #[arg(short = 'c', long = "config", value_name = "FILE", env = "SAKER_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print the argon2id hash of a password, for `server.basic-auth` (reads the first line of
+    /// stdin when no password is given, which keeps it out of the shell history).
+    HashPassword {
+        password: Option<String>,
     },
 }
 
@@ -148,5 +162,11 @@ fn main() -> ExitCode {
             data_dir,
             max_body_bytes: max_body_size,
         }),
+        Command::Server {
+            command: ServerCommand::Standalone { config },
+        } => server_cmd::standalone(config),
+        Command::Server {
+            command: ServerCommand::HashPassword { password },
+        } => server_cmd::hash_password(password),
     }
 }

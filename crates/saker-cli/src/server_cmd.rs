@@ -1,7 +1,12 @@
-//! `saker server local`: everything in one process, data under `./data` of the working
-//! directory (as Kestra's `server local`): internal storage in `./data/storage`, the store
-//! (flows, executions, logs, triggers) and the KV store in the SQLite file `./data/saker.db`.
+//! `saker server local` and `saker server standalone`: everything in one process.
+//!
+//! Both end in [`serve`] with [`Settings`]: `local` builds them from its flags (data under
+//! `./data` of the working directory, as Kestra's `server local`), `standalone` from a YAML
+//! configuration file with environment overrides ([`crate::config`]). By default internal
+//! storage is `<data>/storage` and the store (flows, executions, logs, triggers) and the KV
+//! store live in the SQLite file `<data>/saker.db`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,9 +15,11 @@ use saker_runtime::Runtime;
 use saker_runtime::host::Secrets;
 use saker_runtime::service::Service;
 use saker_server::{App, ServerConfig};
-use saker_storage::LocalStorage;
+use saker_storage::{FileStore, StorageConfig};
 use saker_store_sql::SqliteStore;
 use saker_task::KvStore;
+
+use crate::config::{self, Settings};
 
 /// The arguments of `saker server local`.
 pub(crate) struct LocalArgs {
@@ -26,12 +33,20 @@ pub(crate) struct LocalArgs {
 const ENCRYPTION_KEY_VAR: &str = "SAKER_ENCRYPTION_KEY";
 
 /// The stores of a server, built in one place: one SQLite file holds the store and the KV
-/// store, so a restart on the same data directory finds everything again.
-async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
+/// store, so a restart on the same data directory finds everything again. `url` is the
+/// configured `database.url` (`None`: `<data_dir>/saker.db`).
+async fn open_stores(
+    data_dir: &Path,
+    url: Option<&str>,
+) -> Result<(Arc<SqliteStore>, Arc<dyn KvStore>), String> {
+    let path = match url {
+        Some(url) => config::sqlite_path(url)?,
+        None => data_dir.join("saker.db"),
+    };
     let store = Arc::new(
-        SqliteStore::open(data_dir.join("saker.db"))
+        SqliteStore::open(&path)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?,
     );
     let kv: Arc<dyn KvStore> = store.clone();
     Ok((store, kv))
@@ -39,9 +54,9 @@ async fn open_stores(data_dir: &Path) -> Result<(Arc<SqliteStore>, Arc<dyn KvSto
 
 /// The configured key, else one kept in the data directory so encrypted values stay readable
 /// across restarts.
-fn encryption_key(data_dir: &Path) -> Result<String, String> {
-    if let Ok(key) = std::env::var(ENCRYPTION_KEY_VAR) {
-        saker_expr::crypto::key_bytes(&key).map_err(|e| format!("{ENCRYPTION_KEY_VAR}: {e}"))?;
+fn encryption_key(configured: Option<String>, data_dir: &Path) -> Result<String, String> {
+    if let Some(key) = configured {
+        saker_expr::crypto::key_bytes(&key).map_err(|e| format!("encryption key: {e}"))?;
         return Ok(key);
     }
     let path = data_dir.join("encryption.key");
@@ -56,7 +71,99 @@ fn encryption_key(data_dir: &Path) -> Result<String, String> {
     }
 }
 
+fn env_vars() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+/// `server local`: flags (and their environment variables), plus the runtime's variables.
 pub(crate) fn local(args: LocalArgs) -> ExitCode {
+    let vars = env_vars();
+    let settings = (|| -> Result<Settings, String> {
+        let max_output_size = match vars.get("SAKER_MAX_OUTPUT_SIZE") {
+            Some(text) => {
+                saker_runtime::parse_size(text).map_err(|e| format!("SAKER_MAX_OUTPUT_SIZE: {e}"))?
+            }
+            None => config::DEFAULT_MAX_OUTPUT_SIZE,
+        };
+        let storage = StorageConfig::from_vars(vars.clone()).map_err(|e| e.to_string())?;
+        Ok(Settings {
+            host: args.host,
+            port: args.port,
+            data_dir: args.data_dir,
+            max_body_bytes: args.max_body_bytes,
+            termination_grace_period: saker_server::DEFAULT_TERMINATION_GRACE_PERIOD,
+            auth: None,
+            database_url: None,
+            storage,
+            encryption_key: vars.get(ENCRYPTION_KEY_VAR).cloned(),
+            secrets: BTreeMap::new(),
+            globals: serde_json::Map::new(),
+            templates_enabled: vars
+                .get("SAKER_TEMPLATES_ENABLED")
+                .is_some_and(|v| v == "true"),
+            max_output_size,
+        })
+    })();
+    match settings {
+        Ok(settings) => run(settings),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `server standalone --config FILE`: the file, overridden by SAKER_* variables.
+pub(crate) fn standalone(config_file: Option<PathBuf>) -> ExitCode {
+    let vars = env_vars();
+    let loaded = match &config_file {
+        Some(path) => config::load(path, &vars),
+        None => config::parse("(no configuration file)", "", &vars),
+    };
+    match loaded {
+        Ok((settings, warnings)) => {
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            run(settings)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `server hash-password`: the argon2id PHC string of a password (argument or first stdin line).
+pub(crate) fn hash_password(password: Option<String>) -> ExitCode {
+    let password = match password {
+        Some(password) => password,
+        None => {
+            let mut line = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut line) {
+                eprintln!("error: cannot read the password: {e}");
+                return ExitCode::FAILURE;
+            }
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.is_empty() {
+        eprintln!("error: empty password");
+        return ExitCode::FAILURE;
+    }
+    match saker_server::auth::hash_password(&password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(settings: Settings) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,7 +174,7 @@ pub(crate) fn local(args: LocalArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -76,19 +183,62 @@ pub(crate) fn local(args: LocalArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: LocalArgs) -> Result<(), String> {
-    let storage_dir = args.data_dir.join("storage");
-    std::fs::create_dir_all(&storage_dir)
-        .map_err(|e| format!("cannot create {}: {e}", storage_dir.display()))?;
-    let (store, kv) = open_stores(&args.data_dir).await?;
-    let (secrets, warnings) = Secrets::from_env();
+/// The basic-auth users, plain passwords hashed now (the configuration warned about them).
+fn basic_auth(settings: &Settings) -> Result<Option<Arc<saker_server::auth::BasicAuth>>, String> {
+    let Some(auth) = &settings.auth else {
+        return Ok(None);
+    };
+    let mut users = Vec::new();
+    for (username, password) in &auth.users {
+        let password_hash = if saker_server::auth::is_hash(password) {
+            password.clone()
+        } else {
+            saker_server::auth::hash_password(password)?
+        };
+        users.push(saker_server::auth::User {
+            username: username.clone(),
+            password_hash,
+        });
+    }
+    saker_server::auth::BasicAuth::new(auth.realm.clone(), users)
+        .map(|auth| Some(Arc::new(auth)))
+}
+
+/// Starts the server described by `settings` and serves until SIGTERM/SIGINT.
+async fn serve(settings: Settings) -> Result<(), String> {
+    let data_dir = &settings.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let files: Arc<dyn FileStore> = match &settings.storage {
+        Some(storage) => storage.open().map_err(|e| format!("internal storage: {e}"))?,
+        None => {
+            let storage_dir = data_dir.join("storage");
+            std::fs::create_dir_all(&storage_dir)
+                .map_err(|e| format!("cannot create {}: {e}", storage_dir.display()))?;
+            Arc::new(saker_storage::LocalStorage::new(&storage_dir))
+        }
+    };
+    let auth = basic_auth(&settings)?;
+    let (store, kv) = open_stores(data_dir, settings.database_url.as_deref()).await?;
+    // Configured secrets first: a SECRET_/SAKER_SECRET_ variable of the same key wins.
+    let configured = settings
+        .secrets
+        .iter()
+        .map(|(key, value)| (format!("SAKER_SECRET_{key}"), value.clone()));
+    let (secrets, warnings) = Secrets::from_vars(configured.chain(std::env::vars()));
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    let rt = Runtime::new(store, Arc::new(LocalStorage::new(&storage_dir)), kv)
+    let mut rt = Runtime::new(store, files, kv)
         .with_secrets(secrets)
-        .with_encryption_key(encryption_key(&args.data_dir)?)
-        .with_envs(saker_runtime::envs_from_vars(std::env::vars()));
+        .with_encryption_key(encryption_key(settings.encryption_key.clone(), data_dir)?)
+        .with_envs(saker_runtime::envs_from_vars(std::env::vars()))
+        .with_globals(settings.globals.clone())
+        .with_max_output_size(settings.max_output_size);
+    if settings.templates_enabled {
+        // Templates come from the stored flows shaped like templates (as `flow test --flows`).
+        rt = rt.with_templates(Vec::new());
+    }
     let (service, recovered) = Service::start(rt)
         .await
         .map_err(|e| format!("cannot resume unfinished executions: {e}"))?;
@@ -98,25 +248,28 @@ async fn serve(args: LocalArgs) -> Result<(), String> {
     let app = App::new(
         service,
         ServerConfig {
-            max_body_bytes: args.max_body_bytes,
+            max_body_bytes: settings.max_body_bytes,
+            auth: auth.clone(),
+            termination_grace_period: settings.termination_grace_period,
         },
     );
-    let address = format!("{}:{}", args.host, args.port);
+    let address = format!("{}:{}", settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    if !local.ip().is_loopback() {
+    if auth.is_none() && !local.ip().is_loopback() {
         eprintln!(
             "WARNING: listening on {local} without authentication: anyone who can reach this \
-             address can run flows"
+             address can run flows (configure server.basic-auth)"
         );
     }
     eprintln!(
-        "Saker server listening on http://{local} (data in {})",
-        args.data_dir.display()
+        "Saker server listening on http://{local} (data in {}{})",
+        data_dir.display(),
+        if auth.is_some() { ", basic auth on" } else { "" }
     );
     saker_server::serve(app, listener, shutdown_signal())
         .await
@@ -147,4 +300,5 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+    eprintln!("stopping: no new requests; waiting for running requests and task attempts");
 }

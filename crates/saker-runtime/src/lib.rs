@@ -114,6 +114,7 @@ impl<S: Store> Runtime<S> {
         let services = Arc::new(HostServices {
             secrets: Secrets::default(),
             envs: JsonMap::new(),
+            globals: JsonMap::new(),
             kv: kv.clone(),
             files: files.clone(),
             encryption_key: None,
@@ -148,6 +149,16 @@ impl<S: Store> Runtime<S> {
     pub fn with_envs(mut self, envs: JsonMap) -> Self {
         self.services = Arc::new(HostServices {
             envs,
+            ..(*self.services).clone()
+        });
+        self
+    }
+
+    /// The `globals` variable (Kestra's `kestra.variables.globals`).
+    #[must_use]
+    pub fn with_globals(mut self, globals: JsonMap) -> Self {
+        self.services = Arc::new(HostServices {
+            globals,
             ..(*self.services).clone()
         });
         self
@@ -330,6 +341,9 @@ pub(crate) struct Driver<S: Store> {
     /// A log line or command taken from the channel while batching events, handled once the
     /// events before it are.
     held: Option<Msg>,
+    /// A graceful stop waits for the running attempts: no dispatch any more.
+    draining: Option<tokio::sync::oneshot::Sender<()>>,
+    draining_done: bool,
 }
 
 impl<S: Store> Driver<S> {
@@ -354,6 +368,8 @@ impl<S: Store> Driver<S> {
             queued: HashMap::new(),
             error_logs: std::sync::Mutex::default(),
             held: None,
+            draining: None,
+            draining_done: false,
         }
     }
 
@@ -422,6 +438,8 @@ impl<S: Store> Driver<S> {
             }
             if self.hub.is_some() {
                 self.evict_ended();
+                self.drained();
+                self.refresh_stats();
             } else if !self.in_flight() && self.rx.is_empty() {
                 // Nothing can ever arrive: every execution ended (afterExecution tasks run after
                 // the end, so an ended execution may still have workers) or waits for a human.
@@ -672,6 +690,10 @@ impl<S: Store> Driver<S> {
     }
 
     fn dispatch(&mut self, id: &ExecutionId, task_run_id: TaskRunId, task_id: &str) {
+        if self.is_draining() {
+            // Stopping: the run stays unfinished in the store and is dispatched at next start.
+            return;
+        }
         let Some(live) = self.lives.get(id) else {
             return;
         };

@@ -21,7 +21,8 @@ pub async fn health<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Va
 }
 
 /// What Kestra's UI bootstraps from.
-pub async fn configs() -> Json<Value> {
+pub async fn configs<S: Store>(State(app): State<Shared<S>>) -> Json<Value> {
+    let basic_auth = app.config.auth.is_some();
     Json(json!({
         "uuid": "saker",
         "version": env!("CARGO_PKG_VERSION"),
@@ -29,8 +30,8 @@ pub async fn configs() -> Json<Value> {
         "isTaskRunEnabled": false,
         "isAnonymousUsageEnabled": false,
         "isTemplateEnabled": false,
-        "isBasicAuthEnabled": false,
-        "isBasicAuthInitialized": false,
+        "isBasicAuthEnabled": basic_auth,
+        "isBasicAuthInitialized": basic_auth,
         "systemNamespace": "system",
         "hiddenLabelsPrefixes": [],
         "preview": {"initial": 100, "max": 5000},

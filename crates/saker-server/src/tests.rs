@@ -522,6 +522,7 @@ async fn pause_resume_kill_and_restart_over_http() {
 async fn errors_have_kestras_shape() {
     let api = api_with(ServerConfig {
         max_body_bytes: 1024,
+        ..ServerConfig::default()
     })
     .await;
     let (status, error) = api
