@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use saker_storage::StorageConfig;
 use saker_storage::S3Config;
+use saker_storage::StorageConfig;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -85,7 +85,11 @@ const LEAVES: &[(&str, Kind, &[&str])] = &[
     ("storage.s3.session-token", Kind::Text, &[]),
     ("storage.s3.path-style", Kind::Bool, &[]),
     ("storage.s3.prefix", Kind::Text, &[]),
-    ("encryption.secret-key", Kind::Text, &["SAKER_ENCRYPTION_KEY"]),
+    (
+        "encryption.secret-key",
+        Kind::Text,
+        &["SAKER_ENCRYPTION_KEY"],
+    ),
     ("templates.enabled", Kind::Bool, &[]),
     ("max-output-size", Kind::Text, &[]),
 ];
@@ -249,7 +253,9 @@ impl<'de> Deserialize<'de> for Period {
         let text = String::deserialize(deserializer).map_err(|_| {
             serde::de::Error::custom("expected a duration such as PT5M, 30s, 5m or 1h")
         })?;
-        parse_period(&text).map(Period).map_err(serde::de::Error::custom)
+        parse_period(&text)
+            .map(Period)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -309,7 +315,35 @@ pub(crate) fn parse(
             });
         }
     };
-    resolve(file, config)
+    resolve(file, config).map_err(|(path, message)| match key_line(text, path) {
+        Some(line) => format!("{file}:{line}: {path}: {message}"),
+        None => format!("{file}: {path}: {message}"),
+    })
+}
+
+/// The line of a block-style key path (`server.basic-auth`) in the file, for messages about
+/// keys that parsed but do not make sense together.
+fn key_line(text: &str, path: &str) -> Option<usize> {
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let Some((key, _)) = trimmed.split_once(':') else {
+            continue;
+        };
+        if key.is_empty() || key.starts_with('#') || key.starts_with('-') || key.contains(' ') {
+            continue;
+        }
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key));
+        let joined: Vec<&str> = stack.iter().map(|(_, k)| *k).collect();
+        if joined.join(".") == path {
+            return Some(index + 1);
+        }
+    }
+    None
 }
 
 /// The file as a JSON tree (an empty file is an empty configuration).
@@ -326,7 +360,20 @@ fn parse_tree(file: &str, text: &str) -> Result<Map<String, Value>, String> {
         Ok(_) => Err(format!(
             "{file}:1:1: the configuration must be a mapping of keys"
         )),
-        Err(error) => Err(format!("{file}: {error}")),
+        Err(error) => Err(match error.location() {
+            Some(at) => format!(
+                "{file}:{}:{}: {}",
+                at.line(),
+                at.column(),
+                error
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+            ),
+            None => format!("{file}: {error}"),
+        }),
     }
 }
 
@@ -339,7 +386,9 @@ fn locate(text: &str) -> Option<(usize, usize)> {
 
 /// Adds a hint to serde's unknown-field message for Kestra's own layout.
 fn hint(message: &str) -> String {
-    if message.starts_with("unknown field `kestra`") || message.starts_with("unknown field `datasources`") {
+    if message.starts_with("unknown field `kestra`")
+        || message.starts_with("unknown field `datasources`")
+    {
         format!(
             "{message} (Saker's keys are Kestra's without the `kestra.` prefix: see \
              docs/migrating-from-kestra.md)"
@@ -402,7 +451,11 @@ fn set_path(tree: &mut Map<String, Value>, path: &str, value: Value) -> Result<(
     Ok(())
 }
 
-fn resolve(file: &str, config: FileConfig) -> Result<(Settings, Vec<String>), String> {
+/// The settings of a parsed file; an error names the key path it is about.
+fn resolve(
+    file: &str,
+    config: FileConfig,
+) -> Result<(Settings, Vec<String>), (&'static str, String)> {
     let mut warnings = Vec::new();
     let server = config.server;
     let auth = match server.basic_auth {
@@ -412,27 +465,26 @@ fn resolve(file: &str, config: FileConfig) -> Result<(Settings, Vec<String>), St
                 (Some(username), Some(password)) => users.push((username, password)),
                 (None, None) => {}
                 _ => {
-                    return Err(format!(
-                        "{file}: server.basic-auth: username and password go together"
+                    return Err((
+                        "server.basic-auth",
+                        "username and password go together".to_owned(),
                     ));
                 }
             }
             users.extend(section.users.into_iter().map(|u| (u.username, u.password)));
             if users.is_empty() {
-                return Err(format!(
-                    "{file}: server.basic-auth is enabled but names no user (username and \
-                     password, or users)"
+                return Err((
+                    "server.basic-auth",
+                    "enabled but names no user (username and password, or users)".to_owned(),
                 ));
             }
             for (username, password) in &users {
                 if username.is_empty() || password.is_empty() {
-                    return Err(format!(
-                        "{file}: server.basic-auth: empty username or password"
-                    ));
+                    return Err(("server.basic-auth", "empty username or password".to_owned()));
                 }
                 if saker_server::auth::is_hash(password) {
                     saker_server::auth::check_hash(password)
-                        .map_err(|e| format!("{file}: server.basic-auth user '{username}': {e}"))?;
+                        .map_err(|e| ("server.basic-auth", format!("user '{username}': {e}")))?;
                 } else {
                     warnings.push(format!(
                         "the password of user '{username}' is in plain text in {file}: store an \
@@ -461,9 +513,8 @@ fn resolve(file: &str, config: FileConfig) -> Result<(Settings, Vec<String>), St
             s3,
             ..
         }) => {
-            let s3 = s3.ok_or_else(|| {
-                format!("{file}: storage.type is s3 but storage.s3 (bucket…) is missing")
-            })?;
+            let s3 =
+                s3.ok_or_else(|| ("storage.type", "s3 needs storage.s3 (bucket, …)".to_owned()))?;
             Some(StorageConfig::S3(S3Config {
                 bucket: s3.bucket,
                 region: s3.region,
@@ -477,11 +528,10 @@ fn resolve(file: &str, config: FileConfig) -> Result<(Settings, Vec<String>), St
         }
     };
     if let Some(key) = &config.encryption.secret_key {
-        saker_expr::crypto::key_bytes(key)
-            .map_err(|e| format!("{file}: encryption.secret-key: {e}"))?;
+        saker_expr::crypto::key_bytes(key).map_err(|e| ("encryption.secret-key", e.to_string()))?;
     }
     if let Some(url) = &config.database.url {
-        check_database_url(url).map_err(|e| format!("{file}: database.url: {e}"))?;
+        check_database_url(url).map_err(|e| ("database.url", e))?;
     }
     let settings = Settings {
         host: server.host.unwrap_or_else(|| DEFAULT_HOST.to_owned()),
@@ -665,7 +715,10 @@ max-output-size: 2MB
         let env = vars(&[("SAKER_HOST", "alias"), ("SAKER_SERVER_HOST", "canonical")]);
         let (settings, _) = parse("saker.yml", "", &env).unwrap();
         assert_eq!(settings.host, "canonical");
-        assert_eq!(env_name("server.max-body-size"), "SAKER_SERVER_MAX_BODY_SIZE");
+        assert_eq!(
+            env_name("server.max-body-size"),
+            "SAKER_SERVER_MAX_BODY_SIZE"
+        );
     }
 
     #[test]
@@ -741,8 +794,14 @@ max-output-size: 2MB
 
     #[test]
     fn database_urls() {
-        assert_eq!(sqlite_path("sqlite:data/x.db").unwrap(), PathBuf::from("data/x.db"));
-        assert_eq!(sqlite_path("sqlite:///abs/x.db").unwrap(), PathBuf::from("/abs/x.db"));
+        assert_eq!(
+            sqlite_path("sqlite:data/x.db").unwrap(),
+            PathBuf::from("data/x.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///abs/x.db").unwrap(),
+            PathBuf::from("/abs/x.db")
+        );
         assert!(sqlite_path("sqlite:").is_err());
         assert!(sqlite_path("postgres://localhost/saker").is_err());
     }

@@ -59,14 +59,17 @@ enum ServerCommand {
     /// `kestra.` prefix) and SAKER_* environment overrides: see docs/configuration.md.
     Standalone {
         /// The configuration file; without it, the defaults and the environment apply.
-        #[arg(short = 'c', long = "config", value_name = "FILE", env = "SAKER_CONFIG")]
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "SAKER_CONFIG"
+        )]
         config: Option<PathBuf>,
     },
     /// Print the argon2id hash of a password, for `server.basic-auth` (reads the first line of
     /// stdin when no password is given, which keeps it out of the shell history).
-    HashPassword {
-        password: Option<String>,
-    },
+    HashPassword { password: Option<String> },
 }
 
 #[derive(Subcommand)]

@@ -80,9 +80,8 @@ pub(crate) fn local(args: LocalArgs) -> ExitCode {
     let vars = env_vars();
     let settings = (|| -> Result<Settings, String> {
         let max_output_size = match vars.get("SAKER_MAX_OUTPUT_SIZE") {
-            Some(text) => {
-                saker_runtime::parse_size(text).map_err(|e| format!("SAKER_MAX_OUTPUT_SIZE: {e}"))?
-            }
+            Some(text) => saker_runtime::parse_size(text)
+                .map_err(|e| format!("SAKER_MAX_OUTPUT_SIZE: {e}"))?,
             None => config::DEFAULT_MAX_OUTPUT_SIZE,
         };
         let storage = StorageConfig::from_vars(vars.clone()).map_err(|e| e.to_string())?;
@@ -200,8 +199,29 @@ fn basic_auth(settings: &Settings) -> Result<Option<Arc<saker_server::auth::Basi
             password_hash,
         });
     }
-    saker_server::auth::BasicAuth::new(auth.realm.clone(), users)
-        .map(|auth| Some(Arc::new(auth)))
+    saker_server::auth::BasicAuth::new(auth.realm.clone(), users).map(|auth| Some(Arc::new(auth)))
+}
+
+/// Legacy templates (`templates.enabled`): the stored flows shaped like templates (only `id`,
+/// `namespace`, `description`, `tasks`, `errors`), as `flow test --flows` reads them; read at
+/// start.
+async fn stored_templates(
+    store: &Arc<SqliteStore>,
+) -> Result<Vec<saker_flow::template::Template>, String> {
+    use saker_storage::Store as _;
+    let records = store
+        .list_flows(None)
+        .await
+        .map_err(|e| format!("cannot list the flows: {e}"))?;
+    let mut templates = Vec::new();
+    for record in records.iter().filter(|r| !r.deleted) {
+        if let Ok(flow) =
+            saker_flow::parse_and_validate(&record.source, None, saker_tasks::registry())
+        {
+            templates.extend(saker_flow::template::Template::from_flow(&flow));
+        }
+    }
+    Ok(templates)
 }
 
 /// Starts the server described by `settings` and serves until SIGTERM/SIGINT.
@@ -210,7 +230,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let files: Arc<dyn FileStore> = match &settings.storage {
-        Some(storage) => storage.open().map_err(|e| format!("internal storage: {e}"))?,
+        Some(storage) => storage
+            .open()
+            .map_err(|e| format!("internal storage: {e}"))?,
         None => {
             let storage_dir = data_dir.join("storage");
             std::fs::create_dir_all(&storage_dir)
@@ -236,8 +258,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .with_globals(settings.globals.clone())
         .with_max_output_size(settings.max_output_size);
     if settings.templates_enabled {
-        // Templates come from the stored flows shaped like templates (as `flow test --flows`).
-        rt = rt.with_templates(Vec::new());
+        let templates = stored_templates(rt.store()).await?;
+        rt = rt.with_templates(templates);
     }
     let (service, recovered) = Service::start(rt)
         .await
@@ -269,7 +291,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
     eprintln!(
         "Saker server listening on http://{local} (data in {}{})",
         data_dir.display(),
-        if auth.is_some() { ", basic auth on" } else { "" }
+        if auth.is_some() {
+            ", basic auth on"
+        } else {
+            ""
+        }
     );
     saker_server::serve(app, listener, shutdown_signal())
         .await

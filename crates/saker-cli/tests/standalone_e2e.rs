@@ -29,10 +29,7 @@ impl Server {
     /// SIGTERM, then the exit status and what the server printed.
     fn terminate(&mut self) -> (Option<i32>, String) {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
         let deadline = Instant::now() + Duration::from_secs(120);
         let status = loop {
@@ -124,6 +121,11 @@ fn start(dir: &Path, env: &[(&str, String)]) -> Server {
     }
 }
 
+async fn json(response: reqwest::Response) -> Value {
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -139,7 +141,7 @@ async fn get_json(server: &Server, path: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{path}");
-    response.json().await.unwrap()
+    json(response).await
 }
 
 async fn create_flow(server: &Server, yaml: &str) {
@@ -177,7 +179,10 @@ secrets:
     std::fs::write(dir.path().join("saker.yml"), config).unwrap();
     let port = free_port().to_string();
     let server = start(dir.path(), &[("SAKER_SERVER_PORT", port)]);
-    assert!(dir.path().join("state/saker.db").is_file(), "data-dir holds the store");
+    assert!(
+        dir.path().join("state/saker.db").is_file(),
+        "data-dir holds the store"
+    );
 
     // Open routes answer without credentials.
     for path in ["/ping", "/health"] {
@@ -189,7 +194,11 @@ secrets:
         assert_eq!(response.status(), 200, "{path}");
     }
     // Everything else wants them.
-    for (user, password) in [(None, None), (Some(USER), Some("wrong")), (Some("x"), Some(PASSWORD))] {
+    for (user, password) in [
+        (None, None),
+        (Some(USER), Some("wrong")),
+        (Some("x"), Some(PASSWORD)),
+    ] {
         let mut request = client().get(format!("{}/api/v1/flows/search", server.base));
         if let Some(user) = user {
             request = request.basic_auth(user, password);
@@ -200,7 +209,7 @@ secrets:
             response.headers()["www-authenticate"],
             "Basic realm=\"Saker\""
         );
-        let body: Value = response.json().await.unwrap();
+        let body: Value = json(response).await;
         assert_eq!(
             body["message"],
             json!("Unauthorized: missing or invalid credentials")
@@ -218,14 +227,21 @@ secrets:
     )
     .await;
     let response = client()
-        .post(format!("{}/api/v1/executions/ops/conf?wait=true", server.base))
+        .post(format!(
+            "{}/api/v1/executions/ops/conf?wait=true",
+            server.base
+        ))
         .basic_auth(USER, Some(PASSWORD))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let execution: Value = response.json().await.unwrap();
-    assert_eq!(execution["state"]["current"], json!("SUCCESS"), "{execution}");
+    let execution: Value = json(response).await;
+    assert_eq!(
+        execution["state"]["current"],
+        json!("SUCCESS"),
+        "{execution}"
+    );
     assert_eq!(
         execution["taskRunList"][0]["outputs"]["value"],
         json!("eu-west 11")
@@ -266,7 +282,11 @@ secrets:
 fn a_bad_configuration_is_reported_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("saker.yml");
-    std::fs::write(&file, "server:\n  port: 8080\n  basic-auth:\n    usename: admin\n").unwrap();
+    std::fs::write(
+        &file,
+        "server:\n  port: 8080\n  basic-auth:\n    usename: admin\n",
+    )
+    .unwrap();
     let out = saker()
         .args(["server", "standalone", "--config"])
         .arg(&file)
@@ -275,7 +295,10 @@ fn a_bad_configuration_is_reported_with_its_line() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("{}:4:5: server.basic-auth.usename: unknown field `usename`", file.display())),
+        stderr.contains(&format!(
+            "{}:4:5: server.basic-auth.usename: unknown field `usename`",
+            file.display()
+        )),
         "{stderr}"
     );
     let out = saker()
@@ -336,7 +359,7 @@ tasks:
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let execution: Value = response.json().await.unwrap();
+    let execution: Value = json(response).await;
     let id = execution["id"].as_str().unwrap().to_owned();
     // The task is running once its process wrote the marker.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -346,7 +369,13 @@ tasks:
     }
     // SIGTERM while it runs; the server must wait for it, so it is still alive until released.
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let log = std::fs::read_to_string(&server.stderr).unwrap_or_default();
@@ -361,10 +390,7 @@ tasks:
         std::thread::sleep(Duration::from_millis(20));
     }
     // No new request is served meanwhile.
-    let refused = client()
-        .get(format!("{}/ping", server.base))
-        .send()
-        .await;
+    let refused = client().get(format!("{}/ping", server.base)).send().await;
     assert!(refused.is_err(), "the listener is closed while draining");
     std::fs::write(&release, "").unwrap();
     let (code, log) = server.terminate_wait();
@@ -390,7 +416,11 @@ tasks:
     let runs = execution["taskRunList"].as_array().unwrap();
     assert_eq!(runs.len(), 2, "{execution}");
     assert_eq!(runs[0]["taskId"], json!("long"));
-    assert_eq!(runs[0]["attempts"].as_array().unwrap().len(), 1, "{execution}");
+    assert_eq!(
+        runs[0]["attempts"].as_array().unwrap().len(),
+        1,
+        "{execution}"
+    );
     assert_eq!(runs[1]["outputs"]["value"], json!("done"));
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),

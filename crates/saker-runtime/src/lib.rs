@@ -209,6 +209,11 @@ impl<S: Store> Runtime<S> {
         &self.store
     }
 
+    /// The legacy templates; `None`: templates are disabled.
+    pub fn templates(&self) -> Option<&[saker_flow::template::Template]> {
+        self.templates.as_deref().map(|t| &t[..])
+    }
+
     /// Internal storage.
     pub fn files(&self) -> &Arc<dyn FileStore> {
         &self.files

@@ -185,7 +185,10 @@ pub fn is_open(path: &str) -> bool {
 
 /// The middleware: passes open paths and authenticated requests, answers 401 otherwise.
 pub async fn require(auth: Arc<BasicAuth>, request: Request, next: Next) -> Response {
-    if is_open(request.uri().path()) || auth.allows(request.headers().get(header::AUTHORIZATION)).await
+    if is_open(request.uri().path())
+        || auth
+            .allows(request.headers().get(header::AUTHORIZATION))
+            .await
     {
         return next.run(request).await;
     }
@@ -193,9 +196,11 @@ pub async fn require(auth: Arc<BasicAuth>, request: Request, next: Next) -> Resp
 }
 
 fn unauthorized(realm: &str) -> Response {
-    let mut response =
-        ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized: missing or invalid credentials")
-            .into_response();
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized: missing or invalid credentials",
+    )
+    .into_response();
     let challenge = format!("Basic realm=\"{}\"", realm.replace('"', "'"));
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
@@ -210,7 +215,8 @@ mod tests {
     use super::*;
 
     fn basic(user: &str, password: &str) -> HeaderValue {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
     }
 

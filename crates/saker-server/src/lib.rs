@@ -227,6 +227,9 @@ impl<S: Store> App<S> {
             )));
         };
         flow.revision = Some(record.revision);
+        // Template tasks include the server's templates (or fail with Kestra's message when
+        // templates are disabled), as the runtime does for the flows it loads itself.
+        saker_flow::template::expand_templates(&mut flow, self.service.runtime().templates());
         let entry = (Arc::new(flow), Arc::new(ignored));
         if let Ok(mut flows) = self.flows.lock() {
             flows.insert(key, entry.clone());

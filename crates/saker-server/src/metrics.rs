@@ -31,7 +31,9 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use saker_core::{Execution, StateType};
 use saker_storage::Store;
 use tokio::sync::broadcast::error::RecvError;
@@ -42,8 +44,7 @@ const METADATA: Metadata<'static> = Metadata::new("saker", Level::INFO, Some("sa
 
 /// Bucket bounds of every `_seconds` histogram: from 5 ms to an hour.
 const SECONDS_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
-    3600.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
 pub const EXECUTION_STARTED: &str = "kestra_executor_execution_started_count_total";
@@ -87,7 +88,10 @@ impl Metrics {
         let counters = [
             (EXECUTION_STARTED, "Executions created"),
             (EXECUTION_ENDED, "Executions ended, by final state"),
-            (TASKRUN_ENDED, "Task runs ended, by task type and final state"),
+            (
+                TASKRUN_ENDED,
+                "Task runs ended, by task type and final state",
+            ),
         ];
         for (name, help) in counters {
             self.recorder
@@ -164,7 +168,10 @@ pub async fn render<S: Store>(State(app): State<Shared<S>>) -> Response {
     metrics.gauge(EXECUTIONS_RUNNING, stats.running.load(Ordering::Relaxed));
     metrics.gauge(EXECUTIONS_QUEUED, stats.queued.load(Ordering::Relaxed));
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics.render(),
     )
         .into_response()
@@ -172,7 +179,11 @@ pub async fn render<S: Store>(State(app): State<Shared<S>>) -> Response {
 
 /// Middleware timing every request by route template (unmatched paths share one label, so a
 /// scan of random URLs cannot blow up the series count).
-pub async fn track<S: Store>(State(app): State<Shared<S>>, request: Request, next: Next) -> Response {
+pub async fn track<S: Store>(
+    State(app): State<Shared<S>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let method = request.method().as_str().to_owned();
     let uri = request
@@ -247,7 +258,10 @@ async fn observe_execution<S: Store>(
     // Runs and an end are only counted against a known previous state: an execution first seen
     // mid-way (resumed at start) is counted from its next change on.
     let known = previous.is_some() || fresh;
-    let mut runs = previous.as_ref().map(|p| p.runs.clone()).unwrap_or_default();
+    let mut runs = previous
+        .as_ref()
+        .map(|p| p.runs.clone())
+        .unwrap_or_default();
     let mut flow = None;
     for run in &execution.task_run_list {
         let run_state = run.state.current();

@@ -14,10 +14,43 @@ pub async fn ping() -> &'static str {
     "pong"
 }
 
-/// `{"status": "UP"}` once the store answers.
-pub async fn health<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Value>> {
-    app.store().list_flows(Some("\u{0}health")).await?;
-    Ok(Json(json!({"status": "UP"})))
+/// Micronaut's health shape: `{"status": "UP", "details": {component: {"status", ...}}}`;
+/// 503 with `DOWN` when the store does not answer or the server is stopping.
+pub async fn health<S: Store>(State(app): State<Shared<S>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let store = match app.store().list_flows(Some("\u{0}health")).await {
+        Ok(_) => json!({"status": "UP"}),
+        Err(e) => json!({"status": "DOWN", "details": {"error": e.to_string()}}),
+    };
+    let stats = app.service.stats();
+    let stopping = app.stopping.is_cancelled();
+    let running = if stopping { "DOWN" } else { "UP" };
+    let executor = json!({
+        "status": running,
+        "details": {
+            "runningExecutions": stats.running.load(Ordering::Relaxed),
+            "queuedExecutions": stats.queued.load(Ordering::Relaxed),
+            "runningTaskAttempts": stats.workers.load(Ordering::Relaxed),
+            "queueDepth": stats.backlog.load(Ordering::Relaxed),
+        },
+    });
+    let up = store["status"] == "UP" && !stopping;
+    let body = json!({
+        "name": "saker",
+        "status": if up { "UP" } else { "DOWN" },
+        "details": {
+            "store": store,
+            "executor": executor,
+            "scheduler": {"status": running},
+        },
+    });
+    let status = if up {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// What Kestra's UI bootstraps from.

@@ -574,7 +574,10 @@ async fn errors_have_kestras_shape() {
         (StatusCode::OK, b"pong".as_slice())
     );
     let (status, health) = api.json(Method::GET, "/health", Body::empty(), None).await;
-    assert_eq!((status, health), (StatusCode::OK, json!({"status": "UP"})));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], json!("UP"));
+    assert_eq!(health["details"]["store"], json!({"status": "UP"}));
+    assert_eq!(health["details"]["executor"]["status"], json!("UP"));
     let (status, configs) = api
         .json(Method::GET, "/api/v1/configs", Body::empty(), None)
         .await;

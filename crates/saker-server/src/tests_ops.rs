@@ -204,7 +204,12 @@ async fn metrics_count_executions_task_runs_and_requests() {
     assert_eq!(status, StatusCode::OK);
     for _ in 0..2 {
         let (status, _, body) = api
-            .call(Method::POST, "/api/v1/executions/team/m?wait=true", "", None)
+            .call(
+                Method::POST,
+                "/api/v1/executions/team/m?wait=true",
+                "",
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     }
@@ -238,7 +243,11 @@ async fn metrics_count_executions_task_runs_and_requests() {
         "{page}"
     );
     assert_eq!(
-        sample(&page, metrics::EXECUTION_ENDED, &[ns, flow_id, ("state", "FAILED")]),
+        sample(
+            &page,
+            metrics::EXECUTION_ENDED,
+            &[ns, flow_id, ("state", "FAILED")]
+        ),
         Some(2.0),
         "{page}"
     );
