@@ -284,13 +284,40 @@ pub async fn openapi() -> Json<Value> {
             "responses": {"default": {"description": "Kestra's response for this endpoint; errors are {message, _links, _embedded}"}},
         });
     }
+    // Outside /api/v1: probes (always open) and Prometheus metrics.
+    let open = json!([]);
+    paths.insert(
+        "/ping".into(),
+        json!({"get": {"summary": "Liveness: pong", "security": open, "responses": {"200": {"description": "pong"}}}}),
+    );
+    paths.insert(
+        "/health".into(),
+        json!({"get": {"summary": "Health of the store, executor and scheduler", "security": open, "responses": {"200": {"description": "UP"}, "503": {"description": "DOWN"}}}}),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({"get": {"summary": "Prometheus metrics (text format 0.0.4)", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}}),
+    );
+    for webhook in paths
+        .iter_mut()
+        .filter(|(path, _)| path.starts_with("/api/v1/executions/webhook/"))
+        .flat_map(|(_, entry)| entry.as_object_mut())
+    {
+        for operation in webhook.values_mut() {
+            operation["security"] = json!([]);
+        }
+    }
     Json(json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Saker API (Kestra-compatible)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Every path is also served under /api/v1/main."
+            "description": "Every /api/v1 path is also served under /api/v1/main. With basic auth \
+                configured (server.basic-auth), every path but /ping, /health and webhooks needs \
+                it; a refusal is 401 with WWW-Authenticate."
         },
+        "components": {"securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}}},
+        "security": [{"basicAuth": []}],
         "paths": paths,
     }))
 }

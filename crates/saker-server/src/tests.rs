@@ -823,8 +823,19 @@ async fn the_openapi_document_lists_only_routed_endpoints() {
                 .map(|(_, path, _)| *path)
                 .collect::<std::collections::HashSet<_>>()
                 .len()
+                // /ping, /health and /metrics, outside /api/v1.
+                + 3
         )
     );
+    for path in ["/ping", "/health", "/metrics"] {
+        let (status, _) = api.json(Method::GET, path, Body::empty(), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["basicAuth"]["scheme"],
+        json!("basic")
+    );
+    assert_eq!(doc["paths"]["/ping"]["get"]["security"], json!([]));
     for (method, path, _) in misc::ENDPOINTS {
         let uri = format!("/api/v1{}", path.replace('{', "x").replace('}', ""));
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
