@@ -782,6 +782,16 @@ max-output-size: 2MB
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let text = include_str!("../../../docs/saker.example.yml");
+        let (settings, warnings) = parse("saker.example.yml", text, &BTreeMap::new()).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.auth.unwrap().users[0].0, "admin@example.com");
+        assert_eq!(settings.globals["environment"], "development");
+        assert_eq!(settings.secrets["GREETING"], "hello");
+    }
+
+    #[test]
     fn periods() {
         assert_eq!(parse_period("PT5M").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_period("30s").unwrap(), Duration::from_secs(30));
