@@ -23,6 +23,7 @@
 //! in one process (tests) keep their own figures.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -207,8 +208,16 @@ struct Seen {
 }
 
 /// Counts execution and task-run ends from the service's broadcasts until the server stops.
-pub(crate) async fn watch<S: Store>(app: Shared<S>) {
-    let mut updates = app.service.updates();
+/// Subscribes before returning the future, so nothing saved after this call is missed.
+pub(crate) fn watch<S: Store>(app: Shared<S>) -> impl Future<Output = ()> + Send + 'static {
+    let updates = app.service.updates();
+    watch_from(app, updates)
+}
+
+async fn watch_from<S: Store>(
+    app: Shared<S>,
+    mut updates: tokio::sync::broadcast::Receiver<Arc<Execution>>,
+) {
     let mut seen: HashMap<String, Seen> = HashMap::new();
     loop {
         let execution = tokio::select! {
