@@ -68,7 +68,7 @@ def start_server(data, queue_url):
 def start_worker(data, queue_url):
     return subprocess.Popen(
         [binary, "server", "worker", "--threads", str(threads), "--data-dir", data,
-         "--database-url", queue_url],
+         "--queue-url", queue_url],
         stderr=subprocess.DEVNULL,
     )
 

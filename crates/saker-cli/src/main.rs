@@ -1,7 +1,8 @@
 //! The `saker` binary: flow tooling (`flow validate`, `flow schema`), local runs (`flow test`)
-//! and the server (`server local`).
+//! and the server (`server local`, `server standalone`, `server hash-password`).
 
 mod catalog;
+mod config;
 mod flow_cmd;
 mod queue_cmd;
 mod server_cmd;
@@ -44,7 +45,8 @@ enum ServerCommand {
         /// The HTTP port.
         #[arg(long, default_value_t = 8080, env = "SAKER_PORT")]
         port: u16,
-        /// The address to listen on (loopback by default: there is no authentication yet).
+        /// The address to listen on (loopback by default: `server local` has no authentication;
+        /// use `server standalone` with `server.basic-auth` to expose a server).
         #[arg(long, default_value = "127.0.0.1", env = "SAKER_HOST")]
         host: String,
         /// Where data is kept.
@@ -70,7 +72,11 @@ enum ServerCommand {
         threads: usize,
         /// PostgreSQL URL of the job queue.
         #[arg(long, env = "SAKER_QUEUE_URL")]
-        database_url: String,
+        queue_url: String,
+        /// The server's store database (`--database-url` of the server: its KV store); default:
+        /// the SQLite file saker.db in the data directory.
+        #[arg(long, env = "SAKER_DATABASE_URL")]
+        database_url: Option<String>,
         /// The server's data directory.
         #[arg(long, default_value = "data", env = "SAKER_DATA_DIR")]
         data_dir: PathBuf,
@@ -78,6 +84,21 @@ enum ServerCommand {
         #[arg(long, default_value_t = 30, env = "SAKER_QUEUE_LEASE")]
         lease: u64,
     },
+    /// Everything in one process, configured by a YAML file (Kestra's keys without the
+    /// `kestra.` prefix) and SAKER_* environment overrides: see docs/configuration.md.
+    Standalone {
+        /// The configuration file; without it, the defaults and the environment apply.
+        #[arg(
+            short = 'c',
+            long = "config",
+            value_name = "FILE",
+            env = "SAKER_CONFIG"
+        )]
+        config: Option<PathBuf>,
+    },
+    /// Print the argon2id hash of a password, for `server.basic-auth` (reads the first line of
+    /// stdin when no password is given, which keeps it out of the shell history).
+    HashPassword { password: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -181,15 +202,23 @@ fn main() -> ExitCode {
             command:
                 ServerCommand::Worker {
                     threads,
+                    queue_url,
                     database_url,
                     data_dir,
                     lease,
                 },
         } => queue_cmd::worker(queue_cmd::WorkerArgs {
             threads,
-            database_url,
+            queue_url,
+            store_url: database_url,
             data_dir,
             lease,
         }),
+        Command::Server {
+            command: ServerCommand::Standalone { config },
+        } => server_cmd::standalone(config),
+        Command::Server {
+            command: ServerCommand::HashPassword { password },
+        } => server_cmd::hash_password(password),
     }
 }

@@ -16,7 +16,7 @@ use saker_storage::{LocalStorage, Store};
 use tokio_util::sync::CancellationToken;
 
 /// The queue options shared by the server commands.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct QueueArgs {
     /// PostgreSQL URL of the worker job queue: task runs are queued there for
     /// `saker server worker` processes instead of running in this process.
@@ -39,7 +39,10 @@ pub(crate) struct QueueArgs {
 /// The arguments of `saker server worker`.
 pub(crate) struct WorkerArgs {
     pub threads: usize,
-    pub database_url: String,
+    /// The job queue's PostgreSQL database.
+    pub queue_url: String,
+    /// The store's database (KV store, logs read by tasks); `None`: SQLite in the data dir.
+    pub store_url: Option<String>,
     pub data_dir: PathBuf,
     pub lease: u64,
 }
@@ -103,18 +106,22 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
     let storage_dir = args.data_dir.join("storage");
     std::fs::create_dir_all(&storage_dir)
         .map_err(|e| format!("cannot create {}: {e}", storage_dir.display()))?;
-    let (store, kv) = crate::server_cmd::open_stores(&args.data_dir).await?;
+    let (store, kv) =
+        crate::server_cmd::open_stores(&args.data_dir, args.store_url.as_deref()).await?;
     let (secrets, warnings) = Secrets::from_env();
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
     let rt = Runtime::new(store, Arc::new(LocalStorage::new(&storage_dir)), kv)
         .with_secrets(secrets)
-        .with_encryption_key(crate::server_cmd::encryption_key(&args.data_dir)?)
+        .with_encryption_key(crate::server_cmd::encryption_key(
+            std::env::var("SAKER_ENCRYPTION_KEY").ok(),
+            &args.data_dir,
+        )?)
         .with_envs(saker_runtime::envs_from_vars(std::env::vars()));
     let threads = args.threads.max(1);
     let queue: Arc<dyn JobQueue> = Arc::new(
-        PgQueue::connect(&args.database_url, 4 + threads as u32)
+        PgQueue::connect(&args.queue_url, 4 + threads as u32)
             .await
             .map_err(|e| e.to_string())?,
     );

@@ -124,7 +124,7 @@ fn spawn_worker(dir: &Path, queue_url: &str, threads: usize, log: &str) -> Proc 
     let child = Command::new(env!("CARGO_BIN_EXE_saker"))
         .args(["server", "worker", "--threads", &threads.to_string()])
         .args([
-            "--database-url",
+            "--queue-url",
             queue_url,
             "--data-dir",
             "data",

@@ -141,6 +141,8 @@ pub fn mask(message: String, secrets: &[String]) -> String {
 pub struct HostServices {
     pub secrets: Secrets,
     pub envs: JsonMap,
+    /// `globals`: server-configured variables (Kestra's `kestra.variables.globals`).
+    pub globals: JsonMap,
     pub kv: Arc<dyn KvStore>,
     pub files: Arc<dyn FileStore>,
     /// Kestra's `kestra.encryption.secret-key` (base64 AES key); `None`: SECRET inputs and
@@ -244,6 +246,10 @@ impl Services for HostServices {
 impl EngineServices for HostServices {
     fn envs(&self) -> JsonMap {
         self.envs.clone()
+    }
+
+    fn globals(&self) -> JsonMap {
+        self.globals.clone()
     }
 
     fn encrypt(&self, plain: &str) -> Result<String, String> {

@@ -120,6 +120,7 @@ impl<S: Store> Runtime<S> {
         let services = Arc::new(HostServices {
             secrets: Secrets::default(),
             envs: JsonMap::new(),
+            globals: JsonMap::new(),
             kv: kv.clone(),
             files: files.clone(),
             encryption_key: None,
@@ -188,6 +189,16 @@ impl<S: Store> Runtime<S> {
         self
     }
 
+    /// The `globals` variable (Kestra's `kestra.variables.globals`).
+    #[must_use]
+    pub fn with_globals(mut self, globals: JsonMap) -> Self {
+        self.services = Arc::new(HostServices {
+            globals,
+            ..(*self.services).clone()
+        });
+        self
+    }
+
     /// The AES key (base64, 16 or 32 bytes) SECRET inputs and outputs are encrypted with:
     /// Kestra's `kestra.encryption.secret-key`. Without one they are rejected.
     #[must_use]
@@ -231,6 +242,11 @@ impl<S: Store> Runtime<S> {
 
     pub fn store(&self) -> &Arc<S> {
         &self.store
+    }
+
+    /// The legacy templates; `None`: templates are disabled.
+    pub fn templates(&self) -> Option<&[saker_flow::template::Template]> {
+        self.templates.as_deref().map(|t| &t[..])
     }
 
     /// Internal storage.
@@ -365,6 +381,9 @@ pub(crate) struct Driver<S: Store> {
     /// A log line or command taken from the channel while batching events, handled once the
     /// events before it are.
     held: Option<Msg>,
+    /// A graceful stop waits for the running attempts: no dispatch any more.
+    draining: Option<tokio::sync::oneshot::Sender<()>>,
+    draining_done: bool,
 }
 
 impl<S: Store> Driver<S> {
@@ -389,6 +408,8 @@ impl<S: Store> Driver<S> {
             queued: HashMap::new(),
             error_logs: std::sync::Mutex::default(),
             held: None,
+            draining: None,
+            draining_done: false,
         }
     }
 
@@ -457,6 +478,8 @@ impl<S: Store> Driver<S> {
             }
             if self.hub.is_some() {
                 self.evict_ended();
+                self.drained();
+                self.refresh_stats();
             } else if !self.in_flight() && self.rx.is_empty() {
                 // Nothing can ever arrive: every execution ended (afterExecution tasks run after
                 // the end, so an ended execution may still have workers) or waits for a human.
@@ -710,6 +733,10 @@ impl<S: Store> Driver<S> {
     }
 
     fn dispatch(&mut self, id: &ExecutionId, task_run_id: TaskRunId, task_id: &str) {
+        if self.is_draining() {
+            // Stopping: the run stays unfinished in the store and is dispatched at next start.
+            return;
+        }
         let Some(live) = self.lives.get(id) else {
             return;
         };

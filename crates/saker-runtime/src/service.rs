@@ -15,7 +15,10 @@
 //! - At start, [`Service::start`] resumes every unfinished execution of the store (see
 //!   [`Driver::recover`]): delivery to workers is at-least-once.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use saker_core::{Execution, ExecutionId, JsonMap, StateType, TaskRunId};
 use saker_engine::{Event, TaskRunResult, Timer};
@@ -81,7 +84,22 @@ pub(crate) enum Command {
         control: Control,
         reply: oneshot::Sender<Result<Execution, ControlError>>,
     },
+    /// Stop dispatching task runs; answer once no worker attempt is running.
+    Drain(oneshot::Sender<()>),
     Shutdown,
+}
+
+/// Gauges of the loop, refreshed after each loop turn (`/metrics`).
+#[derive(Debug, Default)]
+pub struct LoopStats {
+    /// Worker attempts running.
+    pub workers: AtomicUsize,
+    /// Messages (worker results, timers, commands, log lines) waiting for the loop.
+    pub backlog: AtomicUsize,
+    /// Executions in memory that have not ended and are not waiting for a concurrency slot.
+    pub running: AtomicUsize,
+    /// Executions waiting for their flow's concurrency limit (QUEUED).
+    pub queued: AtomicUsize,
 }
 
 /// The broadcasts of the service (held by the loop).
@@ -90,6 +108,7 @@ pub(crate) struct Hub {
     transitions: broadcast::Sender<Arc<Execution>>,
     logs: broadcast::Sender<Arc<LogEntry>>,
     ended: broadcast::Sender<Arc<Execution>>,
+    pub(crate) stats: LoopStats,
 }
 
 impl Hub {
@@ -99,6 +118,7 @@ impl Hub {
             transitions: broadcast::channel(BROADCAST_CAPACITY).0,
             logs: broadcast::channel(BROADCAST_CAPACITY).0,
             ended: broadcast::channel(BROADCAST_CAPACITY).0,
+            stats: LoopStats::default(),
         }
     }
 
@@ -242,6 +262,23 @@ impl<S: Store> Service<S> {
         self.hub.ended.subscribe()
     }
 
+    /// The loop's gauges.
+    pub fn stats(&self) -> &LoopStats {
+        &self.hub.stats
+    }
+
+    /// Graceful stop, first half: no task run is dispatched any more (those the engine starts
+    /// from now on stay CREATED in the store and are dispatched at the next start); waits up to
+    /// `grace` for the running worker attempts to finish and their results to be saved.
+    /// Returns whether they all finished in time. Call [`Service::shutdown`] after.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Msg::Command(Command::Drain(reply))).is_err() {
+            return true;
+        }
+        matches!(tokio::time::timeout(grace, answer).await, Ok(Ok(())))
+    }
+
     /// Stops the loop (running attempts are abandoned; their executions stay unfinished in the
     /// store and are resumed at the next start).
     pub async fn shutdown(&self) {
@@ -277,9 +314,47 @@ impl<S: Store> Driver<S> {
                 let result = self.apply_control(&id, control).await;
                 let _ = reply.send(result);
             }
+            Command::Drain(reply) => {
+                self.draining = Some(reply);
+                self.drained();
+            }
             Command::Shutdown => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Answers a drain request once no worker attempt runs.
+    pub(crate) fn drained(&mut self) {
+        if self.workers.is_empty()
+            && let Some(reply) = self.draining.take()
+        {
+            let _ = reply.send(());
+            // Still draining: nothing may be dispatched until the loop stops.
+            self.draining_done = true;
+        }
+    }
+
+    /// Whether no task run may be dispatched (the server is stopping).
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.is_some() || self.draining_done
+    }
+
+    /// Refreshes the gauges of the service.
+    pub(crate) fn refresh_stats(&self) {
+        let Some(hub) = &self.hub else {
+            return;
+        };
+        let stats = &hub.stats;
+        stats.workers.store(self.workers.len(), Ordering::Relaxed);
+        stats.backlog.store(self.rx.len(), Ordering::Relaxed);
+        let queued: usize = self.queued.values().map(VecDeque::len).sum();
+        stats.queued.store(queued, Ordering::Relaxed);
+        let running = self
+            .lives
+            .values()
+            .filter(|live| !live.ended && live.execution.state.current() != StateType::Queued)
+            .count();
+        stats.running.store(running, Ordering::Relaxed);
     }
 
     async fn apply_control(

@@ -120,7 +120,14 @@ pub async fn error_shape(request: Request, next: Next) -> Response {
     let href = request.uri().path().to_owned();
     let response = next.run(request).await;
     if let Some(error) = response.extensions().get::<ApiError>().cloned() {
-        return json_error(&error, &href);
+        let mut shaped = json_error(&error, &href);
+        // A 401's challenge must survive the rewrite.
+        if let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE) {
+            shaped
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        return shaped;
     }
     let status = response.status();
     let is_json = response

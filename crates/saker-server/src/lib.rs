@@ -5,9 +5,11 @@
 //! `{results, total}`; errors have Kestra's shape and status codes ([`error`]).
 //!
 //! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
-//! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema).
+//! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema), [`auth`]
+//! (basic auth middleware), [`prometheus`] (`/metrics`, Prometheus), [`metrics`] (task metrics API).
 
 pub mod actions;
+pub mod auth;
 pub mod error;
 pub mod executions;
 pub mod flows;
@@ -15,6 +17,7 @@ pub mod kv;
 pub mod logs;
 pub mod metrics;
 pub mod misc;
+pub mod prometheus;
 pub mod namespace_files;
 pub mod query;
 pub mod triggers;
@@ -22,6 +25,7 @@ pub mod triggers;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -33,20 +37,30 @@ use saker_storage::Store;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Server settings (`saker server local` flags).
+/// Server settings (`saker server local` flags, `saker server standalone` configuration).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Largest request body accepted (413 beyond).
     pub max_body_bytes: usize,
+    /// Basic auth on every route but [`auth::OPEN_PATHS`]; `None`: no authentication.
+    pub auth: Option<Arc<auth::BasicAuth>>,
+    /// How long a graceful stop waits for running task attempts (Kestra's
+    /// `kestra.server.termination-grace-period`).
+    pub termination_grace_period: Duration,
 }
 
 /// Kestra's default `micronaut.server.max-request-size` is 10 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// Kestra's default `kestra.server.termination-grace-period` is 5 minutes.
+pub const DEFAULT_TERMINATION_GRACE_PERIOD: Duration = Duration::from_secs(5 * 60);
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            auth: None,
+            termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
         }
     }
 }
@@ -63,6 +77,8 @@ pub struct App<S: Store> {
     flows: Mutex<HashMap<(String, String, u32), FlowEntry>>,
     /// Schedule, Flow and Webhook triggers; started by [`App::start_triggers`].
     pub scheduler: Scheduler<S, triggers::Launcher<S>>,
+    /// What `/metrics` renders.
+    pub metrics: prometheus::Metrics,
 }
 
 pub type Shared<S> = Arc<App<S>>;
@@ -89,6 +105,7 @@ impl<S: Store> App<S> {
                 stopping: tokio_util::sync::CancellationToken::new(),
                 flows: Mutex::default(),
                 scheduler,
+                metrics: prometheus::Metrics::new(),
             }
         })
     }
@@ -214,6 +231,9 @@ impl<S: Store> App<S> {
             )));
         };
         flow.revision = Some(record.revision);
+        // Template tasks include the server's templates (or fail with Kestra's message when
+        // templates are disabled), as the runtime does for the flows it loads itself.
+        saker_flow::template::expand_templates(&mut flow, self.service.runtime().templates());
         let entry = (Arc::new(flow), Arc::new(ignored));
         if let Ok(mut flows) = self.flows.lock() {
             flows.insert(key, entry.clone());
@@ -225,7 +245,7 @@ impl<S: Store> App<S> {
 /// The `/api/v1` routes (also served under `/api/v1/main`).
 fn api<S: Store>() -> Router<Shared<S>> {
     Router::new()
-        .route("/configs", get(misc::configs))
+        .route("/configs", get(misc::configs::<S>))
         .route("/workers", get(misc::workers::<S>))
         .route("/openapi.json", get(misc::openapi))
         .route("/plugins", get(misc::plugins))
@@ -360,13 +380,25 @@ fn api<S: Store>() -> Router<Shared<S>> {
 pub fn router<S: Store>(app: Shared<S>) -> Router {
     let limit = app.config.max_body_bytes;
     let api = api::<S>();
-    Router::new()
+    let mut router = Router::new()
         .route("/ping", get(misc::ping))
         .route("/health", get(misc::health::<S>))
+        .route("/metrics", get(prometheus::render::<S>))
         .nest("/api/v1/main", api.clone())
         .nest("/api/v1", api)
         .fallback(misc::not_found)
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(limit));
+    // Inside the error shaping (a 401 gets Kestra's error body), outside the routes.
+    if let Some(auth) = app.config.auth.clone() {
+        router = router.layer(axum::middleware::from_fn(move |request, next| {
+            auth::require(auth.clone(), request, next)
+        }));
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            prometheus::track::<S>,
+        ))
         .layer(axum::middleware::from_fn(error::error_shape))
         .with_state(app)
 }
@@ -378,6 +410,7 @@ pub async fn serve<S: Store>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     app.start_triggers().await.map_err(std::io::Error::other)?;
+    tokio::spawn(prometheus::watch(app.clone()));
     let router = router(app.clone());
     let stopping = app.stopping.clone();
     let shutdown = async move {
@@ -390,9 +423,31 @@ pub async fn serve<S: Store>(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    // No request is served any more: let the running task attempts finish (their results are
+    // saved), dispatch nothing new; what is left is resumed at the next start.
+    let grace = app.config.termination_grace_period;
+    let workers = app
+        .service
+        .stats()
+        .workers
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if workers > 0 {
+        eprintln!(
+            "waiting up to {}s for {workers} running task attempts",
+            grace.as_secs()
+        );
+    }
+    if !app.service.drain(grace).await {
+        eprintln!(
+            "warning: task attempts still running after the termination grace period: they \
+             are abandoned and run again at the next start"
+        );
+    }
     app.service.shutdown().await;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ops;

@@ -14,10 +14,43 @@ pub async fn ping() -> &'static str {
     "pong"
 }
 
-/// `{"status": "UP"}` once the store answers.
-pub async fn health<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Value>> {
-    app.store().list_flows(Some("\u{0}health")).await?;
-    Ok(Json(json!({"status": "UP"})))
+/// Micronaut's health shape: `{"status": "UP", "details": {component: {"status", ...}}}`;
+/// 503 with `DOWN` when the store does not answer or the server is stopping.
+pub async fn health<S: Store>(State(app): State<Shared<S>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let store = match app.store().list_flows(Some("\u{0}health")).await {
+        Ok(_) => json!({"status": "UP"}),
+        Err(e) => json!({"status": "DOWN", "details": {"error": e.to_string()}}),
+    };
+    let stats = app.service.stats();
+    let stopping = app.stopping.is_cancelled();
+    let running = if stopping { "DOWN" } else { "UP" };
+    let executor = json!({
+        "status": running,
+        "details": {
+            "runningExecutions": stats.running.load(Ordering::Relaxed),
+            "queuedExecutions": stats.queued.load(Ordering::Relaxed),
+            "runningTaskAttempts": stats.workers.load(Ordering::Relaxed),
+            "queueDepth": stats.backlog.load(Ordering::Relaxed),
+        },
+    });
+    let up = store["status"] == "UP" && !stopping;
+    let body = json!({
+        "name": "saker",
+        "status": if up { "UP" } else { "DOWN" },
+        "details": {
+            "store": store,
+            "executor": executor,
+            "scheduler": {"status": running},
+        },
+    });
+    let status = if up {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// The live workers of the job queue (heartbeat within the last 90 s); empty when the server
@@ -34,7 +67,8 @@ pub async fn workers<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<V
 }
 
 /// What Kestra's UI bootstraps from.
-pub async fn configs() -> Json<Value> {
+pub async fn configs<S: Store>(State(app): State<Shared<S>>) -> Json<Value> {
+    let basic_auth = app.config.auth.is_some();
     Json(json!({
         "uuid": "saker",
         "version": env!("CARGO_PKG_VERSION"),
@@ -42,8 +76,8 @@ pub async fn configs() -> Json<Value> {
         "isTaskRunEnabled": false,
         "isAnonymousUsageEnabled": false,
         "isTemplateEnabled": false,
-        "isBasicAuthEnabled": false,
-        "isBasicAuthInitialized": false,
+        "isBasicAuthEnabled": basic_auth,
+        "isBasicAuthInitialized": basic_auth,
         "systemNamespace": "system",
         "hiddenLabelsPrefixes": [],
         "preview": {"initial": 100, "max": 5000},
@@ -426,13 +460,40 @@ pub async fn openapi() -> Json<Value> {
             "responses": {"default": {"description": "Kestra's response for this endpoint; errors are {message, _links, _embedded}"}},
         });
     }
+    // Outside /api/v1: probes (always open) and Prometheus metrics.
+    let open = json!([]);
+    paths.insert(
+        "/ping".into(),
+        json!({"get": {"summary": "Liveness: pong", "security": open, "responses": {"200": {"description": "pong"}}}}),
+    );
+    paths.insert(
+        "/health".into(),
+        json!({"get": {"summary": "Health of the store, executor and scheduler", "security": open, "responses": {"200": {"description": "UP"}, "503": {"description": "DOWN"}}}}),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({"get": {"summary": "Prometheus metrics (text format 0.0.4)", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}}),
+    );
+    for webhook in paths
+        .iter_mut()
+        .filter(|(path, _)| path.starts_with("/api/v1/executions/webhook/"))
+        .flat_map(|(_, entry)| entry.as_object_mut())
+    {
+        for operation in webhook.values_mut() {
+            operation["security"] = json!([]);
+        }
+    }
     Json(json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Saker API (Kestra-compatible)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Every path is also served under /api/v1/main."
+            "description": "Every /api/v1 path is also served under /api/v1/main. With basic auth \
+                configured (server.basic-auth), every path but /ping, /health and webhooks needs \
+                it; a refusal is 401 with WWW-Authenticate."
         },
+        "components": {"securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}}},
+        "security": [{"basicAuth": []}],
         "paths": paths,
     }))
 }

@@ -522,6 +522,7 @@ async fn pause_resume_kill_and_restart_over_http() {
 async fn errors_have_kestras_shape() {
     let api = api_with(ServerConfig {
         max_body_bytes: 1024,
+        ..ServerConfig::default()
     })
     .await;
     let (status, error) = api
@@ -573,7 +574,10 @@ async fn errors_have_kestras_shape() {
         (StatusCode::OK, b"pong".as_slice())
     );
     let (status, health) = api.json(Method::GET, "/health", Body::empty(), None).await;
-    assert_eq!((status, health), (StatusCode::OK, json!({"status": "UP"})));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], json!("UP"));
+    assert_eq!(health["details"]["store"], json!({"status": "UP"}));
+    assert_eq!(health["details"]["executor"]["status"], json!("UP"));
     let (status, configs) = api
         .json(Method::GET, "/api/v1/configs", Body::empty(), None)
         .await;
@@ -819,8 +823,19 @@ async fn the_openapi_document_lists_only_routed_endpoints() {
                 .map(|(_, path, _)| *path)
                 .collect::<std::collections::HashSet<_>>()
                 .len()
+                // /ping, /health and /metrics, outside /api/v1.
+                + 3
         )
     );
+    for path in ["/ping", "/health", "/metrics"] {
+        let (status, _) = api.json(Method::GET, path, Body::empty(), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["basicAuth"]["scheme"],
+        json!("basic")
+    );
+    assert_eq!(doc["paths"]["/ping"]["get"]["security"], json!([]));
     for (method, path, _) in misc::ENDPOINTS {
         let uri = format!("/api/v1{}", path.replace('{', "x").replace('}', ""));
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
