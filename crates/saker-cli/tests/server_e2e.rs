@@ -355,7 +355,7 @@ fn span(state: &Value) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chron
 fn pending_retries_and_loop_intervals_keep_their_due_time_across_a_kill_9() {
     const WAIT: i64 = 20;
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, port) = spawn_in(dir.path());
+    let (mut child, port) = spawn_in(dir.path(), None);
     let flows = [
         format!(
             "id: retried\nnamespace: test\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}}}\"\n    retry:\n      type: constant\n      interval: PT{WAIT}S\n      maxAttempt: 3\n"
@@ -404,7 +404,7 @@ fn pending_retries_and_loop_intervals_keep_their_due_time_across_a_kill_9() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let (child, port) = spawn_in(dir.path());
+    let (child, port) = spawn_in(dir.path(), None);
     let _server = Server {
         child,
         port,
