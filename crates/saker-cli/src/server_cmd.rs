@@ -56,7 +56,10 @@ pub(crate) async fn open_stores(
 
 /// The configured key, else one kept in the data directory so encrypted values stay readable
 /// across restarts.
-pub(crate) fn encryption_key(configured: Option<String>, data_dir: &Path) -> Result<String, String> {
+pub(crate) fn encryption_key(
+    configured: Option<String>,
+    data_dir: &Path,
+) -> Result<String, String> {
     if let Some(key) = configured {
         saker_expr::crypto::key_bytes(&key).map_err(|e| format!("encryption key: {e}"))?;
         return Ok(key);

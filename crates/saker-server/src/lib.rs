@@ -17,8 +17,8 @@ pub mod kv;
 pub mod logs;
 pub mod metrics;
 pub mod misc;
-pub mod prometheus;
 pub mod namespace_files;
+pub mod prometheus;
 pub mod query;
 pub mod triggers;
 
