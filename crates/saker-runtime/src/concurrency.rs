@@ -117,7 +117,11 @@ impl<S: Store> Driver<S> {
             .save_execution(&live.execution, &Changed::TaskRuns(Vec::new()))
             .await?;
         if let Some(hub) = &self.hub {
-            hub.saved(Some(before), &live.execution);
+            hub.saved(
+                Some(before),
+                &live.execution,
+                &Changed::TaskRuns(Vec::new()),
+            );
         }
         self.pending
             .push_back((id.clone(), saker_engine::Event::Created));

@@ -427,7 +427,7 @@ impl<S: Store> Driver<S> {
             .save_execution(&execution, &Changed::All)
             .await?;
         if let Some(hub) = &self.hub {
-            hub.saved(None, &execution);
+            hub.saved(None, &execution, &Changed::All);
         }
         match admission {
             concurrency::Admission::Start => {}
@@ -619,6 +619,9 @@ impl<S: Store> Driver<S> {
                 for id in &order {
                     if let Some(live) = self.lives.get(id) {
                         hub.update(&live.execution);
+                        if let Some(changed) = changes.get(id) {
+                            hub.delta(&live.execution, changed);
+                        }
                     }
                 }
             }

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use saker_core::{Execution, ExecutionId, JsonMap, StateType, TaskRunId};
+use saker_core::{Execution, ExecutionId, JsonMap, StateType, TaskRun, TaskRunId};
 use saker_engine::{Event, TaskRunResult, Timer};
 use saker_flow::{Flow, TaskKind};
-use saker_storage::{LogEntry, Store};
+use saker_storage::{Changed, LogEntry, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -102,9 +102,21 @@ pub struct LoopStats {
     pub queued: AtomicUsize,
 }
 
+/// What a loop turn changed in one execution: its header (no task runs) and the task runs it
+/// added or changed, so a consumer that follows every change (metrics) costs what changed, not
+/// the size of the execution.
+#[derive(Debug)]
+pub struct ExecutionDelta {
+    /// The execution without its task runs ([`Execution::header`]).
+    pub header: Execution,
+    /// The task runs added or changed this turn, in list order.
+    pub runs: Vec<TaskRun>,
+}
+
 /// The broadcasts of the service (held by the loop).
 pub(crate) struct Hub {
     updates: broadcast::Sender<Arc<Execution>>,
+    deltas: broadcast::Sender<Arc<ExecutionDelta>>,
     transitions: broadcast::Sender<Arc<Execution>>,
     logs: broadcast::Sender<Arc<LogEntry>>,
     ended: broadcast::Sender<Arc<Execution>>,
@@ -115,6 +127,7 @@ impl Hub {
     fn new() -> Self {
         Hub {
             updates: broadcast::channel(BROADCAST_CAPACITY).0,
+            deltas: broadcast::channel(BROADCAST_CAPACITY).0,
             transitions: broadcast::channel(BROADCAST_CAPACITY).0,
             logs: broadcast::channel(BROADCAST_CAPACITY).0,
             ended: broadcast::channel(BROADCAST_CAPACITY).0,
@@ -143,12 +156,39 @@ impl Hub {
         }
     }
 
-    /// A saved execution whose state changed from `before` (`None`: just created).
-    pub(crate) fn saved(&self, before: Option<StateType>, execution: &Execution) {
+    /// What a turn changed in `execution` (only built when someone listens).
+    pub(crate) fn delta(&self, execution: &Execution, changed: &Changed) {
+        if self.deltas.receiver_count() == 0 {
+            return;
+        }
+        let runs = match changed {
+            Changed::All => execution.task_run_list.clone(),
+            // Changed runs are recent ones: search from the end.
+            Changed::TaskRuns(ids) => ids
+                .iter()
+                .filter_map(|id| execution.task_run_list.iter().rev().find(|r| r.id == *id))
+                .cloned()
+                .collect(),
+        };
+        let _ = self.deltas.send(Arc::new(ExecutionDelta {
+            header: execution.header(),
+            runs,
+        }));
+    }
+
+    /// A saved execution whose state changed from `before` (`None`: just created), saved
+    /// whole (`Changed::All`) or with no task-run change.
+    pub(crate) fn saved(
+        &self,
+        before: Option<StateType>,
+        execution: &Execution,
+        changed: &Changed,
+    ) {
         if before != Some(execution.state.current()) && self.wants_transitions() {
             self.transition(Arc::new(execution.clone()));
         }
         self.update(execution);
+        self.delta(execution, changed);
     }
 
     pub(crate) fn log(&self, entry: LogEntry) {
@@ -243,6 +283,12 @@ impl<S: Store> Service<S> {
     /// [`Service::transitions`] for those).
     pub fn updates(&self) -> broadcast::Receiver<Arc<Execution>> {
         self.hub.updates.subscribe()
+    }
+
+    /// What each loop turn changed in each execution (header and changed task runs), from now
+    /// on: for consumers that follow every change of big executions cheaply (metrics).
+    pub fn deltas(&self) -> broadcast::Receiver<Arc<ExecutionDelta>> {
+        self.hub.deltas.subscribe()
     }
 
     /// Every state change of an execution, exactly once and in order, from now on (its

@@ -16,8 +16,9 @@
 //! | `saker_executions_queued` | gauge | |
 //! | `http_server_requests_seconds` | histogram | `method`, `uri` (the route template), `status` |
 //!
-//! Counters come from the executions the service broadcasts ([`watch`]): each execution is
-//! compared with its previous broadcast state, so a task run or an execution is counted once
+//! Counters come from the changes the service broadcasts ([`watch`]: each loop turn's header and
+//! changed task runs, never the whole execution, so a 10,000-run ForEach costs what changed):
+//! each change is compared with the previous state seen, so a task run or an execution is counted once
 //! when it reaches a terminal state. Executions resumed at start are counted from their next
 //! change on. The recorder belongs to the [`crate::App`] (no global recorder): several servers
 //! in one process (tests) keep their own figures.
@@ -35,7 +36,8 @@ use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
-use saker_core::{Execution, StateType};
+use saker_core::{Execution, StateType, TaskRun};
+use saker_runtime::service::ExecutionDelta;
 use saker_storage::Store;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -210,13 +212,13 @@ struct Seen {
 /// Counts execution and task-run ends from the service's broadcasts until the server stops.
 /// Subscribes before returning the future, so nothing saved after this call is missed.
 pub(crate) fn watch<S: Store>(app: Shared<S>) -> impl Future<Output = ()> + Send + 'static {
-    let updates = app.service.updates();
-    watch_from(app, updates)
+    let deltas = app.service.deltas();
+    watch_from(app, deltas)
 }
 
 async fn watch_from<S: Store>(
     app: Shared<S>,
-    mut updates: tokio::sync::broadcast::Receiver<Arc<Execution>>,
+    mut updates: tokio::sync::broadcast::Receiver<Arc<ExecutionDelta>>,
 ) {
     let mut seen: HashMap<String, Seen> = HashMap::new();
     loop {
@@ -231,7 +233,7 @@ async fn watch_from<S: Store>(
                 Err(RecvError::Closed) => return,
             },
         };
-        observe_execution(&app, &mut seen, &execution).await;
+        observe_execution(&app, &mut seen, &execution.header, &execution.runs).await;
     }
 }
 
@@ -245,6 +247,7 @@ async fn observe_execution<S: Store>(
     app: &Shared<S>,
     seen: &mut HashMap<String, Seen>,
     execution: &Execution,
+    changed_runs: &[TaskRun],
 ) {
     let id = execution.id.as_str();
     let state = execution.state.current();
@@ -258,7 +261,7 @@ async fn observe_execution<S: Store>(
             .histories()
             .iter()
             .all(|h| !h.state.is_terminated());
-    if fresh && execution.task_run_list.is_empty() {
+    if fresh && changed_runs.is_empty() {
         metrics.count(
             EXECUTION_STARTED,
             &[("namespace_id", namespace), ("flow_id", flow_id)],
@@ -267,12 +270,11 @@ async fn observe_execution<S: Store>(
     // Runs and an end are only counted against a known previous state: an execution first seen
     // mid-way (resumed at start) is counted from its next change on.
     let known = previous.is_some() || fresh;
-    let mut runs = previous
-        .as_ref()
-        .map(|p| p.runs.clone())
-        .unwrap_or_default();
+    // Only the runs this turn changed are looked at: a big execution costs what changed.
+    let was_ended = previous.as_ref().is_some_and(|p| p.state.is_terminated());
+    let mut runs = previous.map(|p| p.runs).unwrap_or_default();
     let mut flow = None;
-    for run in &execution.task_run_list {
+    for run in changed_runs {
         let run_state = run.state.current();
         let before = runs.insert(run.id.as_str().to_owned(), run_state);
         let ended_now = run_state.is_terminated() && before.is_none_or(|b| !b.is_terminated());
@@ -301,7 +303,6 @@ async fn observe_execution<S: Store>(
             metrics.observe(TASKRUN_DURATION, &labels, duration);
         }
     }
-    let was_ended = previous.as_ref().is_some_and(|p| p.state.is_terminated());
     if known && state.is_terminated() && !was_ended {
         let state_name = state.to_string();
         let labels = [
