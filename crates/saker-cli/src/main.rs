@@ -151,6 +151,35 @@ enum FlowCommand {
     },
 }
 
+/// Runs `task` on a multi-threaded tokio runtime (one place for the commands that need one).
+pub(crate) fn block_on(task: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(task),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// [`block_on`] for a task whose error is a message: printed, exit code 1.
+pub(crate) fn block_on_result(
+    task: impl std::future::Future<Output = Result<(), String>>,
+) -> ExitCode {
+    block_on(async {
+        match task.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

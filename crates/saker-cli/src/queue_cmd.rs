@@ -81,23 +81,7 @@ pub(crate) async fn attach<S: Store>(
 }
 
 pub(crate) fn worker(args: WorkerArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::block_on_result(run(args))
 }
 
 async fn run(args: WorkerArgs) -> Result<(), String> {

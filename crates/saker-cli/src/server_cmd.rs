@@ -169,23 +169,7 @@ pub(crate) fn hash_password(password: Option<String>) -> ExitCode {
 }
 
 fn run(settings: Settings) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::block_on_result(serve(settings))
 }
 
 /// The basic-auth users, plain passwords hashed now (the configuration warned about them).

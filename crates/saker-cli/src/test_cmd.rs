@@ -208,17 +208,7 @@ pub(crate) fn test(args: TestArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(flow, ignored_defaults, args))
+    crate::block_on(run(flow, ignored_defaults, args))
 }
 
 async fn run(flow: Flow, ignored_defaults: Vec<String>, args: TestArgs) -> ExitCode {

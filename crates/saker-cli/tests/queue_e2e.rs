@@ -3,12 +3,13 @@
 //! A worker is SIGKILLed mid-run: its leased jobs run again on the other worker, every
 //! execution ends SUCCESS and no task run ends twice.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, json_request, request};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
 
@@ -20,82 +21,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One request on a fresh connection (`Connection: close`): status and body.
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    ctype: Option<&str>,
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(ctype) = ctype {
-        head.push_str(&format!("Content-Type: {ctype}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
-    let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = unchunk(&body);
-    }
-    Ok((status, body))
-}
-
-fn unchunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
-    }
-    out
-}
-
-fn json_request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    ctype: Option<&str>,
-) -> (u16, Value) {
-    let (status, body) = request(port, method, path, body, ctype).expect("the server answers");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 fn spawn_server(dir: &Path, queue_url: &str) -> (Proc, u16) {

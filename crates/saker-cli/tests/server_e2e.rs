@@ -1,11 +1,12 @@
 //! Starts the real binary (`saker server local --port <free>` in a temporary directory) and
 //! drives it over HTTP with a minimal HTTP/1.1 client; then stops it with SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, json_request, request};
 use serde_json::{Value, json};
 
 struct Server {
@@ -19,82 +20,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One request on a fresh connection (`Connection: close`): status and body.
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    ctype: Option<&str>,
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(ctype) = ctype {
-        head.push_str(&format!("Content-Type: {ctype}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
-    let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = unchunk(&body);
-    }
-    Ok((status, body))
-}
-
-fn unchunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
-    }
-    out
-}
-
-fn json_request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    ctype: Option<&str>,
-) -> (u16, Value) {
-    let (status, body) = request(port, method, path, body, ctype).expect("the server answers");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 fn start() -> Server {
