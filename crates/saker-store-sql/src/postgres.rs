@@ -17,10 +17,10 @@ use std::time::Duration;
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
     Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
-    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
+    MetricQuery, Page, Paging, Result, Store, TriggerKey, TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
 
@@ -129,6 +129,46 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// One page of `table` (rows in insertion order, `seq`) matching `filter`, with the total
+    /// count, read in one snapshot: the shared shape of the log and metric searches.
+    async fn page_by_seq<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        filter: &sql::Filter,
+        paging: Paging,
+        decode: fn(&PgRow) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let where_clause = filter.where_clause();
+        let mut tx = self.pool.begin_with(BEGIN_SNAPSHOT).await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM {table}{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {columns} FROM {table}{where_clause} ORDER BY seq{}",
+                sql::limit_clause(paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: rows.iter().map(decode).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
     /// Connects to the database of a `postgres://user[:password]@host[:port]/database[?…]` URL
     /// and brings its schema up to date. Query parameters: `max_connections` (default 10),
     /// `acquire_timeout` (seconds, default 30) and the driver's own (`sslmode`,
@@ -823,35 +863,8 @@ impl Store for PgStore {
 
     async fn search_logs(&self, search: &LogSearch) -> Result<Page<LogEntry>> {
         let filter = sql::log_search_filter(search, &PgDialect)?;
-        let where_clause = filter.where_clause();
-        let mut tx = self.pool.begin_with(BEGIN_SNAPSHOT).await.map_err(db)?;
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM logs{where_clause}"
-            ))),
-            &filter.params,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?
-        .try_get(0)
-        .map_err(db)?;
-        let rows = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM logs{where_clause} ORDER BY seq{}",
-                sql::LOG_COLUMNS,
-                sql::limit_clause(search.paging)
-            ))),
-            &filter.params,
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(Page {
-            results: rows.iter().map(log_entry).collect::<Result<_>>()?,
-            total: total as u64,
-        })
+        self.page_by_seq("logs", sql::LOG_COLUMNS, &filter, search.paging, log_entry)
+            .await
     }
 
     async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
@@ -940,35 +953,14 @@ impl Store for PgStore {
 
     async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
         let filter = sql::metric_filter(query);
-        let where_clause = filter.where_clause();
-        let mut tx = self.pool.begin_with(BEGIN_SNAPSHOT).await.map_err(db)?;
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM metrics{where_clause}"
-            ))),
-            &filter.params,
+        self.page_by_seq(
+            "metrics",
+            sql::METRIC_COLUMNS,
+            &filter,
+            query.paging,
+            metric_entry,
         )
-        .fetch_one(&mut *tx)
         .await
-        .map_err(db)?
-        .try_get(0)
-        .map_err(db)?;
-        let rows = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM metrics{where_clause} ORDER BY seq{}",
-                sql::METRIC_COLUMNS,
-                sql::limit_clause(query.paging)
-            ))),
-            &filter.params,
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(Page {
-            results: rows.iter().map(metric_entry).collect::<Result<_>>()?,
-            total: total as u64,
-        })
     }
 
     async fn metric_names(

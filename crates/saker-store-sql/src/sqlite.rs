@@ -8,13 +8,13 @@ use std::time::Duration;
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
     Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
-    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
+    MetricQuery, Page, Paging, Result, Store, TriggerKey, TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
@@ -76,6 +76,46 @@ fn pool_options(connections: u32) -> SqlitePoolOptions {
 }
 
 impl SqliteStore {
+    /// One page of `table` (rows in insertion order, `seq`) matching `filter`, with the total
+    /// count, read in one snapshot: the shared shape of the log and metric searches.
+    async fn page_by_seq<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        filter: &sql::Filter,
+        paging: Paging,
+        decode: fn(&SqliteRow) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let where_clause = filter.where_clause();
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM {table}{where_clause}"
+            ))),
+            &filter.params,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?
+        .try_get(0)
+        .map_err(db)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {columns} FROM {table}{where_clause} ORDER BY seq{}",
+                sql::limit_clause(paging)
+            ))),
+            &filter.params,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Page {
+            results: rows.iter().map(decode).collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
     /// Opens (creating it and its parent directories when missing) the store in the SQLite
     /// file at `path`, bringing its schema up to date.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -673,35 +713,8 @@ impl Store for SqliteStore {
 
     async fn search_logs(&self, search: &LogSearch) -> Result<Page<LogEntry>> {
         let filter = sql::log_search_filter(search, &SqliteDialect)?;
-        let where_clause = filter.where_clause();
-        let mut tx = self.reader.begin().await.map_err(db)?;
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM logs{where_clause}"
-            ))),
-            &filter.params,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?
-        .try_get(0)
-        .map_err(db)?;
-        let rows = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM logs{where_clause} ORDER BY seq{}",
-                sql::LOG_COLUMNS,
-                sql::limit_clause(search.paging)
-            ))),
-            &filter.params,
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(Page {
-            results: rows.iter().map(log_entry).collect::<Result<_>>()?,
-            total: total as u64,
-        })
+        self.page_by_seq("logs", sql::LOG_COLUMNS, &filter, search.paging, log_entry)
+            .await
     }
 
     async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
@@ -728,35 +741,14 @@ impl Store for SqliteStore {
 
     async fn search_metrics(&self, query: &MetricQuery) -> Result<Page<MetricEntry>> {
         let filter = sql::metric_filter(query);
-        let where_clause = filter.where_clause();
-        let mut tx = self.reader.begin().await.map_err(db)?;
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM metrics{where_clause}"
-            ))),
-            &filter.params,
+        self.page_by_seq(
+            "metrics",
+            sql::METRIC_COLUMNS,
+            &filter,
+            query.paging,
+            metric_entry,
         )
-        .fetch_one(&mut *tx)
         .await
-        .map_err(db)?
-        .try_get(0)
-        .map_err(db)?;
-        let rows = bind_params(
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT {} FROM metrics{where_clause} ORDER BY seq{}",
-                sql::METRIC_COLUMNS,
-                sql::limit_clause(query.paging)
-            ))),
-            &filter.params,
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(Page {
-            results: rows.iter().map(metric_entry).collect::<Result<_>>()?,
-            total: total as u64,
-        })
     }
 
     async fn metric_names(
