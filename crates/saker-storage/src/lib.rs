@@ -28,7 +28,8 @@ pub use logs::{LogEntry, LogFilter, StoreLogSource};
 pub use memory::MemoryStore;
 pub use metrics::{MetricEntry, MetricQuery};
 pub use query::{
-    ExecutionQuery, LogSearch, Page, Paging, TriggerKey, TriggerRecord, sort_executions,
+    ExecutionPurge, ExecutionQuery, LogPurge, LogSearch, Page, Paging, PurgedExecution, Scope,
+    TriggerKey, TriggerRecord, sort_executions,
 };
 pub use s3::{S3Config, S3Storage};
 pub use storage_config::StorageConfig;
@@ -209,6 +210,23 @@ pub trait Store: Send + Sync + 'static {
         until: Instant,
         now: Instant,
     ) -> impl Future<Output = Result<Option<TriggerRecord>>> + Send;
+
+    // ----- Retention (issue 6): bounded deletes, so a big purge never holds the writer long.
+
+    /// Deletes up to `limit` executions matching `purge` (those that ended first go first) with
+    /// their task runs, and their logs and metrics when `purge` says so, in one transaction.
+    /// Returns the deleted executions (their internal-storage files are the caller's). A
+    /// backend may take fewer than `limit` per call (SQL ones at most 1,000): callers loop until
+    /// a call returns nothing.
+    fn purge_executions(
+        &self,
+        purge: &ExecutionPurge,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PurgedExecution>>> + Send;
+
+    /// Deletes up to `limit` log lines matching `purge` (oldest first); returns how many
+    /// (possibly fewer than `limit` while more match: loop until 0).
+    fn purge_logs(&self, purge: &LogPurge, limit: u32) -> impl Future<Output = Result<u64>> + Send;
 
     // ----- Task metrics (counters, timers, gauges reported by tasks).
 

@@ -9,8 +9,9 @@ use saker_core::{Execution, ExecutionId, TaskRun, TaskRunId};
 use saker_core::Instant;
 
 use crate::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
-    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord, sort_executions,
+    Changed, Error, ExecutionPurge, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogPurge,
+    LogSearch, MetricEntry, MetricQuery, Page, PurgedExecution, Result, Store, TriggerKey,
+    TriggerRecord, sort_executions,
 };
 
 /// An execution as stored: the header (with an empty task-run list) and its task runs in order.
@@ -278,6 +279,61 @@ impl Store for MemoryStore {
             .logs
             .retain(|entry| entry.execution_id != execution_id);
         Ok((before - inner.logs.len()) as u64)
+    }
+
+    async fn purge_executions(
+        &self,
+        purge: &ExecutionPurge,
+        limit: u32,
+    ) -> Result<Vec<PurgedExecution>> {
+        let mut inner = self.lock();
+        let mut matching: Vec<(Instant, ExecutionId)> = inner
+            .executions
+            .values()
+            .filter(|stored| purge.matches(&stored.header))
+            .filter_map(|stored| {
+                let end = stored.header.state.end_date()?;
+                Some((end, stored.header.id.clone()))
+            })
+            .collect();
+        matching.sort();
+        matching.truncate(limit as usize);
+        let mut purged = Vec::with_capacity(matching.len());
+        for (_, id) in matching {
+            if let Some(stored) = inner.executions.remove(&id) {
+                purged.push(PurgedExecution {
+                    id: id.as_str().to_owned(),
+                    namespace: stored.header.namespace,
+                    flow_id: stored.header.flow_id,
+                });
+            }
+        }
+        let ids: std::collections::HashSet<&str> = purged.iter().map(|p| p.id.as_str()).collect();
+        if purge.logs {
+            inner
+                .logs
+                .retain(|entry| !ids.contains(entry.execution_id.as_str()));
+        }
+        if purge.metrics {
+            inner
+                .metrics
+                .retain(|entry| !ids.contains(entry.execution_id.as_str()));
+        }
+        Ok(purged)
+    }
+
+    async fn purge_logs(&self, purge: &LogPurge, limit: u32) -> Result<u64> {
+        let mut inner = self.lock();
+        let mut left = limit as usize;
+        inner.logs.retain(|entry| {
+            if left > 0 && purge.matches(entry) {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok((limit as usize - left) as u64)
     }
 
     async fn put_trigger(&self, record: &TriggerRecord) -> Result<()> {

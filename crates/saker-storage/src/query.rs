@@ -198,3 +198,150 @@ pub struct TriggerRecord {
     pub lease_until: Option<Instant>,
     pub updated: Instant,
 }
+
+/// What a purge applies to: a namespace and its children, or one flow (Kestra's
+/// `PurgeExecutions`: "if flowId isn't provided, this is a namespace prefix, else the namespace
+/// of the flow").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub namespace: String,
+    pub flow_id: Option<String>,
+}
+
+impl Scope {
+    pub fn matches(&self, namespace: &str, flow_id: &str) -> bool {
+        match &self.flow_id {
+            Some(flow) => self.namespace == namespace && flow == flow_id,
+            None => namespace_matches(&self.namespace, namespace),
+        }
+    }
+
+    /// Whether every execution of `self` is also in `outer` and the two differ: `self` is the
+    /// more specific of two retention rules.
+    pub fn is_inside(&self, outer: &Scope) -> bool {
+        if self == outer {
+            return false;
+        }
+        match (&outer.flow_id, &self.flow_id) {
+            (Some(_), _) => false,
+            (None, _) => namespace_matches(&outer.namespace, &self.namespace),
+        }
+    }
+}
+
+/// Which ended executions [`Store::purge_executions`](crate::Store::purge_executions) deletes.
+/// Executions that have not ended (CREATED, RUNNING, PAUSED, QUEUED...) are never purged,
+/// whatever `states` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionPurge {
+    /// Only executions in this scope (all when `None`).
+    pub scope: Option<Scope>,
+    /// Executions in these scopes are left alone (the more specific retention rules).
+    pub except: Vec<Scope>,
+    /// Started at or after.
+    pub start_from: Option<Instant>,
+    /// Ended strictly before.
+    pub end_before: Instant,
+    /// Only these states (empty: every terminated state).
+    pub states: Vec<StateType>,
+    /// Delete the executions' log lines too.
+    pub logs: bool,
+    /// Delete the executions' metrics too.
+    pub metrics: bool,
+}
+
+impl ExecutionPurge {
+    /// Every ended execution (and its logs and metrics) that ended before `end_before`.
+    pub fn ended_before(end_before: Instant) -> Self {
+        ExecutionPurge {
+            scope: None,
+            except: Vec::new(),
+            start_from: None,
+            end_before,
+            states: Vec::new(),
+            logs: true,
+            metrics: true,
+        }
+    }
+
+    /// The states that may be purged: `states` when given, never a non-terminated one.
+    pub fn purged_states(&self) -> Vec<StateType> {
+        StateType::terminated_types()
+            .filter(|state| self.states.is_empty() || self.states.contains(state))
+            .collect()
+    }
+
+    pub fn matches(&self, execution: &Execution) -> bool {
+        let state = execution.state.current();
+        self.purged_states().contains(&state)
+            && execution
+                .state
+                .end_date()
+                .is_some_and(|end| end < self.end_before)
+            && self
+                .start_from
+                .is_none_or(|from| execution.state.start_date() >= from)
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|s| s.matches(&execution.namespace, &execution.flow_id))
+            && !self
+                .except
+                .iter()
+                .any(|s| s.matches(&execution.namespace, &execution.flow_id))
+    }
+}
+
+/// An execution removed by a purge: what the caller needs to delete its internal-storage files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgedExecution {
+    pub id: String,
+    pub namespace: String,
+    pub flow_id: String,
+}
+
+/// Which log lines [`Store::purge_logs`](crate::Store::purge_logs) deletes (Kestra's
+/// `PurgeLogs` filters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPurge {
+    pub scope: Option<Scope>,
+    pub except: Vec<Scope>,
+    pub execution_id: Option<String>,
+    /// Only these levels (empty: all).
+    pub levels: Vec<Level>,
+    /// At or after.
+    pub from: Option<Instant>,
+    /// Strictly before.
+    pub before: Instant,
+}
+
+impl LogPurge {
+    pub fn before(before: Instant) -> Self {
+        LogPurge {
+            scope: None,
+            except: Vec::new(),
+            execution_id: None,
+            levels: Vec::new(),
+            from: None,
+            before,
+        }
+    }
+
+    pub fn matches(&self, entry: &LogEntry) -> bool {
+        entry.timestamp < self.before
+            && self.from.is_none_or(|from| entry.timestamp >= from)
+            && (self.levels.is_empty() || self.levels.contains(&entry.level))
+            && self
+                .execution_id
+                .as_deref()
+                .is_none_or(|id| id == entry.execution_id)
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|s| s.matches(&entry.namespace, &entry.flow_id))
+            && !self
+                .except
+                .iter()
+                .any(|s| s.matches(&entry.namespace, &entry.flow_id))
+    }
+}

@@ -6,8 +6,8 @@ use saker_core::{Execution, ExecutionId, FlowRef, Instant, Label, StateType, Tas
 use saker_task::Level;
 
 use crate::{
-    Changed, ExecutionQuery, LogEntry, LogFilter, LogSearch, MetricEntry, MetricQuery, Paging,
-    Store, TriggerKey, TriggerRecord,
+    Changed, ExecutionPurge, ExecutionQuery, LogEntry, LogFilter, LogPurge, LogSearch, MetricEntry,
+    MetricQuery, Paging, Scope, Store, TriggerKey, TriggerRecord,
 };
 
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh store made by `$make`
@@ -26,6 +26,9 @@ macro_rules! store_suite {
             logs_filter_and_search,
             triggers_and_their_leases,
             metrics_filter_page_and_list_names,
+            purging_executions_takes_ended_ones_in_batches,
+            purging_executions_honours_scopes_states_and_parts,
+            purging_logs_by_date_level_and_scope,
         );
     };
     // `$make` evaluates to `(guard, store)`: the guard (a temporary directory...) lives as long
@@ -42,6 +45,9 @@ macro_rules! store_suite {
             logs_filter_and_search,
             triggers_and_their_leases,
             metrics_filter_page_and_list_names,
+            purging_executions_takes_ended_ones_in_batches,
+            purging_executions_honours_scopes_states_and_parts,
+            purging_logs_by_date_level_and_scope,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -651,6 +657,253 @@ pub async fn triggers_and_their_leases<S: Store>(store: &S) {
     assert!(store.delete_trigger(&k1).await.unwrap());
     assert!(!store.delete_trigger(&k1).await.unwrap());
     assert!(store.get_trigger(&k1).await.unwrap().is_none());
+}
+
+/// Saves an execution of `namespace.flow` started at `at(start)` that reached `state` at
+/// `at(end)`.
+async fn ended<S: Store>(
+    store: &S,
+    id: &str,
+    namespace: &str,
+    flow: &str,
+    (start, end): (i64, i64),
+    state: StateType,
+) {
+    let mut e = execution(id, namespace, flow, start);
+    e.transition(state, at(end));
+    store.save_execution(&e, &Changed::All).await.unwrap();
+}
+
+fn scoped_log(execution: &str, namespace: &str, flow: &str, level: Level, at_s: i64) -> LogEntry {
+    LogEntry {
+        namespace: namespace.to_owned(),
+        flow_id: flow.to_owned(),
+        ..log(
+            execution,
+            Some("t"),
+            level,
+            &format!("{execution}@{at_s}"),
+            at_s,
+        )
+    }
+}
+
+async fn exists<S: Store>(store: &S, id: &str) -> bool {
+    store
+        .get_execution(&ExecutionId::new(id))
+        .await
+        .unwrap()
+        .is_some()
+}
+
+pub async fn purging_executions_takes_ended_ones_in_batches<S: Store>(store: &S) {
+    ended(store, "old1", "io.a", "f", (0, 10), StateType::Success).await;
+    ended(store, "old2", "io.a", "f", (0, 20), StateType::Failed).await;
+    ended(store, "old3", "io.a", "f", (0, 30), StateType::Killed).await;
+    ended(store, "recent", "io.a", "f", (0, 500), StateType::Success).await;
+    // Started long ago but not ended: never purged, whatever its age.
+    ended(store, "running", "io.a", "f", (0, 1), StateType::Running).await;
+    ended(store, "paused", "io.a", "f", (0, 1), StateType::Paused).await;
+    let mut with_run = execution("old1", "io.a", "f", 0);
+    with_run
+        .task_run_list
+        .push(TaskRun::new(TaskRunId::new("r1"), &with_run, "t", at(1)));
+    with_run.transition(StateType::Success, at(10));
+    store
+        .save_execution(&with_run, &Changed::All)
+        .await
+        .unwrap();
+    store
+        .append_logs(&[
+            log("old1", Some("t"), Level::Info, "gone", 5),
+            log("recent", Some("t"), Level::Info, "kept", 5),
+        ])
+        .await
+        .unwrap();
+    store
+        .append_metrics(&[MetricEntry {
+            execution_id: "old1".into(),
+            ..metric("e1", "t", "r1", "rows", 1.0)
+        }])
+        .await
+        .unwrap();
+
+    let purge = ExecutionPurge::ended_before(at(100));
+    let first = store.purge_executions(&purge, 2).await.unwrap();
+    let ids: Vec<&str> = first.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["old1", "old2"], "those that ended first go first");
+    assert_eq!(
+        (first[0].namespace.as_str(), first[0].flow_id.as_str()),
+        ("io.a", "f")
+    );
+    let second = store.purge_executions(&purge, 2).await.unwrap();
+    assert_eq!(second.len(), 1, "the last batch is short");
+    assert_eq!(second[0].id, "old3");
+    assert!(store.purge_executions(&purge, 2).await.unwrap().is_empty());
+    for id in ["recent", "running", "paused"] {
+        assert!(exists(store, id).await, "{id} is kept");
+    }
+    assert!(!exists(store, "old1").await);
+    assert!(
+        store
+            .logs(&LogFilter::execution("old1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .logs(&LogFilter::execution("recent"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let metrics = store
+        .search_metrics(&MetricQuery {
+            execution_id: "old1".into(),
+            paging: Paging { page: 1, size: 0 },
+            ..MetricQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(metrics.total, 0);
+}
+
+pub async fn purging_executions_honours_scopes_states_and_parts<S: Store>(store: &S) {
+    ended(store, "a", "io.a", "f", (0, 10), StateType::Success).await;
+    ended(store, "a-sub", "io.a.sub", "g", (0, 10), StateType::Success).await;
+    ended(store, "ab", "io.ab", "f", (0, 10), StateType::Success).await;
+    ended(store, "a-failed", "io.a", "f", (0, 10), StateType::Failed).await;
+    ended(
+        store,
+        "a-other",
+        "io.a",
+        "other",
+        (0, 10),
+        StateType::Success,
+    )
+    .await;
+    ended(
+        store,
+        "late-start",
+        "io.a",
+        "f",
+        (50, 60),
+        StateType::Success,
+    )
+    .await;
+    store
+        .append_logs(&[scoped_log("a", "io.a", "f", Level::Info, 5)])
+        .await
+        .unwrap();
+    let ids = |purged: Vec<crate::PurgedExecution>| -> Vec<String> {
+        let mut ids: Vec<String> = purged.into_iter().map(|p| p.id).collect();
+        ids.sort();
+        ids
+    };
+    // Namespace and children, except one flow, SUCCESS only, started before 50, logs kept.
+    let purge = ExecutionPurge {
+        scope: Some(Scope {
+            namespace: "io.a".into(),
+            flow_id: None,
+        }),
+        except: vec![Scope {
+            namespace: "io.a".into(),
+            flow_id: Some("other".into()),
+        }],
+        start_from: None,
+        end_before: at(100),
+        states: vec![StateType::Success, StateType::Running],
+        logs: false,
+        metrics: true,
+    };
+    let mut narrowed = purge.clone();
+    narrowed.start_from = Some(at(40));
+    assert_eq!(
+        ids(store.purge_executions(&narrowed, 10).await.unwrap()),
+        ["late-start"]
+    );
+    assert_eq!(
+        ids(store.purge_executions(&purge, 10).await.unwrap()),
+        ["a", "a-sub"]
+    );
+    for id in ["ab", "a-failed", "a-other"] {
+        assert!(exists(store, id).await, "{id} is kept");
+    }
+    assert_eq!(
+        store.logs(&LogFilter::execution("a")).await.unwrap().len(),
+        1,
+        "logs: false keeps the log lines"
+    );
+    // A flow scope is that namespace exactly.
+    let flow = ExecutionPurge {
+        scope: Some(Scope {
+            namespace: "io.a".into(),
+            flow_id: Some("f".into()),
+        }),
+        ..ExecutionPurge::ended_before(at(100))
+    };
+    assert_eq!(
+        ids(store.purge_executions(&flow, 10).await.unwrap()),
+        ["a-failed"]
+    );
+}
+
+async fn all_messages<S: Store>(store: &S) -> Vec<String> {
+    let search = LogSearch {
+        paging: Paging { page: 1, size: 0 },
+        ..LogSearch::default()
+    };
+    let page = store.search_logs(&search).await.unwrap();
+    page.results.into_iter().map(|e| e.message).collect()
+}
+
+pub async fn purging_logs_by_date_level_and_scope<S: Store>(store: &S) {
+    store
+        .append_logs(&[
+            scoped_log("e1", "io.a", "f", Level::Info, 1),
+            scoped_log("e1", "io.a", "f", Level::Error, 2),
+            scoped_log("e2", "io.a.sub", "g", Level::Info, 3),
+            scoped_log("e3", "io.ab", "f", Level::Info, 4),
+            scoped_log("e4", "io.a", "keep", Level::Info, 5),
+            scoped_log("e1", "io.a", "f", Level::Info, 500),
+        ])
+        .await
+        .unwrap();
+    let infos = LogPurge {
+        scope: Some(Scope {
+            namespace: "io.a".into(),
+            flow_id: None,
+        }),
+        except: vec![Scope {
+            namespace: "io.a".into(),
+            flow_id: Some("keep".into()),
+        }],
+        levels: vec![Level::Info],
+        ..LogPurge::before(at(100))
+    };
+    assert_eq!(store.purge_logs(&infos, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_logs(&infos, 10).await.unwrap(), 1);
+    assert_eq!(store.purge_logs(&infos, 10).await.unwrap(), 0);
+    assert_eq!(
+        all_messages(store).await,
+        ["e1@2", "e3@4", "e4@5", "e1@500"]
+    );
+    let window = LogPurge {
+        from: Some(at(4)),
+        execution_id: Some("e3".into()),
+        ..LogPurge::before(at(100))
+    };
+    assert_eq!(store.purge_logs(&window, 10).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .purge_logs(&LogPurge::before(at(100)), 10)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(all_messages(store).await, ["e1@500"]);
 }
 
 /// The KV store behaviours ([`kv_suite!`](crate::kv_suite)).

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
-    MetricQuery, Page, Paging, Result, Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionPurge, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogPurge,
+    LogSearch, MetricEntry, MetricQuery, Page, Paging, PurgedExecution, Result, Store, TriggerKey,
+    TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -46,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "metrics",
         include_str!("../migrations/postgres/0002_metrics.sql"),
+    ),
+    (
+        3,
+        "retention",
+        include_str!("../migrations/postgres/0003_retention.sql"),
     ),
 ];
 
@@ -870,6 +876,51 @@ impl Store for PgStore {
     async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
         Ok(sqlx::query(sql::LOGS_DELETE)
             .bind(execution_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected())
+    }
+
+    async fn purge_executions(
+        &self,
+        purge: &ExecutionPurge,
+        limit: u32,
+    ) -> Result<Vec<PurgedExecution>> {
+        let (select, params) = sql::purge_selection(purge, limit)?;
+        // Servers purging at the same time skip each other's rows instead of waiting.
+        let select = format!("{select} FOR UPDATE OF e SKIP LOCKED");
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let rows = bind_params(sqlx::query(AssertSqlSafe(select)), &params)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let purged = rows
+            .iter()
+            .map(|row| {
+                Ok(PurgedExecution {
+                    id: row.text(0)?,
+                    namespace: row.text(1)?,
+                    flow_id: row.text(2)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !purged.is_empty() {
+            let ids: Vec<Param> = purged.iter().map(|p| Param::Text(p.id.clone())).collect();
+            for statement in sql::purge_deletes(purge, ids.len()) {
+                bind_params(sqlx::query(AssertSqlSafe(statement)), &ids)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(purged)
+    }
+
+    async fn purge_logs(&self, purge: &LogPurge, limit: u32) -> Result<u64> {
+        let (statement, params) = sql::log_purge(purge, limit)?;
+        Ok(bind_params(sqlx::query(AssertSqlSafe(statement)), &params)
             .execute(&self.pool)
             .await
             .map_err(db)?

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
-    MetricQuery, Page, Result, Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionPurge, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogPurge,
+    LogSearch, MetricEntry, MetricQuery, Page, PurgedExecution, Result, Store, TriggerKey,
+    TriggerRecord,
 };
 use saker_task::kv::{KvEntry, KvError, KvMeta, KvPut, KvStore};
 use saker_task::task::BoxFuture;
@@ -144,6 +145,18 @@ impl Store for SqlStore {
 
     async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
         delegate!(self, s => s.delete_logs(execution_id).await)
+    }
+
+    async fn purge_executions(
+        &self,
+        purge: &ExecutionPurge,
+        limit: u32,
+    ) -> Result<Vec<PurgedExecution>> {
+        delegate!(self, s => s.purge_executions(purge, limit).await)
+    }
+
+    async fn purge_logs(&self, purge: &LogPurge, limit: u32) -> Result<u64> {
+        delegate!(self, s => s.purge_logs(purge, limit).await)
     }
 
     async fn put_trigger(&self, record: &TriggerRecord) -> Result<()> {

@@ -8,7 +8,9 @@
 //! on PostgreSQL.
 
 use saker_core::{Label, StateType};
-use saker_storage::{ExecutionQuery, LogFilter, LogSearch, MetricQuery, Paging};
+use saker_storage::{
+    ExecutionPurge, ExecutionQuery, LogFilter, LogPurge, LogSearch, MetricQuery, Paging, Scope,
+};
 
 use crate::codec::{instant_to_db, level_to_db};
 use saker_storage::Error;
@@ -394,6 +396,125 @@ pub fn log_search_filter(search: &LogSearch, dialect: &dyn Dialect) -> Result<Fi
         filter.text(dialect, &["message"], text);
     }
     Ok(filter)
+}
+
+// ----- Retention
+
+/// The most rows one purge statement deletes: far below every backend's parameter limit (the
+/// ids of a batch are bound one per placeholder), and small enough that a batch holds the
+/// writer for milliseconds.
+pub const MAX_PURGE_BATCH: u32 = 1000;
+
+impl Filter {
+    /// `namespace`/`flow_id` columns inside a [`Scope`].
+    fn scope(&mut self, scope: &Scope, namespace: &str, flow_id: &str) -> String {
+        match &scope.flow_id {
+            Some(flow) => {
+                let ns = self.bind(Param::Text(scope.namespace.clone()));
+                let flow = self.bind(Param::Text(flow.clone()));
+                format!("({namespace} = {ns} AND {flow_id} = {flow})")
+            }
+            None => {
+                let exact = self.bind(Param::Text(scope.namespace.clone()));
+                let low = self.bind(Param::Text(format!("{}.", scope.namespace)));
+                let high = self.bind(Param::Text(format!("{}/", scope.namespace)));
+                format!("({namespace} = {exact} OR ({namespace} > {low} AND {namespace} < {high}))")
+            }
+        }
+    }
+
+    fn scopes(&mut self, scope: Option<&Scope>, except: &[Scope], namespace: &str, flow: &str) {
+        if let Some(scope) = scope {
+            let condition = self.scope(scope, namespace, flow);
+            self.push(condition);
+        }
+        for scope in except {
+            let condition = self.scope(scope, namespace, flow);
+            self.push(format!("NOT {condition}"));
+        }
+    }
+}
+
+/// The ids (with namespace and flow) of the next `limit` executions a purge deletes, those that
+/// ended first first; served by the `executions_by_end` index.
+pub fn purge_selection(purge: &ExecutionPurge, limit: u32) -> Result<(String, Vec<Param>), Error> {
+    let mut filter = Filter::default();
+    let end = filter.bind(Param::Int(instant_to_db(purge.end_before)?));
+    filter.push(format!("e.end_date IS NOT NULL AND e.end_date < {end}"));
+    let states = purge.purged_states();
+    if states.is_empty() {
+        filter.push("FALSE".to_owned());
+    } else {
+        filter.push(format!("e.state IN ({})", state_list(&states)));
+    }
+    if let Some(from) = purge.start_from {
+        let p = filter.bind(Param::Int(instant_to_db(from)?));
+        filter.push(format!("e.start_date >= {p}"));
+    }
+    filter.scopes(
+        purge.scope.as_ref(),
+        &purge.except,
+        "e.namespace",
+        "e.flow_id",
+    );
+    let limit = limit.min(MAX_PURGE_BATCH);
+    Ok((
+        format!(
+            "SELECT e.id, e.namespace, e.flow_id FROM executions e{} \
+             ORDER BY e.end_date, e.id LIMIT {limit}",
+            filter.where_clause()
+        ),
+        filter.params,
+    ))
+}
+
+/// The statements deleting the executions `$1..$count` and what goes with them, children first.
+pub fn purge_deletes(purge: &ExecutionPurge, count: usize) -> Vec<String> {
+    let ids = placeholders(1, count);
+    let mut statements = Vec::new();
+    if purge.logs {
+        statements.push(format!("DELETE FROM logs WHERE execution_id IN ({ids})"));
+    }
+    if purge.metrics {
+        statements.push(format!("DELETE FROM metrics WHERE execution_id IN ({ids})"));
+    }
+    statements.push(format!(
+        "DELETE FROM task_runs WHERE execution_id IN ({ids})"
+    ));
+    statements.push(format!("DELETE FROM executions WHERE id IN ({ids})"));
+    statements
+}
+
+/// One bounded delete of log lines: the oldest `limit` matching `purge`.
+pub fn log_purge(purge: &LogPurge, limit: u32) -> Result<(String, Vec<Param>), Error> {
+    let mut filter = Filter::default();
+    let before = filter.bind(Param::Int(instant_to_db(purge.before)?));
+    filter.push(format!("timestamp < {before}"));
+    if let Some(from) = purge.from {
+        let p = filter.bind(Param::Int(instant_to_db(from)?));
+        filter.push(format!("timestamp >= {p}"));
+    }
+    if !purge.levels.is_empty() {
+        let levels: Vec<String> = purge
+            .levels
+            .iter()
+            .map(|level| level_to_db(*level).to_string())
+            .collect();
+        filter.push(format!("level IN ({})", levels.join(", ")));
+    }
+    if let Some(id) = &purge.execution_id {
+        let p = filter.bind(Param::Text(id.clone()));
+        filter.push(format!("execution_id = {p}"));
+    }
+    filter.scopes(purge.scope.as_ref(), &purge.except, "namespace", "flow_id");
+    let limit = limit.min(MAX_PURGE_BATCH);
+    Ok((
+        format!(
+            "DELETE FROM logs WHERE seq IN (SELECT seq FROM logs{} ORDER BY seq LIMIT {limit})",
+            filter.where_clause()
+        ),
+        filter.params,
+    ))
 }
 
 /// ` LIMIT n OFFSET m` for a page (nothing when the size is 0, "no limit").

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use saker_core::{Execution, ExecutionId, Instant};
 use saker_storage::{
-    Changed, Error, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogSearch, MetricEntry,
-    MetricQuery, Page, Paging, Result, Store, TriggerKey, TriggerRecord,
+    Changed, Error, ExecutionPurge, ExecutionQuery, FlowRecord, LogEntry, LogFilter, LogPurge,
+    LogSearch, MetricEntry, MetricQuery, Page, Paging, PurgedExecution, Result, Store, TriggerKey,
+    TriggerRecord,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
@@ -40,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "metrics",
         include_str!("../migrations/sqlite/0002_metrics.sql"),
+    ),
+    (
+        3,
+        "retention",
+        include_str!("../migrations/sqlite/0003_retention.sql"),
     ),
 ];
 
@@ -788,6 +794,55 @@ impl Store for SqliteStore {
     async fn delete_logs(&self, execution_id: &str) -> Result<u64> {
         Ok(sqlx::query(sql::LOGS_DELETE)
             .bind(execution_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected())
+    }
+
+    async fn purge_executions(
+        &self,
+        purge: &ExecutionPurge,
+        limit: u32,
+    ) -> Result<Vec<PurgedExecution>> {
+        let (select, params) = sql::purge_selection(purge, limit)?;
+        // One short write transaction per batch: readers go on meanwhile (WAL), and other
+        // writers wait for one batch at most.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        let rows = bind_params(sqlx::query(AssertSqlSafe(select)), &params)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let purged = rows
+            .iter()
+            .map(|row| {
+                Ok(PurgedExecution {
+                    id: row.text(0)?,
+                    namespace: row.text(1)?,
+                    flow_id: row.text(2)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !purged.is_empty() {
+            let ids: Vec<Param> = purged.iter().map(|p| Param::Text(p.id.clone())).collect();
+            for statement in sql::purge_deletes(purge, ids.len()) {
+                bind_params(sqlx::query(AssertSqlSafe(statement)), &ids)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(purged)
+    }
+
+    async fn purge_logs(&self, purge: &LogPurge, limit: u32) -> Result<u64> {
+        let (statement, params) = sql::log_purge(purge, limit)?;
+        Ok(bind_params(sqlx::query(AssertSqlSafe(statement)), &params)
             .execute(&self.writer)
             .await
             .map_err(db)?
