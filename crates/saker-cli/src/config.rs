@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use saker_server::retention::{RetentionConfig, RetentionRule};
 use saker_storage::S3Config;
 use saker_storage::StorageConfig;
 use serde::Deserialize;
@@ -40,6 +41,8 @@ pub(crate) struct Settings {
     pub globals: Map<String, Value>,
     pub templates_enabled: bool,
     pub max_output_size: usize,
+    /// The retention job (`retention.*`); nothing is deleted by default.
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,10 @@ const LEAVES: &[(&str, Kind, &[&str])] = &[
     ),
     ("templates.enabled", Kind::Bool, &[]),
     ("max-output-size", Kind::Text, &[]),
+    ("retention.executions", Kind::Text, &[]),
+    ("retention.logs", Kind::Text, &[]),
+    ("retention.interval", Kind::Text, &[]),
+    ("retention.batch-size", Kind::Integer, &[]),
 ];
 
 /// The environment variable overriding `path`.
@@ -122,6 +129,31 @@ struct FileConfig {
     variables: VariablesSection,
     templates: TemplatesSection,
     max_output_size: Option<Size>,
+    retention: RetentionSection,
+}
+
+/// `retention`: ages after which the server deletes ended executions and log lines.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+struct RetentionSection {
+    executions: Option<Period>,
+    logs: Option<Period>,
+    interval: Option<Period>,
+    batch_size: Option<u32>,
+    /// Ages of namespaces and flows, overriding the global ones.
+    rules: Vec<RetentionRuleEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RetentionRuleEntry {
+    namespace: String,
+    #[serde(default)]
+    flow_id: Option<String>,
+    #[serde(default)]
+    executions: Option<Period>,
+    #[serde(default)]
+    logs: Option<Period>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -535,6 +567,7 @@ fn resolve(
     if let Some(url) = &config.database.url {
         check_database_url(url).map_err(|e| ("database.url", e))?;
     }
+    let retention = retention_config(config.retention)?;
     let settings = Settings {
         host: server.host.unwrap_or_else(|| DEFAULT_HOST.to_owned()),
         port: server.port.unwrap_or(DEFAULT_PORT),
@@ -558,8 +591,94 @@ fn resolve(
         max_output_size: config
             .max_output_size
             .map_or(DEFAULT_MAX_OUTPUT_SIZE, |s| s.0),
+        retention,
     };
     Ok((settings, warnings))
+}
+
+/// The checked `retention` section.
+fn retention_config(section: RetentionSection) -> Result<RetentionConfig, (&'static str, String)> {
+    let defaults = RetentionConfig::default();
+    let interval = section.interval.map_or(defaults.interval, |p| p.0);
+    if interval.is_zero() {
+        return Err(("retention.interval", "must be longer than zero".to_owned()));
+    }
+    let batch_size = section.batch_size.unwrap_or(defaults.batch_size);
+    if !(1..=1000).contains(&batch_size) {
+        return Err((
+            "retention.batch-size",
+            format!("{batch_size} is not between 1 and 1000"),
+        ));
+    }
+    let mut rules: Vec<RetentionRule> = Vec::new();
+    for entry in section.rules {
+        let scope = saker_storage::Scope {
+            namespace: entry.namespace,
+            flow_id: entry.flow_id,
+        };
+        let name = match &scope.flow_id {
+            Some(flow) => format!("flow {}.{flow}", scope.namespace),
+            None => format!("namespace {}", scope.namespace),
+        };
+        if scope.namespace.is_empty() {
+            return Err(("retention.rules", "a rule names no namespace".to_owned()));
+        }
+        if entry.executions.is_none() && entry.logs.is_none() {
+            return Err((
+                "retention.rules",
+                format!("the rule of {name} sets neither executions nor logs"),
+            ));
+        }
+        if rules.iter().any(|rule| rule.scope == scope) {
+            return Err((
+                "retention.rules",
+                format!("{name} has two rules: merge them"),
+            ));
+        }
+        rules.push(RetentionRule {
+            scope,
+            executions: entry.executions.map(|p| p.0),
+            logs: entry.logs.map(|p| p.0),
+        });
+    }
+    Ok(RetentionConfig {
+        interval,
+        batch_size,
+        executions: section.executions.map(|p| p.0),
+        logs: section.logs.map(|p| p.0),
+        rules,
+    })
+}
+
+/// `server local`: the `SAKER_RETENTION_*` variables (the overrides of `retention.*`).
+pub(crate) fn retention_from_vars(
+    vars: &BTreeMap<String, String>,
+) -> Result<RetentionConfig, String> {
+    let period = |key: &str| -> Result<Option<Period>, String> {
+        let name = env_name(key);
+        vars.get(&name)
+            .map(|text| {
+                parse_period(text)
+                    .map(Period)
+                    .map_err(|e| format!("{name}: {e}"))
+            })
+            .transpose()
+    };
+    let batch_size =
+        match vars.get(&env_name("retention.batch-size")) {
+            Some(text) => Some(text.trim().parse::<u32>().map_err(|_| {
+                format!("SAKER_RETENTION_BATCH_SIZE: `{text}` is not a whole number")
+            })?),
+            None => None,
+        };
+    retention_config(RetentionSection {
+        executions: period("retention.executions")?,
+        logs: period("retention.logs")?,
+        interval: period("retention.interval")?,
+        batch_size,
+        rules: Vec::new(),
+    })
+    .map_err(|(key, message)| format!("{}: {message}", env_name(key)))
 }
 
 /// The database URLs this build opens: `sqlite:PATH` / `sqlite://PATH`, `postgres://…` /
@@ -812,5 +931,56 @@ max-output-size: 2MB
         assert!(check_database_url("postgresql://u@h:5432/saker?max_connections=4").is_ok());
         assert!(check_database_url("sqlite:").is_err());
         assert!(check_database_url("mysql://localhost/saker").is_err());
+    }
+
+    #[test]
+    fn retention_ages_rules_and_overrides() {
+        let text = r#"
+retention:
+  executions: P30D
+  interval: 10m
+  rules:
+    - namespace: company.team
+      executions: P90D
+      logs: P7D
+    - namespace: company.team
+      flow-id: noisy
+      executions: P1D
+"#;
+        let day = Duration::from_secs(86_400);
+        let (settings, _) = parse(
+            "saker.yml",
+            text,
+            &vars(&[("SAKER_RETENTION_LOGS", "P14D")]),
+        )
+        .unwrap();
+        let retention = settings.retention;
+        assert_eq!(retention.executions, Some(30 * day));
+        assert_eq!(retention.logs, Some(14 * day));
+        assert_eq!(retention.interval, Duration::from_secs(600));
+        assert_eq!(retention.batch_size, 500);
+        assert_eq!(retention.rules.len(), 2);
+        assert_eq!(retention.rules[0].logs, Some(7 * day));
+        assert_eq!(retention.rules[1].scope.flow_id.as_deref(), Some("noisy"));
+        assert!(
+            !parse("saker.yml", "", &BTreeMap::new())
+                .unwrap()
+                .0
+                .retention
+                .is_enabled()
+        );
+
+        insta::assert_snapshot!(error("retention:\n  executions: 30 days\n"), @"saker.yml:2:15: retention.executions: invalid duration `30 days`: expected PT5M, 30s, 5m or 1h");
+        insta::assert_snapshot!(error("retention:\n  rules:\n    - namespace: a\n"), @"saker.yml:2: retention.rules: the rule of namespace a sets neither executions nor logs");
+        insta::assert_snapshot!(error("retention:\n  rules:\n    - namespace: a\n      logs: P1D\n    - namespace: a\n      executions: P1D\n"), @"saker.yml:2: retention.rules: namespace a has two rules: merge them");
+        insta::assert_snapshot!(error("retention:\n  batch-size: 0\n"), @"saker.yml:2: retention.batch-size: 0 is not between 1 and 1000");
+        let local = retention_from_vars(&vars(&[
+            ("SAKER_RETENTION_EXECUTIONS", "P7D"),
+            ("SAKER_RETENTION_INTERVAL", "1s"),
+        ]))
+        .unwrap();
+        assert_eq!(local.executions, Some(7 * day));
+        assert_eq!(local.interval, Duration::from_secs(1));
+        insta::assert_snapshot!(retention_from_vars(&vars(&[("SAKER_RETENTION_INTERVAL", "0s")])).unwrap_err(), @"SAKER_RETENTION_INTERVAL: must be longer than zero");
     }
 }

@@ -107,6 +107,7 @@ pub(crate) fn local(args: LocalArgs) -> ExitCode {
                 .get("SAKER_TEMPLATES_ENABLED")
                 .is_some_and(|v| v == "true"),
             max_output_size,
+            retention: config::retention_from_vars(&vars)?,
         })
     })();
     match settings {
@@ -267,6 +268,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             termination_grace_period: settings.termination_grace_period,
         },
     );
+    app.start_retention(settings.retention.clone());
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await

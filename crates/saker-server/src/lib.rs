@@ -6,7 +6,8 @@
 //!
 //! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
 //! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema), [`auth`]
-//! (basic auth middleware), [`prometheus`] (`/metrics`, Prometheus), [`metrics`] (task metrics API).
+//! (basic auth middleware), [`prometheus`] (`/metrics`, Prometheus), [`metrics`] (task metrics API),
+//! [`retention`] (the periodic purge of old executions and logs).
 
 pub mod actions;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod misc;
 pub mod namespace_files;
 pub mod prometheus;
 pub mod query;
+pub mod retention;
 pub mod triggers;
 
 use std::collections::HashMap;
@@ -155,6 +157,33 @@ impl<S: Store> App<S> {
             }
         });
         Ok(())
+    }
+
+    /// Runs the retention job (`retention.*`) every `config.interval` until the server stops;
+    /// the first pass runs at once. Nothing is started when no age is configured.
+    pub fn start_retention(self: &Arc<Self>, config: retention::RetentionConfig) {
+        if !config.is_enabled() {
+            return;
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = chrono::Utc::now();
+                let files = app.service.runtime().files().clone();
+                match retention::run_once(&**app.store(), &*files, &config, now).await {
+                    Ok(purged) if purged != retention::Purged::default() => eprintln!(
+                        "retention: deleted {} executions and {} log lines",
+                        purged.executions, purged.logs
+                    ),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: retention: {e} (retried at the next pass)"),
+                }
+                tokio::select! {
+                    _ = app.stopping.cancelled() => return,
+                    _ = tokio::time::sleep(config.interval) => {}
+                }
+            }
+        });
     }
 
     /// Tells the scheduler a flow changed (after the store commit).
