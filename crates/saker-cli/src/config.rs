@@ -43,6 +43,8 @@ pub(crate) struct Settings {
     pub max_output_size: usize,
     /// The retention job (`retention.*`); nothing is deleted by default.
     pub retention: RetentionConfig,
+    /// `server.search-time-range`: the default date range of the search endpoints.
+    pub search_time_range: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,7 @@ const LEAVES: &[(&str, Kind, &[&str])] = &[
     ("server.port", Kind::Integer, &["SAKER_PORT"]),
     ("server.max-body-size", Kind::Text, &["SAKER_MAX_BODY_SIZE"]),
     ("server.termination-grace-period", Kind::Text, &[]),
+    ("server.search-time-range", Kind::Text, &[]),
     ("server.basic-auth.enabled", Kind::Bool, &[]),
     ("server.basic-auth.realm", Kind::Text, &[]),
     ("server.basic-auth.username", Kind::Text, &[]),
@@ -163,6 +166,8 @@ struct ServerSection {
     port: Option<u16>,
     max_body_size: Option<Size>,
     termination_grace_period: Option<Period>,
+    /// `P0D`: no default range.
+    search_time_range: Option<Period>,
     basic_auth: Option<BasicAuthSection>,
 }
 
@@ -592,6 +597,11 @@ fn resolve(
             .max_output_size
             .map_or(DEFAULT_MAX_OUTPUT_SIZE, |s| s.0),
         retention,
+        search_time_range: server
+            .search_time_range
+            .map_or(Some(saker_server::DEFAULT_SEARCH_TIME_RANGE), |p| {
+                Some(p.0).filter(|range| !range.is_zero())
+            }),
     };
     Ok((settings, warnings))
 }
@@ -853,7 +863,11 @@ max-output-size: 2MB
                     "storage.type" => "s3".to_owned(),
                     "database.url" => "sqlite:x.db".to_owned(),
                     "max-output-size" | "server.max-body-size" => "1MB".to_owned(),
-                    "server.termination-grace-period" => "PT1M".to_owned(),
+                    "server.termination-grace-period"
+                    | "server.search-time-range"
+                    | "retention.executions"
+                    | "retention.logs"
+                    | "retention.interval" => "PT1M".to_owned(),
                     "encryption.secret-key" => "MDEyMzQ1Njc4OWFiY2RlZg==".to_owned(),
                     _ => "x".to_owned(),
                 }),

@@ -108,6 +108,7 @@ pub(crate) fn local(args: LocalArgs) -> ExitCode {
                 .is_some_and(|v| v == "true"),
             max_output_size,
             retention: config::retention_from_vars(&vars)?,
+            search_time_range: Some(saker_server::DEFAULT_SEARCH_TIME_RANGE),
         })
     })();
     match settings {
@@ -266,6 +267,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             max_body_bytes: settings.max_body_bytes,
             auth: auth.clone(),
             termination_grace_period: settings.termination_grace_period,
+            search_time_range: settings.search_time_range,
         },
     );
     app.start_retention(settings.retention.clone());

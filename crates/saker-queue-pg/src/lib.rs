@@ -23,6 +23,9 @@ use sqlx::{Connection, Row};
 /// The embedded migrations, in order: (version, SQL).
 const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_queue.sql"))];
 
+/// How long the row of a worker that stopped heartbeating is kept (listed as dead meanwhile).
+pub const FORGET_WORKERS_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 /// An arbitrary constant naming the advisory lock of the queue's migrations.
 const MIGRATION_LOCK: i64 = 0x5a4b_5251_0001;
 
@@ -45,6 +48,8 @@ pub struct PgQueue {
     pool: PgPool,
     signals: std::sync::Arc<SignalSenders>,
     listener: tokio::task::JoinHandle<()>,
+    /// Rows of workers without a heartbeat for this long are deleted.
+    forget_workers_after: Duration,
     /// Something that must live as long as the queue (a test database).
     kept: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -81,8 +86,17 @@ impl PgQueue {
             pool,
             signals,
             listener,
+            forget_workers_after: FORGET_WORKERS_AFTER,
             kept: None,
         })
+    }
+
+    /// Deletes the rows of workers without a heartbeat for `after` (default
+    /// [`FORGET_WORKERS_AFTER`]) at each heartbeat of a live worker.
+    #[must_use]
+    pub fn forgetting_workers_after(mut self, after: Duration) -> Self {
+        self.forget_workers_after = after;
+        self
     }
 
     /// Keeps `value` alive as long as the queue (a test database dropped after it).
@@ -382,13 +396,19 @@ impl JobQueue for PgQueue {
 
     fn worker_alive<'a>(&'a self, worker: &'a WorkerInfo) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
+            // Each heartbeat also forgets the workers gone for long (SIGKILLed or lost hosts
+            // never delete their own row), so the table does not grow with every start.
             sqlx::query(
-                "INSERT INTO saker_workers (id, hostname, threads) VALUES ($1, $2, $3) \
+                "WITH gone AS (DELETE FROM saker_workers \
+                   WHERE heartbeat_at < now() - make_interval(secs => $4::float8 / 1000) \
+                   AND id <> $1) \
+                 INSERT INTO saker_workers (id, hostname, threads) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
             )
             .bind(&worker.id)
             .bind(&worker.hostname)
             .bind(i32::try_from(worker.threads).unwrap_or(i32::MAX))
+            .bind(millis(self.forget_workers_after))
             .execute(&self.pool)
             .await
             .map_err(err)?;

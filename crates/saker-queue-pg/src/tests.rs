@@ -29,3 +29,43 @@ async fn concurrent_migrations() {
     assert_eq!(versions, vec![1]);
     drop((a, b));
 }
+
+/// Rows of workers gone for long are deleted at a live worker's heartbeat; recent ones stay
+/// (listed as dead by `live_workers` meanwhile).
+#[tokio::test]
+async fn workers_gone_for_long_are_forgotten() {
+    use saker_runtime::queue::WorkerInfo;
+    use std::time::Duration;
+
+    let db = TestDb::create("queue_workers")
+        .await
+        .expect("test database");
+    let queue = PgQueue::connect(db.url(), 2)
+        .await
+        .expect("queue")
+        .forgetting_workers_after(Duration::from_secs(3600));
+    for (id, age) in [("long-gone", "2 hours"), ("recently-gone", "10 minutes")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO saker_workers (id, hostname, threads, heartbeat_at) \
+             VALUES ('{id}', 'h', 1, now() - interval '{age}')"
+        )))
+        .execute(queue.pool())
+        .await
+        .unwrap();
+    }
+    let live = WorkerInfo {
+        id: "live".into(),
+        hostname: "h".into(),
+        threads: 2,
+        heartbeat_at: 0,
+    };
+    queue.worker_alive(&live).await.unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM saker_workers ORDER BY id")
+        .fetch_all(queue.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids, ["live", "recently-gone"]);
+    let listed = queue.live_workers(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, "live");
+}

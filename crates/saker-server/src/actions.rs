@@ -293,7 +293,7 @@ pub fn execution_query(params: &Params) -> ApiResult<ExecutionQuery> {
         flow_id: params.get("flowId").map(str::to_owned),
         states: params.states("state")?,
         labels: params.labels()?,
-        start_from: params.instant("startDate")?,
+        start_from: params.start_bound(chrono::Utc::now())?,
         start_to: params.instant("endDate")?,
         parent_id: params.get("parentId").map(str::to_owned),
         text: params.get("q").map(str::to_owned),

@@ -306,13 +306,15 @@ pub async fn get_one<S: Store>(
     Ok(Json(execution_json(&load(&app, &id).await?)))
 }
 
-/// `GET /executions/search?namespace&flowId&state&labels&q&startDate&endDate&page&size`.
+/// `GET /executions/search?namespace&flowId&state&labels&q&startDate&endDate&timeRange&page&size`;
+/// without a date bound, the executions started within the server's default range.
 pub async fn search<S: Store>(
     State(app): State<Shared<S>>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(query.as_deref());
-    let query = crate::actions::execution_query(&params)?;
+    let mut query = crate::actions::execution_query(&params)?;
+    query.start_from = params.search_start(app.config.search_time_range, chrono::Utc::now())?;
     let page = app.store().search_executions(&query).await?;
     let results: Vec<Value> = page.results.iter().map(execution_json).collect();
     Ok(Json(json!({"results": results, "total": page.total})))

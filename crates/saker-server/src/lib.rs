@@ -49,10 +49,16 @@ pub struct ServerConfig {
     /// How long a graceful stop waits for running task attempts (Kestra's
     /// `kestra.server.termination-grace-period`).
     pub termination_grace_period: Duration,
+    /// The range `/executions/search` and `/logs/search` cover when a request gives no date
+    /// (`startDate`, `endDate`, `timeRange`); `None`: everything.
+    pub search_time_range: Option<Duration>,
 }
 
 /// Kestra's default `micronaut.server.max-request-size` is 10 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Kestra's UI searches the last 7 days unless told otherwise.
+pub const DEFAULT_SEARCH_TIME_RANGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Kestra's default `kestra.server.termination-grace-period` is 5 minutes.
 pub const DEFAULT_TERMINATION_GRACE_PERIOD: Duration = Duration::from_secs(5 * 60);
@@ -63,6 +69,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             auth: None,
             termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+            search_time_range: Some(DEFAULT_SEARCH_TIME_RANGE),
         }
     }
 }
@@ -480,3 +487,5 @@ pub async fn serve<S: Store>(
 mod tests;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_search;

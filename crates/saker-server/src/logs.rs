@@ -96,7 +96,8 @@ pub async fn download<S: Store>(
         .into_response())
 }
 
-/// `GET /logs/search?q&namespace&flowId&minLevel&startDate&endDate&page&size`.
+/// `GET /logs/search?q&namespace&flowId&minLevel&startDate&endDate&timeRange&page&size`;
+/// without a date bound, the lines of the server's default range.
 pub async fn search<S: Store>(
     State(app): State<Shared<S>>,
     RawQuery(query): RawQuery,
@@ -108,7 +109,7 @@ pub async fn search<S: Store>(
         execution_id: params.get("executionId").map(str::to_owned),
         task_id: params.get("taskId").map(str::to_owned),
         min_level: level(&params)?,
-        from: params.instant("startDate")?,
+        from: params.search_start(app.config.search_time_range, chrono::Utc::now())?,
         to: params.instant("endDate")?,
         text: params.get("q").map(str::to_owned),
         paging: params.paging()?,

@@ -105,4 +105,47 @@ impl Params {
             })
             .transpose()
     }
+
+    /// The lower date bound of a search: `startDate`, or `now - |timeRange|` (Kestra's
+    /// relative range; the two are exclusive).
+    pub fn start_bound(&self, now: Instant) -> Result<Option<Instant>, ApiError> {
+        let start = self.instant("startDate")?;
+        let Some(range) = self.get("timeRange") else {
+            return Ok(start);
+        };
+        if start.is_some() {
+            return Err(ApiError::invalid(
+                "Parameters 'startDate' and 'timeRange' are mutually exclusive",
+            ));
+        }
+        let range = saker_core::duration::parse_duration(range).map_err(|_| {
+            ApiError::invalid(format!(
+                "Invalid duration '{range}' for 'timeRange' (ISO-8601 expected, e.g. P7D)"
+            ))
+        })?;
+        Ok(Some(now - range.abs()))
+    }
+
+    /// Whether the request bounds its dates itself (`startDate`, `endDate` or `timeRange`);
+    /// otherwise the search endpoints apply the server's default range.
+    pub fn has_date_bound(&self) -> bool {
+        ["startDate", "endDate", "timeRange"]
+            .iter()
+            .any(|key| self.get(key).is_some())
+    }
+
+    /// The start bound of a search endpoint: the request's, else `now - default` (Kestra's UI
+    /// always sends one: unbounded searches time out on big histories).
+    pub fn search_start(
+        &self,
+        default: Option<std::time::Duration>,
+        now: Instant,
+    ) -> Result<Option<Instant>, ApiError> {
+        if self.has_date_bound() {
+            return self.start_bound(now);
+        }
+        Ok(default
+            .and_then(|range| chrono::TimeDelta::from_std(range).ok())
+            .map(|range| now - range))
+    }
 }
