@@ -160,7 +160,8 @@ impl PgStore {
         .map_err(db)?;
         let rows = bind_params(
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT {columns} FROM {table}{where_clause} ORDER BY seq{}",
+                "SELECT {columns} FROM {table}{where_clause} ORDER BY {}{}",
+                filter.seq_order(),
                 sql::limit_clause(paging)
             ))),
             &filter.params,

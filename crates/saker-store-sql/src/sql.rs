@@ -240,6 +240,9 @@ pub trait Dialect {
 pub struct Filter {
     conditions: Vec<String>,
     pub params: Vec<Param>,
+    /// Sort the filtered rows by `seq` instead of walking the `seq` index: see
+    /// [`log_search_filter`].
+    sort_after_filter: bool,
 }
 
 impl Filter {
@@ -251,6 +254,18 @@ impl Filter {
 
     pub fn push(&mut self, condition: String) {
         self.conditions.push(condition);
+    }
+
+    /// The ORDER BY expression of a `seq`-ordered page.
+    pub fn seq_order(&self) -> &'static str {
+        // `seq + 0` is not the indexed column: the planner cannot walk the primary key in
+        // order, so it finds the rows through the filter's index and sorts that page's
+        // candidates.
+        if self.sort_after_filter {
+            "seq + 0"
+        } else {
+            "seq"
+        }
     }
 
     /// ` WHERE a AND b`, or nothing.
@@ -387,6 +402,10 @@ pub fn log_search_filter(search: &LogSearch, dialect: &dyn Dialect) -> Result<Fi
     if let Some(from) = search.from {
         let p = filter.bind(Param::Int(instant_to_db(from)?));
         filter.push(format!("timestamp >= {p}"));
+        // The recent lines are at the end of the `seq` order: walking the primary key in
+        // order skips every older line first (0.4 s for 1M lines on PostgreSQL), while the
+        // time index finds the range and a top-N sort orders it (10-40 ms).
+        filter.sort_after_filter = true;
     }
     if let Some(to) = search.to {
         let p = filter.bind(Param::Int(instant_to_db(to)?));

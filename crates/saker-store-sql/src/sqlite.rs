@@ -107,7 +107,8 @@ impl SqliteStore {
         .map_err(db)?;
         let rows = bind_params(
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT {columns} FROM {table}{where_clause} ORDER BY seq{}",
+                "SELECT {columns} FROM {table}{where_clause} ORDER BY {}{}",
+                filter.seq_order(),
                 sql::limit_clause(paging)
             ))),
             &filter.params,
