@@ -162,6 +162,10 @@ impl<S: Store> Runtime<S> {
             kv: self.kv.clone(),
             storage: self.files.clone(),
             logs: Some(Arc::new(StoreLogSource(self.store.clone()))),
+            purger: Some(Arc::new(saker_storage::StorePurger {
+                store: self.store.clone(),
+                files: self.files.clone(),
+            })),
             // Replaced by the worker's own sink (it needs the task run's identity).
             log_sink: Arc::new(saker_task::log::MemoryLogSink::new()),
             clock: Arc::new(SystemClock),

@@ -14,6 +14,7 @@ mod local;
 mod logs;
 mod memory;
 mod metrics;
+mod purger;
 mod query;
 mod s3;
 mod storage_config;
@@ -27,6 +28,7 @@ pub use local::{FileStore, LocalStorage};
 pub use logs::{LogEntry, LogFilter, StoreLogSource};
 pub use memory::MemoryStore;
 pub use metrics::{MetricEntry, MetricQuery};
+pub use purger::StorePurger;
 pub use query::{
     ExecutionPurge, ExecutionQuery, LogPurge, LogSearch, Page, Paging, PurgedExecution, Scope,
     TriggerKey, TriggerRecord, sort_executions,

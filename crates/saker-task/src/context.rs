@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::kv::KvStore;
 use crate::log::{LogSink, LogSource, TaskLogger};
 use crate::property::{Property, from_value_coerced};
+use crate::purge::Purger;
 use crate::storage::{self, Storage};
 use crate::task::TaskError;
 
@@ -74,6 +75,8 @@ pub struct RunServices {
     pub storage: Arc<dyn Storage>,
     /// Stored logs, for `log.Fetch`; `None` where no log store exists.
     pub logs: Option<Arc<dyn LogSource>>,
+    /// The store's deletions, for `PurgeExecutions` and `PurgeLogs`; `None` where no store exists.
+    pub purger: Option<Arc<dyn Purger>>,
     pub log_sink: Arc<dyn LogSink>,
     pub clock: Arc<dyn Clock>,
 }
@@ -87,6 +90,7 @@ pub struct RunContext {
     kv: Arc<dyn KvStore>,
     storage: Arc<dyn Storage>,
     logs: Option<Arc<dyn LogSource>>,
+    purger: Option<Arc<dyn Purger>>,
     logger: TaskLogger,
     clock: Arc<dyn Clock>,
     cancel: CancellationToken,
@@ -141,6 +145,7 @@ impl RunContext {
             kv: services.kv,
             storage: services.storage,
             logs: services.logs,
+            purger: services.purger,
             logger,
             clock: services.clock,
             cancel,
@@ -207,6 +212,13 @@ impl RunContext {
         self.logs
             .as_deref()
             .ok_or_else(|| TaskError::failed("no log store is available to this runner"))
+    }
+
+    /// The store's deletions, or an error a user can act on when this runner keeps no store.
+    pub fn purger(&self) -> Result<&dyn Purger, TaskError> {
+        self.purger
+            .as_deref()
+            .ok_or_else(|| TaskError::failed("no store is available to this runner to purge"))
     }
 
     /// The expression services (with secrets recorded for log masking).

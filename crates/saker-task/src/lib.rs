@@ -24,6 +24,7 @@ pub mod params;
 pub mod path;
 pub mod plugin;
 pub mod property;
+pub mod purge;
 pub mod registry;
 pub mod storage;
 pub mod task;

@@ -372,6 +372,8 @@ pub struct MemoryEnv {
     pub logs: MemoryLogSink,
     pub clock: Arc<FixedClock>,
     pub secrets: BTreeMap<String, String>,
+    /// What the purge tasks reach (none by default).
+    pub purger: Option<Arc<dyn crate::purge::Purger>>,
 }
 
 impl MemoryEnv {
@@ -384,6 +386,7 @@ impl MemoryEnv {
             logs: MemoryLogSink::new(),
             clock: Arc::new(FixedClock::new(now)),
             secrets: BTreeMap::new(),
+            purger: None,
         }
     }
 
@@ -397,6 +400,7 @@ impl MemoryEnv {
             kv: self.kv.clone(),
             storage: self.storage.clone(),
             logs: Some(self.log_source.clone()),
+            purger: self.purger.clone(),
             log_sink: Arc::new(self.logs.clone()),
             clock: self.clock.clone(),
         }
