@@ -9,21 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, json_request, request};
+use common::{Proc, free_port, json_request, wait_for_ping};
 use serde_json::{Value, json};
-
-/// A child process killed when the test ends, whatever happens.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The directory of `initdb`/`pg_ctl`: `SAKER_TEST_PG_BIN`, else `pg_config --bindir`, else
 /// the Debian layout.
@@ -160,14 +150,8 @@ fn spawn_server(dir: &Path, url: &str) -> (Proc, u16) {
         .spawn()
         .expect("the server starts");
     let child = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = request(port, "GET", "/ping", b"", None) {
-            return (child, port);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server did not answer /ping");
+    wait_for_ping(port);
+    (child, port)
 }
 
 fn spawn_worker(dir: &Path, url: &str) -> Proc {

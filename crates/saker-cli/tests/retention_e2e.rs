@@ -5,20 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, json_request, request};
+use common::{Proc, free_port, json_request, wait_for_ping};
 use serde_json::{Value, json};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn_server(dir: &Path, vars: &[(&str, &str)]) -> (Proc, u16) {
     let port = free_port();
@@ -31,14 +22,8 @@ fn spawn_server(dir: &Path, vars: &[(&str, &str)]) -> (Proc, u16) {
         .spawn()
         .expect("the server starts");
     let child = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = request(port, "GET", "/ping", b"", None) {
-            return (child, port);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server did not answer /ping");
+    wait_for_ping(port);
+    (child, port)
 }
 
 /// A flow writing a file into its execution's storage.
@@ -72,7 +57,11 @@ fn run(port: u16, namespace: &str, flow: &str) -> Value {
         None,
     );
     assert_eq!(status, 200, "{execution}");
-    assert_eq!(execution["state"]["current"], json!("SUCCESS"), "{execution}");
+    assert_eq!(
+        execution["state"]["current"],
+        json!("SUCCESS"),
+        "{execution}"
+    );
     execution
 }
 
@@ -80,18 +69,15 @@ fn status_of(port: u16, id: &str) -> u16 {
     json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None).0
 }
 
+/// How many files are under `dir` (0 when it does not exist).
 fn files_under(dir: &Path) -> usize {
-    walk(dir)
-}
-
-fn walk(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
                 .map(|e| {
                     if e.path().is_dir() {
-                        walk(&e.path())
+                        files_under(&e.path())
                     } else {
                         1
                     }
@@ -114,7 +100,10 @@ fn the_server_deletes_ended_executions_and_their_files() {
     post_flow(port, WRITER);
     let execution = run(port, "qa", "writer");
     let id = execution["id"].as_str().unwrap();
-    let executions_dir = dir.path().join("data/storage/qa/writer/executions").join(id);
+    let executions_dir = dir
+        .path()
+        .join("data/storage/qa/writer/executions")
+        .join(id);
     let deadline = Instant::now() + Duration::from_secs(60);
     while status_of(port, id) != 404 {
         assert!(Instant::now() < deadline, "the execution was not purged");

@@ -896,18 +896,8 @@ impl Store for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-        let purged = rows
-            .iter()
-            .map(|row| {
-                Ok(PurgedExecution {
-                    id: row.text(0)?,
-                    namespace: row.text(1)?,
-                    flow_id: row.text(2)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (purged, ids) = crate::rows::purged_executions(&rows)?;
         if !purged.is_empty() {
-            let ids: Vec<Param> = purged.iter().map(|p| Param::Text(p.id.clone())).collect();
             for statement in sql::purge_deletes(purge, ids.len()) {
                 bind_params(sqlx::query(AssertSqlSafe(statement)), &ids)
                     .execute(&mut *tx)

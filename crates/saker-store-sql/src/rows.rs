@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use saker_core::{Execution, Instant};
-use saker_storage::{Error, FlowRecord, LogEntry, MetricEntry, Result, TriggerKey, TriggerRecord};
+use saker_storage::{
+    Error, FlowRecord, LogEntry, MetricEntry, PurgedExecution, Result, TriggerKey, TriggerRecord,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -171,4 +173,26 @@ pub(crate) fn assemble_all(
             assemble(&row.text(1)?, own.iter().map(String::as_str))
         })
         .collect()
+}
+
+/// The rows of [`sql::purge_selection`](crate::sql::purge_selection) (`id, namespace, flow_id`)
+/// and the ids to bind to [`sql::purge_deletes`](crate::sql::purge_deletes).
+pub(crate) fn purged_executions<R: SqlRow>(
+    rows: &[R],
+) -> Result<(Vec<PurgedExecution>, Vec<crate::sql::Param>)> {
+    let purged = rows
+        .iter()
+        .map(|row| {
+            Ok(PurgedExecution {
+                id: row.text(0)?,
+                namespace: row.text(1)?,
+                flow_id: row.text(2)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ids = purged
+        .iter()
+        .map(|p| crate::sql::Param::Text(p.id.clone()))
+        .collect();
+    Ok((purged, ids))
 }

@@ -83,3 +83,25 @@ pub fn json_request(
     let (status, body) = request(port, method, path, body, ctype).expect("the server answers");
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
+
+/// A child process killed when the test ends, whatever happens.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until the server on `port` answers `/ping`; panics after a minute.
+pub fn wait_for_ping(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok((200, _)) = request(port, "GET", "/ping", b"", None) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not answer /ping");
+}
