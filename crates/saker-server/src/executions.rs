@@ -160,7 +160,16 @@ async fn post_two_inner<S: Store>(
 ) -> ApiResult<Response> {
     let action = matches!(
         p2.as_str(),
-        "kill" | "pause" | "resume" | "restart" | "labels" | "replay" | "state" | "change-status"
+        "kill"
+            | "pause"
+            | "resume"
+            | "restart"
+            | "labels"
+            | "replay"
+            | "state"
+            | "change-status"
+            | "unqueue"
+            | "force-run"
     );
     let is_execution = action
         && app
@@ -184,6 +193,12 @@ async fn post_two_inner<S: Store>(
             .await?
             .into_response(),
         "change-status" => crate::actions::change_status(state, path, query)
+            .await?
+            .into_response(),
+        "unqueue" => crate::actions::unqueue(state, path, query)
+            .await?
+            .into_response(),
+        "force-run" => crate::actions::force_run(state, path)
             .await?
             .into_response(),
         "state" => {

@@ -4,7 +4,8 @@
 //! JSON follows Kestra's conventions: nulls omitted, ISO-8601 dates and durations, pages as
 //! `{results, total}`; errors have Kestra's shape and status codes ([`error`]).
 //!
-//! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
+//! Code map: [`flows`], [`flows_io`] (export/import zips, bulk delete/disable/enable),
+//! [`zip_io`] (checked zip reading and writing), [`executions`] (create, read, search, actions, files, SSE follow),
 //! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema), [`auth`]
 //! (basic auth middleware), [`prometheus`] (`/metrics`, Prometheus), [`metrics`] (task metrics API).
 
@@ -13,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod executions;
 pub mod flows;
+pub mod flows_io;
 pub mod kv;
 pub mod logs;
 pub mod metrics;
@@ -21,6 +23,7 @@ pub mod namespace_files;
 pub mod prometheus;
 pub mod query;
 pub mod triggers;
+pub mod zip_io;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -253,6 +256,27 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/flows", post(flows::create::<S>))
         .route("/flows/validate", post(flows::validate))
         .route("/flows/search", get(flows::search::<S>))
+        .route("/flows/import", post(flows_io::import::<S>))
+        .route(
+            "/flows/export/by-query",
+            get(flows_io::export_by_query::<S>),
+        )
+        .route("/flows/export/by-ids", post(flows_io::export_by_ids::<S>))
+        .route("/flows/delete/by-ids", delete(flows_io::delete_by_ids::<S>))
+        .route(
+            "/flows/delete/by-query",
+            delete(flows_io::delete_by_query::<S>),
+        )
+        .route("/flows/disable/by-ids", post(flows_io::disable_by_ids::<S>))
+        .route(
+            "/flows/disable/by-query",
+            post(flows_io::disable_by_query::<S>),
+        )
+        .route("/flows/enable/by-ids", post(flows_io::enable_by_ids::<S>))
+        .route(
+            "/flows/enable/by-query",
+            post(flows_io::enable_by_query::<S>),
+        )
         .route(
             "/flows/{ns}",
             get(flows::list_namespace::<S>).post(flows::update_namespace::<S>),

@@ -144,6 +144,51 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Validate flow documents (multi-document YAML)",
     ),
     ("get", "/flows/search", "Search flows"),
+    (
+        "get",
+        "/flows/export/by-query",
+        "Zip of the YAML sources of the flows matching the search filters",
+    ),
+    (
+        "post",
+        "/flows/export/by-ids",
+        "Zip of the YAML sources of the flows [{namespace, id}]",
+    ),
+    (
+        "post",
+        "/flows/import",
+        "Import flows (multipart fileUpload: .zip or .yml) → names that failed",
+    ),
+    (
+        "delete",
+        "/flows/delete/by-ids",
+        "Delete flows [{namespace, id}] → {count}",
+    ),
+    (
+        "delete",
+        "/flows/delete/by-query",
+        "Delete the flows matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/flows/disable/by-ids",
+        "Disable flows [{namespace, id}] → {count}",
+    ),
+    (
+        "post",
+        "/flows/disable/by-query",
+        "Disable the flows matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/flows/enable/by-ids",
+        "Enable flows [{namespace, id}] → {count}",
+    ),
+    (
+        "post",
+        "/flows/enable/by-query",
+        "Enable the flows matching the search filters → {count}",
+    ),
     ("get", "/flows/{namespace}", "Flows of a namespace"),
     (
         "post",
@@ -262,6 +307,36 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "post",
         "/executions/{executionId}/change-status",
         "Change a terminated execution's status (?status, final states)",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/unqueue",
+        "Take a QUEUED execution out of its queue (?state=RUNNING|CANCELLED|FAILED)",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/force-run",
+        "Start a QUEUED execution now, resume a PAUSED one",
+    ),
+    (
+        "post",
+        "/executions/unqueue/by-ids",
+        "Unqueue executions (JSON array of ids, ?state=) → {count}",
+    ),
+    (
+        "post",
+        "/executions/unqueue/by-query",
+        "Unqueue the executions matching the search filters (?newState=) → {count}",
+    ),
+    (
+        "post",
+        "/executions/force-run/by-ids",
+        "Force run executions (JSON array of ids) → {count}",
+    ),
+    (
+        "post",
+        "/executions/force-run/by-query",
+        "Force run the executions matching the search filters → {count}",
     ),
     (
         "get",

@@ -1008,3 +1008,5 @@ async fn webhooks_start_executions_and_triggers_can_be_disabled() {
 }
 
 mod actions;
+mod flows_io;
+mod queue;
