@@ -355,6 +355,42 @@ fn api<S: Store>() -> Router<Shared<S>> {
             "/triggers/{ns}/{flow_id}/{trigger_id}/unlock",
             post(triggers::unlock::<S>),
         )
+        .route(
+            "/triggers/{ns}/{flow_id}/{trigger_id}",
+            delete(triggers::delete_one::<S>),
+        )
+        .route(
+            "/triggers/unlock/by-triggers",
+            post(triggers::unlock_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/unlock/by-query",
+            post(triggers::unlock_by_query::<S>),
+        )
+        .route(
+            "/triggers/delete/by-triggers",
+            delete(triggers::delete_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/delete/by-query",
+            delete(triggers::delete_by_query::<S>),
+        )
+        .route(
+            "/triggers/set-disabled/by-triggers",
+            post(triggers::set_disabled_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/set-disabled/by-query",
+            post(triggers::set_disabled_by_query::<S>),
+        )
+        .route(
+            "/triggers/backfill/{action}/by-triggers",
+            post(triggers::backfill_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/backfill/{action}/by-query",
+            post(triggers::backfill_by_query::<S>),
+        )
         .route("/logs/search", get(logs::search::<S>))
         .route(
             "/logs/{id}",

@@ -463,6 +463,51 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("post", "/triggers/backfill/delete", "Delete a backfill"),
     (
         "post",
+        "/triggers/backfill/{action}/by-triggers",
+        "Pause, unpause or delete the backfills of [{namespace, flowId, triggerId}] → {count}",
+    ),
+    (
+        "post",
+        "/triggers/backfill/{action}/by-query",
+        "Pause, unpause or delete the backfills of the matching triggers → {count}",
+    ),
+    (
+        "post",
+        "/triggers/unlock/by-triggers",
+        "Unlock the locked triggers of [{namespace, flowId, triggerId}] → {count}",
+    ),
+    (
+        "post",
+        "/triggers/unlock/by-query",
+        "Unlock the matching locked triggers → {count}",
+    ),
+    (
+        "post",
+        "/triggers/set-disabled/by-triggers",
+        "Disable or enable triggers ({triggers, disabled}) → {count}",
+    ),
+    (
+        "post",
+        "/triggers/set-disabled/by-query",
+        "Disable or enable the matching triggers (?disabled=) → {count}",
+    ),
+    (
+        "delete",
+        "/triggers/delete/by-triggers",
+        "Delete the states of [{namespace, flowId, triggerId}] → {count}",
+    ),
+    (
+        "delete",
+        "/triggers/delete/by-query",
+        "Delete the states of the matching triggers → {count}",
+    ),
+    (
+        "delete",
+        "/triggers/{namespace}/{flowId}/{triggerId}",
+        "Delete a trigger's state (it starts over from now)",
+    ),
+    (
+        "post",
         "/triggers/{namespace}/{flowId}/{triggerId}/unlock",
         "Release a trigger's lease",
     ),

@@ -18,6 +18,7 @@ use super::*;
 
 struct Api {
     router: Router,
+    app: Shared<MemoryStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,8 +31,10 @@ async fn api_with(config: ServerConfig) -> Api {
     )
     .with_encryption_key(saker_expr::crypto::generate_key());
     let (service, _) = Service::start(rt).await.unwrap();
+    let app = App::new(service, config);
     Api {
-        router: router(App::new(service, config)),
+        router: router(app.clone()),
+        app,
         _dir: dir,
     }
 }
@@ -1010,3 +1013,4 @@ async fn webhooks_start_executions_and_triggers_can_be_disabled() {
 mod actions;
 mod flows_io;
 mod queue;
+mod triggers_bulk;
