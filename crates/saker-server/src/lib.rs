@@ -422,11 +422,15 @@ fn api<S: Store>() -> Router<Shared<S>> {
         )
         .route(
             "/namespaces/{ns}/files/directory",
-            get(namespace_files::list_directory::<S>),
+            get(namespace_files::list_directory::<S>).post(namespace_files::create_directory::<S>),
         )
         .route(
             "/namespaces/{ns}/files/search",
             get(namespace_files::search::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/export",
+            get(namespace_files::export::<S>),
         )
         .route(
             "/namespaces/{ns}/kv/{key}",

@@ -444,6 +444,16 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Entries of a namespace folder (?path)",
     ),
     (
+        "post",
+        "/namespaces/{namespace}/files/directory",
+        "Create a folder (?path=)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/files/export",
+        "Zip of the namespace's files and flows (_flows/<id>.yml)",
+    ),
+    (
         "get",
         "/namespaces/{namespace}/files/search",
         "Namespace file paths containing ?q",

@@ -1012,5 +1012,6 @@ async fn webhooks_start_executions_and_triggers_can_be_disabled() {
 
 mod actions;
 mod flows_io;
+mod namespace_io;
 mod queue;
 mod triggers_bulk;

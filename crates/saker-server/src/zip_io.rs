@@ -25,8 +25,19 @@ pub fn write(entries: &[(String, Vec<u8>)]) -> ApiResult<Vec<u8>> {
     Ok(writer.finish().map_err(ApiError::internal)?.into_inner())
 }
 
-/// `200 application/octet-stream` with `Content-Disposition: attachment; filename="<name>"`.
+/// `200 application/octet-stream` with `Content-Disposition: attachment; filename="<name>"`
+/// (characters that could break the header, from a namespace in the URL, become `_`).
 pub fn attachment(bytes: Vec<u8>, file_name: &str) -> Response {
+    let file_name: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     (
         StatusCode::OK,
         [
