@@ -204,12 +204,7 @@ pub async fn unqueue<S: Store>(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let target = unqueue_target(&Params::parse(query.as_deref()))?;
-    load(&app, &id).await?;
-    let execution = app
-        .service
-        .control(&ExecutionId::new(&id), Control::Unqueue { state: target })
-        .await?;
-    Ok(Json(execution_json(&execution)))
+    crate::executions::controlled(&app, &id, Control::Unqueue { state: target }).await
 }
 
 /// `POST /executions/{id}/force-run`: a QUEUED execution starts now, a PAUSED one resumes
@@ -218,12 +213,7 @@ pub async fn force_run<S: Store>(
     State(app): State<Shared<S>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    load(&app, &id).await?;
-    let execution = app
-        .service
-        .control(&ExecutionId::new(&id), Control::ForceRun)
-        .await?;
-    Ok(Json(execution_json(&execution)))
+    crate::executions::controlled(&app, &id, Control::ForceRun).await
 }
 
 /// A bulk action.

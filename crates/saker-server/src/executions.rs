@@ -333,17 +333,24 @@ pub async fn search<S: Store>(
     Ok(Json(json!({"results": results, "total": page.total})))
 }
 
+/// Applies `control` to execution `id` (404 when unknown or deleted); the execution after.
+pub(crate) async fn controlled<S: Store>(
+    app: &Shared<S>,
+    id: &str,
+    control: Control,
+) -> ApiResult<Json<Value>> {
+    load(app, id).await?;
+    let execution = app.service.control(&ExecutionId::new(id), control).await?;
+    Ok(Json(execution_json(&execution)))
+}
+
 /// `POST|DELETE /executions/{id}/kill`: 202, asynchronous (KILLING then KILLED).
 pub async fn kill<S: Store>(
     State(app): State<Shared<S>>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    load(&app, &id).await?;
-    let execution = app
-        .service
-        .control(&ExecutionId::new(&id), Control::Kill)
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(execution_json(&execution))).into_response())
+    let execution = controlled(&app, &id, Control::Kill).await?;
+    Ok((StatusCode::ACCEPTED, execution).into_response())
 }
 
 pub async fn pause<S: Store>(
@@ -420,12 +427,7 @@ pub async fn restart<S: Store>(
     State(app): State<Shared<S>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    load(&app, &id).await?;
-    let execution = app
-        .service
-        .control(&ExecutionId::new(&id), Control::Restart)
-        .await?;
-    Ok(Json(execution_json(&execution)))
+    controlled(&app, &id, Control::Restart).await
 }
 
 /// `POST /executions/{id}/labels` with `[{key, value}]`: replaces the execution's labels

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use saker_storage::{FlowRecord, Store};
 use serde_json::{Value, json};
@@ -112,26 +112,7 @@ pub async fn import<S: Store>(
     State(app): State<Shared<S>>,
     request: Request,
 ) -> ApiResult<Json<Value>> {
-    let mut multipart = Multipart::from_request(request, &app)
-        .await
-        .map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
-    let mut upload = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::new(e.status(), e.body_text()))?
-    {
-        if field.name() == Some("fileUpload") {
-            let name = field.file_name().unwrap_or_default().to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-            upload = Some((name, bytes));
-        }
-    }
-    let (name, bytes) =
-        upload.ok_or_else(|| ApiError::invalid("fileUpload: the multipart part is missing"))?;
+    let (name, bytes) = crate::namespace_files::file_part(&app, request, "fileUpload").await?;
     let sources: Vec<(String, String)> = if is_yaml(&name) {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| ApiError::invalid("the YAML file is not UTF-8"))?;

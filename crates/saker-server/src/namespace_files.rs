@@ -199,6 +199,34 @@ pub async fn list_directory<S: Store>(
     )))
 }
 
+/// The part `name` of a multipart request: its file name (empty when none) and content; 422
+/// when the request is not multipart or has no such part.
+pub(crate) async fn file_part<S: Store>(
+    app: &Shared<S>,
+    request: Request,
+    name: &str,
+) -> ApiResult<(String, Vec<u8>)> {
+    let mut multipart = Multipart::from_request(request, app)
+        .await
+        .map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
+    let mut found = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::new(e.status(), e.body_text()))?
+    {
+        if field.name() == Some(name) {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+            found = Some((file_name, bytes.to_vec()));
+        }
+    }
+    found.ok_or_else(|| ApiError::invalid(format!("{name}: the multipart part is missing")))
+}
+
 /// `POST /namespaces/{ns}/files?path=` with the multipart part `fileContent`.
 pub async fn upload<S: Store>(
     State(app): State<Shared<S>>,
@@ -208,25 +236,7 @@ pub async fn upload<S: Store>(
 ) -> ApiResult<StatusCode> {
     let params = Params::parse(query.as_deref());
     let path = path_param(&params, "path")?;
-    let mut multipart = Multipart::from_request(request, &app)
-        .await
-        .map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
-    let mut content = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::new(e.status(), e.body_text()))?
-    {
-        if field.name() == Some("fileContent") {
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-            content = Some(bytes.to_vec());
-        }
-    }
-    let content =
-        content.ok_or_else(|| ApiError::invalid("fileContent: the multipart part is missing"))?;
+    let (_, content) = file_part(&app, request, "fileContent").await?;
     namespace_files::put(storage(&app), &ns, &path, content)
         .await
         .map_err(storage_error)?;

@@ -18,22 +18,13 @@ impl Api {
         assert_eq!(status, StatusCode::OK, "{created}");
         let id = created["id"].as_str().unwrap().to_owned();
         // Queued at once, or running until its Pause.
-        let state = loop {
-            let (_, execution) = self
-                .json(
-                    Method::GET,
-                    &format!("/api/v1/executions/{id}"),
-                    Body::empty(),
-                    None,
-                )
-                .await;
-            let state = execution["state"]["current"].as_str().unwrap().to_owned();
-            if state == "QUEUED" || state == "PAUSED" {
-                break state;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        (id, state)
+        let execution = self
+            .wait_until(&id, |state| state == "QUEUED" || state == "PAUSED")
+            .await;
+        (
+            id,
+            execution["state"]["current"].as_str().unwrap().to_owned(),
+        )
     }
 
     async fn post_action(&self, uri: &str) -> (StatusCode, Value) {
