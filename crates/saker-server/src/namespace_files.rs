@@ -376,31 +376,74 @@ pub async fn search<S: Store>(
 }
 
 /// `GET /namespaces/{ns}/files/export`: a zip (`<ns>_files.zip`) of the namespace's files at
-/// their paths, and of its flows as `_flows/<id>.yml`, as Kestra exports a namespace.
+/// their paths, and of its flows as `_flows/<id>.yml`, as Kestra exports a namespace. Streamed:
+/// one file is read and compressed at a time; a file that cannot be read mid-way ends the
+/// response early (the client sees a truncated archive, never a wrong one).
 pub async fn export<S: Store>(
     State(app): State<Shared<S>>,
     Path(ns): Path<String>,
 ) -> ApiResult<Response> {
-    let store = storage(&app);
-    let mut entries = Vec::new();
-    for file in namespace_files::list(store, &ns, "")
+    let files = namespace_files::list(storage(&app), &ns, "")
         .await
-        .map_err(storage_error)?
-    {
-        let content = namespace_files::get(store, &ns, &file.path)
-            .await
-            .map_err(storage_error)?;
-        entries.push((file.path, content));
-    }
-    for flow in app.store().list_flows(Some(&ns)).await? {
-        if flow.namespace == ns {
-            entries.push((format!("_flows/{}.yml", flow.id), flow.source.into_bytes()));
-        }
-    }
-    Ok(crate::zip_io::attachment(
-        crate::zip_io::write(&entries)?,
-        &format!("{ns}_files.zip"),
-    ))
+        .map_err(storage_error)?;
+    let flows: Vec<(String, Vec<u8>)> = app
+        .store()
+        .list_flows(Some(&ns))
+        .await?
+        .into_iter()
+        .filter(|flow| flow.namespace == ns)
+        .map(|flow| (format!("_flows/{}.yml", flow.id), flow.source.into_bytes()))
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    let file_name = format!("{ns}_files.zip");
+    tokio::spawn(async move {
+        // Taken into each blocking compression and given back.
+        let mut zip = Some(crate::zip_io::ZipStream::default());
+        let mut next = files
+            .into_iter()
+            .map(|f| (f.path, None))
+            .chain(flows.into_iter().map(|(name, source)| (name, Some(source))));
+        let failed = loop {
+            let Some((name, content)) = next.next() else {
+                break None;
+            };
+            let content = match content {
+                Some(content) => content,
+                None => match namespace_files::get(storage(&app), &ns, &name).await {
+                    Ok(content) => content,
+                    Err(e) => break Some(std::io::Error::other(e)),
+                },
+            };
+            let Some(mut writer) = zip.take() else {
+                break Some(std::io::Error::other("the zip writer was lost"));
+            };
+            // Compression is CPU work: off the async threads.
+            let added = tokio::task::spawn_blocking(move || {
+                let bytes = writer.add(&name, &content);
+                (writer, bytes)
+            })
+            .await;
+            let bytes = match added {
+                Ok((writer, bytes)) => {
+                    zip = Some(writer);
+                    bytes
+                }
+                Err(e) => break Some(std::io::Error::other(e)),
+            };
+            if tx.send(bytes).await.is_err() {
+                // The client went away.
+                return;
+            }
+        };
+        let last = match (failed, zip) {
+            (None, Some(writer)) => writer.finish(),
+            (Some(e), _) => Err(e),
+            (None, None) => Err(std::io::Error::other("the zip writer was lost")),
+        };
+        let _ = tx.send(last).await;
+    });
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(crate::zip_io::attachment(body, &file_name))
 }
 
 /// `POST /namespaces/{ns}/files/directory?path=`: creates a folder (with its parents; nothing

@@ -1,9 +1,10 @@
-//! Zip archives of the API (flows export/import, namespace files export): written in memory
-//! (flow sources and namespace files are small next to the body limit), read with every entry
-//! name checked (no `..`, no absolute path) and the uncompressed total capped, so a crafted
-//! archive can neither write outside its place nor inflate without bound.
+//! Zip archives of the API: flows exports written in memory (sources are small), namespace
+//! files streamed entry by entry ([`ZipStream`]: one file in memory at a time), and uploads read
+//! with every entry name checked (no `..`, no absolute path) and the uncompressed total capped,
+//! so a crafted archive can neither write outside its place nor inflate without bound.
 
 use std::io::{Cursor, Read, Write};
+use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use axum::http::header;
@@ -25,9 +26,70 @@ pub fn write(entries: &[(String, Vec<u8>)]) -> ApiResult<Vec<u8>> {
     Ok(writer.finish().map_err(ApiError::internal)?.into_inner())
 }
 
+/// Where a [`ZipStream`] writes: taken out after each entry.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Sink {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A zip written entry by entry, each call handing out the bytes it added, so an archive is
+/// sent while it is made (entries use data descriptors: no seeking back).
+pub struct ZipStream {
+    writer: zip::ZipWriter<zip::write::StreamWriter<Sink>>,
+    sink: Sink,
+}
+
+impl Default for ZipStream {
+    fn default() -> Self {
+        let sink = Sink::default();
+        ZipStream {
+            writer: zip::ZipWriter::new_stream(sink.clone()),
+            sink,
+        }
+    }
+}
+
+impl ZipStream {
+    /// Adds a deflated entry; returns the archive's bytes made since the last call.
+    pub fn add(&mut self, name: &str, content: &[u8]) -> std::io::Result<Vec<u8>> {
+        let options =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        self.writer
+            .start_file(name, options)
+            .map_err(std::io::Error::other)?;
+        self.writer.write_all(content)?;
+        Ok(self.sink.take())
+    }
+
+    /// Writes the central directory; returns the last bytes of the archive.
+    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+        let sink = self.sink.clone();
+        self.writer.finish().map_err(std::io::Error::other)?;
+        Ok(sink.take())
+    }
+}
+
 /// `200 application/octet-stream` with `Content-Disposition: attachment; filename="<name>"`
 /// (characters that could break the header, from a namespace in the URL, become `_`).
-pub fn attachment(bytes: Vec<u8>, file_name: &str) -> Response {
+pub fn attachment(body: impl Into<axum::body::Body>, file_name: &str) -> Response {
     let file_name: String = file_name
         .chars()
         .map(|c| {
@@ -47,7 +109,7 @@ pub fn attachment(bytes: Vec<u8>, file_name: &str) -> Response {
                 format!("attachment; filename=\"{file_name}\""),
             ),
         ],
-        bytes,
+        body.into(),
     )
         .into_response()
 }
