@@ -9,7 +9,12 @@ use saker_core::{Execution, ExecutionId, StateType};
 use saker_flow::{ConcurrencyBehavior, Flow};
 use saker_storage::{Changed, Store};
 
+use crate::service::ControlError;
 use crate::{Driver, RuntimeError, host};
+
+/// The states Kestra lets an unqueued execution take.
+const UNQUEUE_TARGETS: [StateType; 3] =
+    [StateType::Running, StateType::Cancelled, StateType::Failed];
 
 /// What to do with a new execution.
 pub(crate) enum Admission {
@@ -101,6 +106,60 @@ impl<S: Store> Driver<S> {
             }
             self.start_queued(&next).await?;
         }
+    }
+
+    /// [`Control::Unqueue`](crate::service::Control::Unqueue): `id` leaves its flow's queue
+    /// into `target` (`RUNNING`: it starts now, over the limit if need be; `CANCELLED` or
+    /// `FAILED`: it ends without any task run), as Kestra's unqueue. Returns the execution
+    /// right after its change of state (Kestra answers before the executor moves it on).
+    pub(crate) async fn unqueue(
+        &mut self,
+        id: &ExecutionId,
+        target: StateType,
+    ) -> Result<Execution, ControlError> {
+        let current = self
+            .lives
+            .get(id)
+            .map(|live| live.execution.state.current())
+            .ok_or_else(|| ControlError::NotFound(id.as_str().to_owned()))?;
+        if current != StateType::Queued {
+            return Err(ControlError::WrongState(format!(
+                "Cannot unqueue execution: only QUEUED executions can be unqueued (state \
+                 {current})"
+            )));
+        }
+        if !UNQUEUE_TARGETS.contains(&target) {
+            return Err(ControlError::Invalid(format!(
+                "Invalid target state: {target}. Valid states are: RUNNING, CANCELLED, FAILED"
+            )));
+        }
+        for queue in self.queued.values_mut() {
+            queue.retain(|queued| queued != id);
+        }
+        let gone = || ControlError::NotFound(id.as_str().to_owned());
+        if target == StateType::Running {
+            self.start_queued(id).await?;
+            let started = self.lives.get(id).ok_or_else(gone)?.execution.clone();
+            self.handle_pending().await?;
+            return Ok(started);
+        }
+        let live = self.lives.get_mut(id).ok_or_else(gone)?;
+        live.execution.state.transition(target, host::now());
+        self.rt
+            .store
+            .save_execution(&live.execution, &Changed::TaskRuns(Vec::new()))
+            .await
+            .map_err(RuntimeError::from)?;
+        if let Some(hub) = &self.hub {
+            hub.saved(
+                Some(current),
+                &live.execution,
+                &Changed::TaskRuns(Vec::new()),
+            );
+        }
+        let ended = live.execution.clone();
+        self.ended(id, target).await?;
+        Ok(ended)
     }
 
     async fn start_queued(&mut self, id: &ExecutionId) -> Result<(), RuntimeError> {

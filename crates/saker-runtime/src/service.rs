@@ -50,6 +50,15 @@ pub enum Control {
         task_run_id: TaskRunId,
         state: StateType,
     },
+    /// Take a QUEUED execution out of its flow's concurrency queue now, into `RUNNING` (it
+    /// starts whatever the limit), `CANCELLED` or `FAILED` (it ends without any task run);
+    /// Kestra's `POST /executions/{id}/unqueue?state=`.
+    Unqueue {
+        state: StateType,
+    },
+    /// Kestra's force run: a QUEUED execution starts now, a PAUSED one resumes; any other
+    /// unfinished execution is left as it is.
+    ForceRun,
 }
 
 /// Why a [`Control`] was refused.
@@ -428,6 +437,21 @@ impl<S: Store> Driver<S> {
         };
         let state = live.execution.state.current();
         let event = match control {
+            Control::Unqueue { state: target } => return self.unqueue(id, target).await,
+            Control::ForceRun => match state {
+                StateType::Queued => return self.unqueue(id, StateType::Running).await,
+                StateType::Paused => Event::ResumeRequested {
+                    task_run_id: None,
+                    inputs: JsonMap::new(),
+                },
+                s if s.is_terminated() => {
+                    return Err(ControlError::WrongState(format!(
+                        "Cannot force run execution: only non-terminated executions can be \
+                         force run (state {s})"
+                    )));
+                }
+                _ => return Ok(live.execution.clone()),
+            },
             Control::Kill => {
                 if state.is_terminated() {
                     return Err(ControlError::WrongState(format!(
@@ -486,11 +510,7 @@ impl<S: Store> Driver<S> {
         // Through the same batch path as every event (pending is empty between turns).
         self.pending.push_back((id.clone(), event));
         self.handle_pending().await?;
-        let mut execution = self
-            .lives
-            .get(id)
-            .map(|live| live.execution.clone())
-            .ok_or_else(|| ControlError::NotFound(id.as_str().to_owned()))?;
+        let mut execution = self.live_execution(id)?;
         if restart {
             // Kestra answers a restart with the execution in RESTARTED, before the executor
             // moves it on; the engine did both in one step, so show the state at that point.
@@ -507,6 +527,14 @@ impl<S: Store> Driver<S> {
             }
         }
         Ok(execution)
+    }
+
+    /// The execution as the loop holds it now.
+    fn live_execution(&self, id: &ExecutionId) -> Result<Execution, ControlError> {
+        self.lives
+            .get(id)
+            .map(|live| live.execution.clone())
+            .ok_or_else(|| ControlError::NotFound(id.as_str().to_owned()))
     }
 
     /// Inserts an execution loaded from the store (already saved), linked to its parent task

@@ -1129,6 +1129,53 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         .await
     }
 
+    /// Deletes a trigger's state (Kestra's trigger delete): the trigger of a loaded flow starts
+    /// over from now, as when its flow is first saved (its last date, running execution and
+    /// backfill are forgotten). `false` when it had no state.
+    pub async fn delete_trigger(&self, k: &TriggerKey) -> Result<bool, TriggerError> {
+        let _op = self.inner.op.lock().await;
+        let now = self.inner.clock.now();
+        if self.inner.store.get_trigger(k).await?.is_none() {
+            return Ok(false);
+        }
+        // Not while another scheduler evaluates it: its write would bring the state back.
+        if self.lease(k, now).await?.is_none() {
+            return Err(TriggerError::Storage(format!(
+                "trigger {} is being evaluated, try again",
+                k.trigger_id
+            )));
+        }
+        self.inner.store.delete_trigger(k).await?;
+        self.reg().wake.remove(k);
+        let schedule = self.reg().schedules.get(k).cloned();
+        let flow = self
+            .reg()
+            .flows
+            .get(&(k.namespace.clone(), k.flow_id.clone()))
+            .cloned();
+        if let Some((flow, spec)) = schedule {
+            self.sync_schedule(k, &flow, &spec, now).await?;
+        } else if let Some(trigger) = flow
+            .as_ref()
+            .and_then(|f| f.triggers.iter().find(|t| t.id == k.trigger_id))
+        {
+            self.inner
+                .store
+                .put_trigger(&TriggerRecord {
+                    key: k.clone(),
+                    next_execution_date: None,
+                    disabled: trigger.disabled,
+                    context: Value::Object(Map::new()),
+                    lease_owner: None,
+                    lease_until: None,
+                    updated: now,
+                })
+                .await?;
+        }
+        self.inner.notify.notify_one();
+        Ok(true)
+    }
+
     /// Forgets the running execution of a trigger (Kestra's "unlock").
     pub async fn unlock(&self, k: &TriggerKey) -> Result<TriggerRecord, TriggerError> {
         self.with_record(k, |record, _| {

@@ -12,7 +12,7 @@ use saker_engine::EngineServices;
 use saker_expr::Services;
 use saker_flow::Flow;
 use saker_scheduler::{
-    Clock, ExecutionLauncher, LaunchRequest, Scheduler, SchedulerConfig, TokioClock,
+    Clock, ExecutionLauncher, LaunchRequest, ScheduleState, Scheduler, SchedulerConfig, TokioClock,
     WebhookOutcome, WebhookRequest,
 };
 use saker_storage::{Changed, MemoryStore, Store, TriggerKey};
@@ -1254,5 +1254,29 @@ triggers:
         "io.kestra.plugin.core.trigger.Flow"
     );
     assert_eq!(launched[0].0.variables["flowRevision"], 1);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_a_trigger_state_starts_it_over_from_now() {
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness::start(store, "2025-04-02T12:00:00Z", &[flow(WEEKLY)], None).await;
+    let k = key("company.team", "weekly", "monday");
+    h.scheduler
+        .set_backfill(&k, at("2025-01-01T00:00:00Z"), None, Map::new(), None)
+        .await
+        .unwrap();
+    h.scheduler.set_disabled(&k, true).await.unwrap();
+    assert!(h.scheduler.delete_trigger(&k).await.unwrap());
+    // A fresh state: no backfill, enabled as the YAML says, next Monday 09:00 Paris.
+    let record = h.store.get_trigger(&k).await.unwrap().unwrap();
+    assert!(!record.disabled);
+    assert_eq!(ScheduleState::from_context(&record.context).backfill, None);
+    assert_eq!(
+        record.next_execution_date,
+        Some(at("2025-04-07T09:00:00+02:00"))
+    );
+    let unknown = key("company.team", "weekly", "nope");
+    assert!(!h.scheduler.delete_trigger(&unknown).await.unwrap());
     h.stop().await;
 }

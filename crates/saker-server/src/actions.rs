@@ -179,6 +179,43 @@ pub async fn change_status<S: Store>(
     )))
 }
 
+/// The `state` (or `newState`) an unqueued execution takes: RUNNING when absent.
+fn unqueue_target(params: &Params) -> ApiResult<StateType> {
+    let state = params
+        .get("state")
+        .or_else(|| params.get("newState"))
+        .map_or(Ok(StateType::Running), state_of)?;
+    if !matches!(
+        state,
+        StateType::Running | StateType::Cancelled | StateType::Failed
+    ) {
+        return Err(ApiError::invalid(format!(
+            "Invalid target state: {state}. Valid states are: RUNNING, CANCELLED, FAILED"
+        )));
+    }
+    Ok(state)
+}
+
+/// `POST /executions/{id}/unqueue?state=`: a QUEUED execution leaves its flow's concurrency
+/// queue now (404 unknown, 409 not QUEUED, 422 a target other than RUNNING, CANCELLED, FAILED).
+pub async fn unqueue<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let target = unqueue_target(&Params::parse(query.as_deref()))?;
+    crate::executions::controlled(&app, &id, Control::Unqueue { state: target }).await
+}
+
+/// `POST /executions/{id}/force-run`: a QUEUED execution starts now, a PAUSED one resumes
+/// (409 when it is terminated).
+pub async fn force_run<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    crate::executions::controlled(&app, &id, Control::ForceRun).await
+}
+
 /// A bulk action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bulk {
@@ -189,6 +226,8 @@ pub enum Bulk {
     Pause,
     Resume,
     ChangeStatus(StateType),
+    Unqueue(StateType),
+    ForceRun,
 }
 
 impl Bulk {
@@ -201,6 +240,8 @@ impl Bulk {
             Bulk::Pause => "pause",
             Bulk::Resume => "resume",
             Bulk::ChangeStatus(_) => "change execution status",
+            Bulk::Unqueue(_) => "unqueue",
+            Bulk::ForceRun => "force run",
         }
     }
 
@@ -219,6 +260,12 @@ impl Bulk {
             Bulk::Pause => (!matches!(state, StateType::Running | StateType::Created))
                 .then_some("execution not in state RUNNING"),
             Bulk::Resume => (state != StateType::Paused).then_some("execution not in state PAUSED"),
+            Bulk::Unqueue(_) => {
+                (state != StateType::Queued).then_some("execution not in state QUEUED")
+            }
+            Bulk::ForceRun => state
+                .is_terminated()
+                .then_some("execution in a terminated state"),
         }
     }
 }
@@ -270,6 +317,8 @@ pub async fn bulk<S: Store>(
             .is_ok(),
             Bulk::Replay => replay_one(app, &execution, None, None).await.is_ok(),
             Bulk::ChangeStatus(state) => set_status(app, execution, state).await.is_ok(),
+            Bulk::Unqueue(state) => control(Control::Unqueue { state }).await.is_ok(),
+            Bulk::ForceRun => control(Control::ForceRun).await.is_ok(),
             Bulk::Delete => {
                 app.store().delete_logs(execution.id.as_str()).await?;
                 app.store().delete_execution(&execution.id).await?
@@ -322,6 +371,8 @@ fn action_of(name: &str, params: &Params) -> ApiResult<Bulk> {
         "pause" => Bulk::Pause,
         "resume" => Bulk::Resume,
         "change-status" => Bulk::ChangeStatus(terminal_status(params, "newStatus")?),
+        "unqueue" => Bulk::Unqueue(unqueue_target(params)?),
+        "force-run" => Bulk::ForceRun,
         other => return Err(ApiError::not_found(format!("Page Not Found: {other}"))),
     })
 }

@@ -160,7 +160,16 @@ async fn post_two_inner<S: Store>(
 ) -> ApiResult<Response> {
     let action = matches!(
         p2.as_str(),
-        "kill" | "pause" | "resume" | "restart" | "labels" | "replay" | "state" | "change-status"
+        "kill"
+            | "pause"
+            | "resume"
+            | "restart"
+            | "labels"
+            | "replay"
+            | "state"
+            | "change-status"
+            | "unqueue"
+            | "force-run"
     );
     let is_execution = action
         && app
@@ -184,6 +193,12 @@ async fn post_two_inner<S: Store>(
             .await?
             .into_response(),
         "change-status" => crate::actions::change_status(state, path, query)
+            .await?
+            .into_response(),
+        "unqueue" => crate::actions::unqueue(state, path, query)
+            .await?
+            .into_response(),
+        "force-run" => crate::actions::force_run(state, path)
             .await?
             .into_response(),
         "state" => {
@@ -320,17 +335,24 @@ pub async fn search<S: Store>(
     Ok(Json(json!({"results": results, "total": page.total})))
 }
 
+/// Applies `control` to execution `id` (404 when unknown or deleted); the execution after.
+pub(crate) async fn controlled<S: Store>(
+    app: &Shared<S>,
+    id: &str,
+    control: Control,
+) -> ApiResult<Json<Value>> {
+    load(app, id).await?;
+    let execution = app.service.control(&ExecutionId::new(id), control).await?;
+    Ok(Json(execution_json(&execution)))
+}
+
 /// `POST|DELETE /executions/{id}/kill`: 202, asynchronous (KILLING then KILLED).
 pub async fn kill<S: Store>(
     State(app): State<Shared<S>>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    load(&app, &id).await?;
-    let execution = app
-        .service
-        .control(&ExecutionId::new(&id), Control::Kill)
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(execution_json(&execution))).into_response())
+    let execution = controlled(&app, &id, Control::Kill).await?;
+    Ok((StatusCode::ACCEPTED, execution).into_response())
 }
 
 pub async fn pause<S: Store>(
@@ -407,12 +429,7 @@ pub async fn restart<S: Store>(
     State(app): State<Shared<S>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    load(&app, &id).await?;
-    let execution = app
-        .service
-        .control(&ExecutionId::new(&id), Control::Restart)
-        .await?;
-    Ok(Json(execution_json(&execution)))
+    controlled(&app, &id, Control::Restart).await
 }
 
 /// `POST /executions/{id}/labels` with `[{key, value}]`: replaces the execution's labels

@@ -39,12 +39,12 @@ pub fn flow_json(record: &FlowRecord, with_source: bool) -> Value {
     Value::Object(object)
 }
 
-fn utf8(body: &Bytes) -> ApiResult<&str> {
+pub(crate) fn utf8(body: &Bytes) -> ApiResult<&str> {
     std::str::from_utf8(body).map_err(|_| ApiError::invalid("the flow source is not UTF-8"))
 }
 
 /// Parses and validates exactly one flow document, or Kestra's 422.
-fn checked_flow(source: &str) -> ApiResult<saker_flow::Flow> {
+pub(crate) fn checked_flow(source: &str) -> ApiResult<saker_flow::Flow> {
     let mut docs = saker_flow::check_source(
         source,
         None,
@@ -184,12 +184,28 @@ pub async fn search<S: Store>(
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(query.as_deref());
     let paging = params.paging()?;
+    let matching: Vec<Value> = matching_flows(&app, &params)
+        .await?
+        .iter()
+        .map(|r| flow_json(r, false))
+        .collect();
+    let page = paging.apply(matching);
+    Ok(Json(json!({"results": page.results, "total": page.total})))
+}
+
+/// The latest revision of the flows matching the search filters `namespace` (a prefix, as a
+/// whole segment), `q` (in the id or namespace) and `labels` (the search and the `by-query`
+/// bulk forms).
+pub(crate) async fn matching_flows<S: Store>(
+    app: &Shared<S>,
+    params: &Params,
+) -> ApiResult<Vec<FlowRecord>> {
     let namespace = params.get("namespace");
     let q = params.get("q").map(str::to_lowercase);
     let labels = params.labels()?;
     let flows = app.store().list_flows(None).await?;
-    let matching: Vec<Value> = flows
-        .iter()
+    Ok(flows
+        .into_iter()
         .filter(|r| {
             namespace.is_none_or(|ns| {
                 r.namespace == ns
@@ -203,17 +219,17 @@ pub async fn search<S: Store>(
                 r.id.to_lowercase().contains(q) || r.namespace.to_lowercase().contains(q)
             })
         })
-        .map(|r| flow_json(r, false))
-        .filter(|flow| {
-            labels.iter().all(|label| {
-                flow_labels(flow)
-                    .iter()
-                    .any(|(k, v)| *k == label.key && *v == label.value)
-            })
+        .filter(|r| {
+            labels.is_empty() || {
+                let flow = flow_json(r, false);
+                labels.iter().all(|label| {
+                    flow_labels(&flow)
+                        .iter()
+                        .any(|(k, v)| *k == label.key && *v == label.value)
+                })
+            }
         })
-        .collect();
-    let page = paging.apply(matching);
-    Ok(Json(json!({"results": page.results, "total": page.total})))
+        .collect())
 }
 
 /// Labels of a flow document (a list of `{key, value}` or a map).

@@ -4,7 +4,8 @@
 //! JSON follows Kestra's conventions: nulls omitted, ISO-8601 dates and durations, pages as
 //! `{results, total}`; errors have Kestra's shape and status codes ([`error`]).
 //!
-//! Code map: [`flows`], [`executions`] (create, read, search, actions, files, SSE follow),
+//! Code map: [`flows`], [`flows_io`] (export/import zips, bulk delete/disable/enable),
+//! [`zip_io`] (checked zip reading and writing), [`executions`] (create, read, search, actions, files, SSE follow),
 //! [`logs`], [`kv`], [`misc`] (`/ping`, `/health`, `/configs`, plugins, schema), [`auth`]
 //! (basic auth middleware), [`prometheus`] (`/metrics`, Prometheus), [`metrics`] (task metrics API),
 //! [`retention`] (the periodic purge of old executions and logs).
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod executions;
 pub mod flows;
+pub mod flows_io;
 pub mod kv;
 pub mod logs;
 pub mod metrics;
@@ -23,6 +25,7 @@ pub mod prometheus;
 pub mod query;
 pub mod retention;
 pub mod triggers;
+pub mod zip_io;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -289,6 +292,27 @@ fn api<S: Store>() -> Router<Shared<S>> {
         .route("/flows", post(flows::create::<S>))
         .route("/flows/validate", post(flows::validate))
         .route("/flows/search", get(flows::search::<S>))
+        .route("/flows/import", post(flows_io::import::<S>))
+        .route(
+            "/flows/export/by-query",
+            get(flows_io::export_by_query::<S>),
+        )
+        .route("/flows/export/by-ids", post(flows_io::export_by_ids::<S>))
+        .route("/flows/delete/by-ids", delete(flows_io::delete_by_ids::<S>))
+        .route(
+            "/flows/delete/by-query",
+            delete(flows_io::delete_by_query::<S>),
+        )
+        .route("/flows/disable/by-ids", post(flows_io::disable_by_ids::<S>))
+        .route(
+            "/flows/disable/by-query",
+            post(flows_io::disable_by_query::<S>),
+        )
+        .route("/flows/enable/by-ids", post(flows_io::enable_by_ids::<S>))
+        .route(
+            "/flows/enable/by-query",
+            post(flows_io::enable_by_query::<S>),
+        )
         .route(
             "/flows/{ns}",
             get(flows::list_namespace::<S>).post(flows::update_namespace::<S>),
@@ -367,6 +391,42 @@ fn api<S: Store>() -> Router<Shared<S>> {
             "/triggers/{ns}/{flow_id}/{trigger_id}/unlock",
             post(triggers::unlock::<S>),
         )
+        .route(
+            "/triggers/{ns}/{flow_id}/{trigger_id}",
+            delete(triggers::delete_one::<S>),
+        )
+        .route(
+            "/triggers/unlock/by-triggers",
+            post(triggers::unlock_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/unlock/by-query",
+            post(triggers::unlock_by_query::<S>),
+        )
+        .route(
+            "/triggers/delete/by-triggers",
+            delete(triggers::delete_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/delete/by-query",
+            delete(triggers::delete_by_query::<S>),
+        )
+        .route(
+            "/triggers/set-disabled/by-triggers",
+            post(triggers::set_disabled_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/set-disabled/by-query",
+            post(triggers::set_disabled_by_query::<S>),
+        )
+        .route(
+            "/triggers/backfill/{action}/by-triggers",
+            post(triggers::backfill_by_triggers::<S>),
+        )
+        .route(
+            "/triggers/backfill/{action}/by-query",
+            post(triggers::backfill_by_query::<S>),
+        )
         .route("/logs/search", get(logs::search::<S>))
         .route(
             "/logs/{id}",
@@ -398,11 +458,15 @@ fn api<S: Store>() -> Router<Shared<S>> {
         )
         .route(
             "/namespaces/{ns}/files/directory",
-            get(namespace_files::list_directory::<S>),
+            get(namespace_files::list_directory::<S>).post(namespace_files::create_directory::<S>),
         )
         .route(
             "/namespaces/{ns}/files/search",
             get(namespace_files::search::<S>),
+        )
+        .route(
+            "/namespaces/{ns}/files/export",
+            get(namespace_files::export::<S>),
         )
         .route(
             "/namespaces/{ns}/kv/{key}",

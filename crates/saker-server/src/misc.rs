@@ -144,6 +144,51 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Validate flow documents (multi-document YAML)",
     ),
     ("get", "/flows/search", "Search flows"),
+    (
+        "get",
+        "/flows/export/by-query",
+        "Zip of the YAML sources of the flows matching the search filters",
+    ),
+    (
+        "post",
+        "/flows/export/by-ids",
+        "Zip of the YAML sources of the flows [{namespace, id}]",
+    ),
+    (
+        "post",
+        "/flows/import",
+        "Import flows (multipart fileUpload: .zip or .yml) → names that failed",
+    ),
+    (
+        "delete",
+        "/flows/delete/by-ids",
+        "Delete flows [{namespace, id}] → {count}",
+    ),
+    (
+        "delete",
+        "/flows/delete/by-query",
+        "Delete the flows matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/flows/disable/by-ids",
+        "Disable flows [{namespace, id}] → {count}",
+    ),
+    (
+        "post",
+        "/flows/disable/by-query",
+        "Disable the flows matching the search filters → {count}",
+    ),
+    (
+        "post",
+        "/flows/enable/by-ids",
+        "Enable flows [{namespace, id}] → {count}",
+    ),
+    (
+        "post",
+        "/flows/enable/by-query",
+        "Enable the flows matching the search filters → {count}",
+    ),
     ("get", "/flows/{namespace}", "Flows of a namespace"),
     (
         "post",
@@ -264,6 +309,36 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Change a terminated execution's status (?status, final states)",
     ),
     (
+        "post",
+        "/executions/{executionId}/unqueue",
+        "Take a QUEUED execution out of its queue (?state=RUNNING|CANCELLED|FAILED)",
+    ),
+    (
+        "post",
+        "/executions/{executionId}/force-run",
+        "Start a QUEUED execution now, resume a PAUSED one",
+    ),
+    (
+        "post",
+        "/executions/unqueue/by-ids",
+        "Unqueue executions (JSON array of ids, ?state=) → {count}",
+    ),
+    (
+        "post",
+        "/executions/unqueue/by-query",
+        "Unqueue the executions matching the search filters (?newState=) → {count}",
+    ),
+    (
+        "post",
+        "/executions/force-run/by-ids",
+        "Force run executions (JSON array of ids) → {count}",
+    ),
+    (
+        "post",
+        "/executions/force-run/by-query",
+        "Force run the executions matching the search filters → {count}",
+    ),
+    (
         "get",
         "/executions/{executionId}/file/preview",
         "Preview an execution file (?path, ?maxRows, ?encoding)",
@@ -369,6 +444,16 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Entries of a namespace folder (?path)",
     ),
     (
+        "post",
+        "/namespaces/{namespace}/files/directory",
+        "Create a folder (?path=)",
+    ),
+    (
+        "get",
+        "/namespaces/{namespace}/files/export",
+        "Zip of the namespace's files and flows (_flows/<id>.yml)",
+    ),
+    (
         "get",
         "/namespaces/{namespace}/files/search",
         "Namespace file paths containing ?q",
@@ -386,6 +471,51 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("put", "/triggers/backfill/pause", "Pause a backfill"),
     ("put", "/triggers/backfill/unpause", "Unpause a backfill"),
     ("post", "/triggers/backfill/delete", "Delete a backfill"),
+    (
+        "post",
+        "/triggers/backfill/{action}/by-triggers",
+        "Pause, unpause or delete the backfills of [{namespace, flowId, triggerId}] → {count}",
+    ),
+    (
+        "post",
+        "/triggers/backfill/{action}/by-query",
+        "Pause, unpause or delete the backfills of the matching triggers → {count}",
+    ),
+    (
+        "post",
+        "/triggers/unlock/by-triggers",
+        "Unlock the locked triggers of [{namespace, flowId, triggerId}] → {count}",
+    ),
+    (
+        "post",
+        "/triggers/unlock/by-query",
+        "Unlock the matching locked triggers → {count}",
+    ),
+    (
+        "post",
+        "/triggers/set-disabled/by-triggers",
+        "Disable or enable triggers ({triggers, disabled}) → {count}",
+    ),
+    (
+        "post",
+        "/triggers/set-disabled/by-query",
+        "Disable or enable the matching triggers (?disabled=) → {count}",
+    ),
+    (
+        "delete",
+        "/triggers/delete/by-triggers",
+        "Delete the states of [{namespace, flowId, triggerId}] → {count}",
+    ),
+    (
+        "delete",
+        "/triggers/delete/by-query",
+        "Delete the states of the matching triggers → {count}",
+    ),
+    (
+        "delete",
+        "/triggers/{namespace}/{flowId}/{triggerId}",
+        "Delete a trigger's state (it starts over from now)",
+    ),
     (
         "post",
         "/triggers/{namespace}/{flowId}/{triggerId}/unlock",

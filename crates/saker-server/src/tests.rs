@@ -18,6 +18,7 @@ use super::*;
 
 struct Api {
     router: Router,
+    app: Shared<MemoryStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,8 +31,10 @@ async fn api_with(config: ServerConfig) -> Api {
     )
     .with_encryption_key(saker_expr::crypto::generate_key());
     let (service, _) = Service::start(rt).await.unwrap();
+    let app = App::new(service, config);
     Api {
-        router: router(App::new(service, config)),
+        router: router(app.clone()),
+        app,
         _dir: dir,
     }
 }
@@ -94,6 +97,15 @@ impl Api {
 
     /// Polls until the execution is terminated (or PAUSED).
     async fn wait(&self, id: &str, through_pause: bool) -> Value {
+        self.wait_until(id, |state| {
+            ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"].contains(&state)
+                || (!through_pause && state == "PAUSED")
+        })
+        .await
+    }
+
+    /// Polls until the execution's current state satisfies `stop`.
+    async fn wait_until(&self, id: &str, stop: impl Fn(&str) -> bool) -> Value {
         for _ in 0..500 {
             let (_, execution) = self
                 .json(
@@ -103,19 +115,12 @@ impl Api {
                     None,
                 )
                 .await;
-            let state = execution["state"]["current"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let stop = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]
-                .contains(&state.as_str())
-                || (!through_pause && state == "PAUSED");
-            if stop {
+            if stop(execution["state"]["current"].as_str().unwrap_or_default()) {
                 return execution;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("execution {id} did not end");
+        panic!("execution {id} did not reach the awaited state");
     }
 }
 
@@ -1008,3 +1013,7 @@ async fn webhooks_start_executions_and_triggers_can_be_disabled() {
 }
 
 mod actions;
+mod flows_io;
+mod namespace_io;
+mod queue;
+mod triggers_bulk;

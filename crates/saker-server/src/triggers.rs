@@ -12,10 +12,10 @@ use saker_core::execution::ExecutionTrigger;
 use saker_core::{Execution, FlowRef, IdSource, Label};
 use saker_runtime::host::RandomIds;
 use saker_scheduler::{
-    ExecutionLauncher, LaunchRequest, TriggerError, WebhookOutcome, WebhookRequest,
+    ExecutionLauncher, LaunchRequest, ScheduleState, TriggerError, WebhookOutcome, WebhookRequest,
     trigger_context_json,
 };
-use saker_storage::{Store, TriggerKey};
+use saker_storage::{Store, TriggerKey, TriggerRecord};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -176,19 +176,17 @@ fn json_body(body: &Bytes) -> ApiResult<Value> {
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Invalid JSON: {e}")))
 }
 
-/// `GET /triggers/search?namespace&flowId&q&page&size`: `{results: [{abstractTrigger,
-/// triggerContext}], total}`.
-pub async fn search<S: Store>(
-    State(app): State<Shared<S>>,
-    RawQuery(query): RawQuery,
-) -> ApiResult<Json<Value>> {
-    let params = Params::parse(query.as_deref());
+/// The trigger states matching `namespace` (and its children), `flowId` and `q` (in the
+/// namespace, flow id or trigger id): the search and the `by-query` bulk forms.
+async fn matching_triggers<S: Store>(
+    app: &Shared<S>,
+    params: &Params,
+) -> ApiResult<Vec<TriggerRecord>> {
     let records = app.store().list_triggers(params.get("namespace")).await?;
     let flow_id = params.get("flowId");
     let q = params.get("q").map(str::to_lowercase);
-    let paging = params.paging()?;
-    let results: Vec<Value> = records
-        .iter()
+    Ok(records
+        .into_iter()
         .filter(|r| flow_id.is_none_or(|f| r.key.flow_id == f))
         .filter(|r| {
             q.as_deref().is_none_or(|q| {
@@ -197,6 +195,20 @@ pub async fn search<S: Store>(
                     .any(|s| s.to_lowercase().contains(q))
             })
         })
+        .collect())
+}
+
+/// `GET /triggers/search?namespace&flowId&q&page&size`: `{results: [{abstractTrigger,
+/// triggerContext}], total}`.
+pub async fn search<S: Store>(
+    State(app): State<Shared<S>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(query.as_deref());
+    let paging = params.paging()?;
+    let results: Vec<Value> = matching_triggers(&app, &params)
+        .await?
+        .iter()
         .map(|r| {
             json!({
                 "abstractTrigger": {"id": r.key.trigger_id, "disabled": r.disabled},
@@ -288,4 +300,203 @@ pub async fn unlock<S: Store>(
     };
     let record = app.scheduler.unlock(&key).await.map_err(trigger_error)?;
     Ok(Json(trigger_context_json(&record)))
+}
+
+/// A bulk action on triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TriggerBulk {
+    Unlock,
+    Delete,
+    SetDisabled(bool),
+    PauseBackfill(bool),
+    DeleteBackfill,
+}
+
+/// Applies `action` to each trigger; `{count}` of those it changed. Triggers it does not apply
+/// to (not locked, no backfill, unknown) are skipped, as Kestra's bulk forms do.
+async fn trigger_bulk<S: Store>(
+    app: &Shared<S>,
+    action: TriggerBulk,
+    keys: Vec<TriggerKey>,
+) -> ApiResult<Json<Value>> {
+    let scheduler = &app.scheduler;
+    let mut count = 0u64;
+    for key in keys {
+        let done = match action {
+            TriggerBulk::Unlock => {
+                let locked = app.store().get_trigger(&key).await?.is_some_and(|r| {
+                    let state = ScheduleState::from_context(&r.context);
+                    state.execution_id.is_some() || state.launching.is_some()
+                });
+                locked && scheduler.unlock(&key).await.is_ok()
+            }
+            TriggerBulk::Delete => scheduler.delete_trigger(&key).await.unwrap_or(false),
+            TriggerBulk::SetDisabled(disabled) => {
+                scheduler.set_disabled(&key, disabled).await.is_ok()
+            }
+            TriggerBulk::PauseBackfill(paused) => {
+                scheduler.pause_backfill(&key, paused).await.is_ok()
+            }
+            TriggerBulk::DeleteBackfill => scheduler.delete_backfill(&key).await.is_ok(),
+        };
+        count += u64::from(done);
+    }
+    Ok(Json(json!({ "count": count })))
+}
+
+/// Triggers named in a body: `[{namespace, flowId, triggerId}]`.
+fn trigger_keys(body: &Value) -> ApiResult<Vec<TriggerKey>> {
+    body.as_array()
+        .ok_or_else(|| {
+            ApiError::invalid("expected a JSON array of {namespace, flowId, triggerId}")
+        })?
+        .iter()
+        .map(key_of)
+        .collect()
+}
+
+/// `POST /triggers/unlock/by-triggers` with `[{namespace, flowId, triggerId}]` → `{count}` of
+/// the locked ones (a trigger waiting for its running execution).
+pub async fn unlock_by_triggers<S: Store>(
+    State(app): State<Shared<S>>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let keys = trigger_keys(&json_body(&body)?)?;
+    trigger_bulk(&app, TriggerBulk::Unlock, keys).await
+}
+
+/// `DELETE /triggers/delete/by-triggers` with `[{namespace, flowId, triggerId}]` → `{count}`.
+pub async fn delete_by_triggers<S: Store>(
+    State(app): State<Shared<S>>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let keys = trigger_keys(&json_body(&body)?)?;
+    trigger_bulk(&app, TriggerBulk::Delete, keys).await
+}
+
+/// `POST /triggers/set-disabled/by-triggers` with `{triggers: [...], disabled}` → `{count}`.
+pub async fn set_disabled_by_triggers<S: Store>(
+    State(app): State<Shared<S>>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body = json_body(&body)?;
+    let disabled = body
+        .get("disabled")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| ApiError::invalid("disabled: must not be null"))?;
+    let keys = trigger_keys(body.get("triggers").unwrap_or(&Value::Null))?;
+    if keys.is_empty() {
+        return Err(ApiError::invalid("triggers: must not be empty"));
+    }
+    trigger_bulk(&app, TriggerBulk::SetDisabled(disabled), keys).await
+}
+
+/// `POST /triggers/backfill/{pause,unpause,delete}/by-triggers` → `{count}` of the triggers
+/// that had a backfill.
+pub async fn backfill_by_triggers<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(action): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let action = backfill_action(&action)?;
+    let keys = trigger_keys(&json_body(&body)?)?;
+    trigger_bulk(&app, action, keys).await
+}
+
+fn backfill_action(name: &str) -> ApiResult<TriggerBulk> {
+    match name {
+        "pause" => Ok(TriggerBulk::PauseBackfill(true)),
+        "unpause" => Ok(TriggerBulk::PauseBackfill(false)),
+        "delete" => Ok(TriggerBulk::DeleteBackfill),
+        other => Err(ApiError::not_found(format!(
+            "Unknown backfill action '{other}': use pause, unpause or delete"
+        ))),
+    }
+}
+
+async fn keys_by_query<S: Store>(
+    app: &Shared<S>,
+    query: Option<&str>,
+) -> ApiResult<Vec<TriggerKey>> {
+    let params = Params::parse(query);
+    Ok(matching_triggers(app, &params)
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect())
+}
+
+/// `POST /triggers/unlock/by-query?namespace&flowId&q` → `{count}`.
+pub async fn unlock_by_query<S: Store>(
+    State(app): State<Shared<S>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let keys = keys_by_query(&app, query.as_deref()).await?;
+    trigger_bulk(&app, TriggerBulk::Unlock, keys).await
+}
+
+/// `DELETE /triggers/delete/by-query?namespace&flowId&q` → `{count}`.
+pub async fn delete_by_query<S: Store>(
+    State(app): State<Shared<S>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let keys = keys_by_query(&app, query.as_deref()).await?;
+    trigger_bulk(&app, TriggerBulk::Delete, keys).await
+}
+
+/// `POST /triggers/set-disabled/by-query?disabled=true&namespace&flowId&q` → `{count}`.
+pub async fn set_disabled_by_query<S: Store>(
+    State(app): State<Shared<S>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let params = Params::parse(query.as_deref());
+    let disabled = match params.get("disabled") {
+        None => true,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value '{v}' for 'disabled'"
+            )));
+        }
+    };
+    let keys = keys_by_query(&app, query.as_deref()).await?;
+    trigger_bulk(&app, TriggerBulk::SetDisabled(disabled), keys).await
+}
+
+/// `POST /triggers/backfill/{pause,unpause,delete}/by-query?namespace&flowId&q` → `{count}`.
+pub async fn backfill_by_query<S: Store>(
+    State(app): State<Shared<S>>,
+    Path(action): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let action = backfill_action(&action)?;
+    let keys = keys_by_query(&app, query.as_deref()).await?;
+    trigger_bulk(&app, action, keys).await
+}
+
+/// `DELETE /triggers/{ns}/{flowId}/{triggerId}`: forgets the trigger's state (it starts over
+/// from now); 204, 404 when it has none.
+pub async fn delete_one<S: Store>(
+    State(app): State<Shared<S>>,
+    Path((namespace, flow_id, trigger_id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let key = TriggerKey {
+        namespace,
+        flow_id,
+        trigger_id,
+    };
+    if app
+        .scheduler
+        .delete_trigger(&key)
+        .await
+        .map_err(trigger_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "Trigger '{}.{}.{}' not found",
+            key.namespace, key.flow_id, key.trigger_id
+        )))
+    }
 }

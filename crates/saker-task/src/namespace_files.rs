@@ -5,6 +5,10 @@
 
 use crate::storage::{FileInfo, SCHEME, Storage, StorageError};
 
+/// The object that keeps a folder created empty (`POST /namespaces/{ns}/files/directory`):
+/// storages hold files only. Hidden from every listing; refused as a file name.
+pub const FOLDER_MARKER: &str = ".saker-folder";
+
 /// `kestra:///company/team/_files/` for `company.team` (trailing slash included).
 pub fn prefix(namespace: &str) -> String {
     format!("{SCHEME}/{}/_files/", namespace.replace('.', "/"))
@@ -23,7 +27,11 @@ pub fn clean_path(path: &str) -> Result<String, StorageError> {
         return Err(invalid());
     }
     for segment in trimmed.split('/') {
-        if segment.is_empty() || segment == "." || segment == ".." || segment.contains(['\\', '\0'])
+        if segment.is_empty()
+            || segment == "."
+            || segment == ".."
+            || segment == FOLDER_MARKER
+            || segment.contains(['\\', '\0'])
         {
             return Err(invalid());
         }
@@ -48,6 +56,61 @@ pub struct NamespaceFile {
 
 /// Every file of `namespace` under the folder `dir` (`""` or `/` for all), sorted by path.
 pub async fn list(
+    storage: &dyn Storage,
+    namespace: &str,
+    dir: &str,
+) -> Result<Vec<NamespaceFile>, StorageError> {
+    let mut files = stored(storage, namespace, dir).await?;
+    files.retain(|f| !is_marker(&f.path));
+    Ok(files)
+}
+
+/// The folders of `namespace` created explicitly (they may be empty), sorted, as `a/b`.
+pub async fn directories(
+    storage: &dyn Storage,
+    namespace: &str,
+) -> Result<Vec<String>, StorageError> {
+    Ok(stored(storage, namespace, "")
+        .await?
+        .into_iter()
+        .filter_map(|f| {
+            f.path
+                .strip_suffix(FOLDER_MARKER)?
+                .strip_suffix('/')
+                .map(str::to_owned)
+        })
+        .collect())
+}
+
+/// Creates the folder `path` (nothing changes when it exists).
+pub async fn create_directory(
+    storage: &dyn Storage,
+    namespace: &str,
+    path: &str,
+) -> Result<(), StorageError> {
+    let uri = uri_of(namespace, path)?;
+    storage
+        .put(&format!("{uri}/{FOLDER_MARKER}"), Vec::new())
+        .await
+}
+
+/// Forgets that the folder `path` was created explicitly (its files stay).
+pub async fn remove_directory(
+    storage: &dyn Storage,
+    namespace: &str,
+    path: &str,
+) -> Result<(), StorageError> {
+    let uri = uri_of(namespace, path)?;
+    storage.delete(&format!("{uri}/{FOLDER_MARKER}")).await?;
+    Ok(())
+}
+
+fn is_marker(path: &str) -> bool {
+    path.rsplit('/').next() == Some(FOLDER_MARKER)
+}
+
+/// What the storage holds under `dir`, folder markers included.
+async fn stored(
     storage: &dyn Storage,
     namespace: &str,
     dir: &str,
@@ -109,7 +172,9 @@ pub async fn delete(
         deleted.push(uri[root_len..].to_owned());
     }
     for gone in storage.delete_by_prefix(&format!("{uri}/")).await? {
-        deleted.push(gone[root_len..].to_owned());
+        if !is_marker(&gone) {
+            deleted.push(gone[root_len..].to_owned());
+        }
     }
     Ok(deleted)
 }
@@ -151,5 +216,33 @@ mod tests {
             get(&storage, "ns", "dir/b.txt").await,
             Err(StorageError::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn folders_created_empty_are_listed_apart_from_files() {
+        let storage = MemoryStorage::new();
+        create_directory(&storage, "ns", "/empty/inner")
+            .await
+            .unwrap();
+        put(&storage, "ns", "empty/a.txt", b"a".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(directories(&storage, "ns").await.unwrap(), ["empty/inner"]);
+        let files: Vec<_> = list(&storage, "ns", "")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(files, ["empty/a.txt"]);
+        assert!(uri_of("ns", &format!("x/{FOLDER_MARKER}")).is_err());
+        assert_eq!(
+            delete(&storage, "ns", "empty").await.unwrap(),
+            ["empty/a.txt"]
+        );
+        assert!(directories(&storage, "ns").await.unwrap().is_empty());
+        create_directory(&storage, "ns", "d").await.unwrap();
+        remove_directory(&storage, "ns", "d").await.unwrap();
+        assert!(directories(&storage, "ns").await.unwrap().is_empty());
     }
 }
