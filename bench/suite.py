@@ -705,14 +705,17 @@ class PeerState:
                 env["PREFECT_API_DATABASE_CONNECTION_URL"] = \
                     f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
         else:
+            # airflow.cfg, written on first use, holds absolute paths into the home it was made
+            # in: the copies leave it out and name their own database
             env["AIRFLOW_HOME"] = home
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
         return env
 
     def fresh(self, db):
         """(env, cleanup) for one run on a copy of the pristine state."""
         self._n += 1
         home = os.path.join(self.runs_dir, f"{self.peer}-run-{self._n}")
-        shutil.copytree(self.home, home)
+        shutil.copytree(self.home, home, ignore=shutil.ignore_patterns("airflow.cfg", "logs"))
         database = None
         if db == "postgres":
             if self.template is None:
@@ -891,7 +894,7 @@ def main():
                     help="Saker workloads: more than --runs measured runs when they are short, "
                     "to add up to about this many seconds (up to --max-runs)")
     ap.add_argument("--workloads", metavar="KEYS", help="only these Saker workloads, e.g. a1,a2,c "
-                    "(keys: e a1 a2 a3 b10 b1000 d100 d1000 d10000 c); for trying the suite out")
+                    "(keys: e a1 a2 a3 b10 b1000 d100 d1000 d10000 c f callgrind); for trying the suite out")
     ap.add_argument("--max-runs", type=int, default=25, help="cap of the measured runs of a short workload")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
                     help="folder of result JSON files (the doc compares with the previous one)")
@@ -950,8 +953,9 @@ def main():
                 log("postgres: not run (no --database-url)")
                 continue
             result["saker"][db] = suite.run_saker(db)
-        result["f"] = suite.run_lateness()
-        result["callgrind"] = suite.run_callgrind()
+        result["f"] = suite.run_lateness() if suite.wanted("f") else {"skipped": "not asked for (--workloads)"}
+        result["callgrind"] = (suite.run_callgrind() if suite.wanted("callgrind")
+                               else {"skipped": "not asked for (--workloads)"})
         if args.peers:
             t0 = time.perf_counter()
             result["peers"] = run_peers(args)
