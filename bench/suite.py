@@ -373,6 +373,9 @@ def fsync_probe(directory, n=100):
 # ------------------------------------------------------------------ workloads
 
 
+# The smoke run's sizes of d1000 and c; the peers' ForEach and burst take the same in a smoke run,
+# so that the ratios compare equal work.
+SMOKE_FOREACH, SMOKE_DRAIN = 300, 30
 # a warm-up goes on until --warmup-s of runs, but never beyond this many runs
 MAX_WARMUPS = 30
 
@@ -421,8 +424,8 @@ class Suite:
             ("b1000", f"{s(1000, 20)} parallel Sleep PT1S", "par",
              lambda f: foreach_flow(f, s(1000, 20), "sleep", 0)),
             ("d100", "ForEach over 100 values", "foreach", lambda f: foreach_flow(f, 100, "return", 1)),
-            ("d1000", f"ForEach over {s(1000, 300)} values", "foreach",
-             lambda f: foreach_flow(f, s(1000, 300), "return", 1)),
+            ("d1000", f"ForEach over {s(1000, SMOKE_FOREACH)} values", "foreach",
+             lambda f: foreach_flow(f, s(1000, SMOKE_FOREACH), "return", 1)),
             ("d10000", f"ForEach over {s(10000, 1000)} values", "foreach",
              lambda f: foreach_flow(f, s(10000, 1000), "return", 1)),
         ]
@@ -490,7 +493,7 @@ class Suite:
 
     def run_drain(self, db):
         """c: N executions of a 3-Return flow posted at once (32 client threads)."""
-        n = self.size(1000, 30)
+        n = self.size(1000, SMOKE_DRAIN)
         rows, fsync, commit, hwm, lifetime = [], [], [], 0.0, {}
         for i in range(self.warmup + self.runs):
             # A fresh server and database per run: on one database each run finds the executions
@@ -781,7 +784,7 @@ def run_peers(args):
             env.update(AIRFLOW__CORE__LOAD_EXAMPLES="False",
                        AIRFLOW__CORE__DAGS_FOLDER=os.path.join(PEERS_DIR, "airflow", "dags"))
         if smoke:
-            env.update(BENCH_BURST_N="20", BENCH_FOREACH_N="50")
+            env.update(BENCH_BURST_N=str(SMOKE_DRAIN), BENCH_FOREACH_N=str(SMOKE_FOREACH))
         version = subprocess.run([py, "-c", f"import importlib.metadata as m; print(m.version('{PEER_PACKAGE[peer]}'))"],
                                  capture_output=True, text=True).stdout.strip()
         interp = subprocess.run([py, "-c", "import sys; print(sys.executable, sys.version.split()[0])"],
