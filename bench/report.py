@@ -28,6 +28,9 @@ PUBLISHED = {
 }
 
 
+DB_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
 def fmt_s(x):
     if x is None:
         return "–"
@@ -74,6 +77,12 @@ class Ctx:
         self.saker = {db: v for db, v in result.get("saker", {}).items()}
         self.peers = result.get("peers", {}) or {}
         self.behind = []  # plain sentences: where Saker is not ahead
+        self.cuts = {}  # peer workload → why it has fewer measured runs than Saker's
+
+    def note_cut(self, name, wl):
+        cut = (self.peer(name, wl) or {}).get("cut")
+        if cut:
+            self.cuts[f"{name.capitalize()} `{wl.split('_')[0]}`"] = cut
 
     def s(self, db, key):
         v = self.saker.get(db, {})
@@ -95,11 +104,21 @@ class Ctx:
     def engines(self):
         return [("sqlite", "Saker, SQLite"), ("postgres", "Saker, PostgreSQL")]
 
-    def peer_label(self, name):
+    def peer_label(self, name, wl=None):
         p = self.peers.get(name, {})
         if "skipped" in p or not p:
             return None
-        return f"{name.capitalize()} {p.get('version', '')}, {p.get('mode', '')}"
+        label = f"{name.capitalize()} {p.get('version', '')}, {p.get('mode', '')}"
+        db = (self.peer(name, wl) or {}).get("db") if wl else None
+        # results before the database was recorded per workload have it in the mode
+        return f"{label}, {DB_NAMES.get(db, db)}" if db else label
+
+    def burst(self, name):
+        """The peer's burst workload: `burst` (all at once); older results had Prefect's
+        `burst_threads` (16 client threads) instead."""
+        if name == "prefect" and not self.peer(name, "burst") and self.peer(name, "burst_threads"):
+            return "burst_threads"
+        return "burst"
 
 
 def render(result, previous, template_path):
@@ -109,8 +128,14 @@ def render(result, previous, template_path):
     m = result["machine"]
     w(GENERATED)
     w("")
-    w(f"Run of {m['date']}, commit `{m['commit']}`, {result['warmup']} warm-up + {result['runs']} "
-      f"measured runs per workload (medians, min–max in brackets){' — SMOKE RUN, CI sizes' if result['smoke'] else ''}.")
+    if result.get("warmup_s") is not None and not result["smoke"]:
+        runs = (f"warm-up runs adding up to {result['warmup_s']:g} s (at least {result['warmup']}), then "
+                f"{result['runs']} measured runs, or more for short workloads (up to "
+                f"{result['max_runs']}, about {result['measure_s']:g} s in all; each row says how many)")
+    else:
+        runs = f"{result['warmup']} warm-up + {result['runs']} measured runs"
+    w(f"Run of {m['date']}, commit `{m['commit']}`, {runs} per workload (medians, min–max in "
+      f"brackets){' — SMOKE RUN, CI sizes' if result['smoke'] else ''}.")
     w("")
     w("| Machine | |")
     w("|---|---|")
@@ -128,11 +153,24 @@ def render(result, previous, template_path):
           for v in db.values() if isinstance(v, dict) and "fsync_ms" in v]
     if fs:
         w(f"| fsync probe (4 KiB write + fsync, beside each workload) | {min(fs):.2f}–{max(fs):.2f} ms |")
+    cm = [v.get("commit_ms") for db in ctx.saker.values() if "skipped" not in db
+          for v in db.values() if isinstance(v, dict) and v.get("commit_ms") is not None]
+    if cm:
+        w(f"| PostgreSQL commit probe (1-row INSERT + commit, psql, beside each workload) | {min(cm):.2f}–{max(cm):.2f} ms |")
+    st = [v.get("steal_pct") for db in ctx.saker.values() if "skipped" not in db
+          for v in db.values() if isinstance(v, dict) and v.get("steal_pct") is not None]
+    if st:
+        w(f"| CPU steal (time the hypervisor gave to other guests, per workload) | {min(st):.1f}–{max(st):.1f} % |")
     w(f"| 1-minute load average | {result['started_load1']:.1f} at start, {result['finished_load1']:.1f} at the end (per run in the tables) |")
     w("")
     w("**The machine is shared** with other engineers' builds while the suite runs: the load "
       "column says how busy it was. Figures on an idle machine are lower.")
     pf = result.get("peers_from")
+    if ctx.peers and not pf:
+        took = result.get("peers_seconds")
+        w("")
+        w("The peers were measured in this same run, after Saker, one engine at a time"
+          + (f" (their part took {took / 60:.0f} min)" if took else "") + ".")
     if pf:
         w("")
         w(f"The peers' figures come from an earlier invocation, `bench/suite.py --peers-only` "
@@ -214,7 +252,8 @@ def goals(ctx):
             r = peer_per / saker_per
             add("7", f"{label}: ≥ 10× faster than {peer.capitalize()}", f"{r:.1f}×", r >= 10,
                 f"{10 / r:.1f}× short")
-    for peer, wl in (("prefect", "burst_threads"), ("airflow", "burst")):
+    for peer in ("prefect", "airflow"):
+        wl = ctx.burst(peer)
         pw = ctx.peer(peer, wl)
         if pw and pw.get("failed") and not pw["seconds"]:
             rows.append(f"| 7 | c (executions/s vs {peer.capitalize()} `{wl}`): ≥ 10× | "
@@ -256,18 +295,20 @@ def flow_table(ctx, key, peer_map, per_n):
             out.append(f"| {label} | {ctx.why(db, key)} |" + " |" * 9)
             continue
         per = fmt_s(med(v["total"]) / max(1, v["task_runs"])) if per_n == "runs" else "–"
-        out.append(f"| {label} | {span(v['total'])} | {per} | {fmt_s(med(v['dispatch']))} | "
+        out.append(f"| {label} | {span(v['total'])}{runs_note(v)} | {per} | {fmt_s(med(v['dispatch']))} | "
                    f"{fmt_s(med(v['run']))} | {fmt_s(med(v['handoff']))} | {fmt_s(med(v['orchestration']))} | "
                    f"{num(med(v['cpu_s']), 2)} | {mb(v['peak_rss_mb'])} | {num(med(v['load1']))} | "
                    f"{'–' if db == 'sqlite' else faster(med(v['total']), med(base['total']) if base else None)} |")
     for peer, wl, n in peer_map:
-        label = ctx.peer_label(peer)
+        label = ctx.peer_label(peer, wl)
         pw = ctx.peer(peer, wl)
         if not label or not pw:
             continue
+        ctx.note_cut(peer, wl)
         if not pw["seconds"]:
             out.append(f"| {label}: `{wl}` | failed: {'; '.join(pw['failed'])[:200]} |" + " |" * 9)
             continue
+        n = pw.get("n") or n  # the smoke run's sizes are smaller
         per = med(pw["seconds"]) / n
         per_cell = fmt_s(per) if per_n == "runs" else "–"
         cmp = faster(per, base_per) if per_n == "runs" else faster(med(pw["seconds"]), base_per)
@@ -280,6 +321,12 @@ def flow_table(ctx, key, peer_map, per_n):
                    f"{num(med(pw['cpu_s']), 2)} | {mb(med(pw['peak_rss_mb']))} | {num(med(pw['load1']))} | "
                    f"{cmp} |")
     return "\n".join(out)
+
+
+def runs_note(v):
+    """How many runs the median is of, when the suite took more than --runs (short workloads)."""
+    n, w = v["total"].get("n"), v.get("warmups")
+    return f" ({n} runs after {w} warm-up{'s' if w != 1 else ''})" if w is not None and n and n > 1 else ""
 
 
 def published(key):
@@ -324,8 +371,12 @@ def workload_tables(ctx):
             title = f"{key}: {v['title']}" if v["title"] not in title else title
         out += [f"#### {title}", "", flow_table(ctx, key, peer_map, per_n), published(key), ""]
     out += [foreach_growth(ctx), ""]
-    out += [drain_table(ctx), published("c"), "", startup_table(ctx), published("e"), "",
-            lateness_table(ctx), ""]
+    out += [drain_table(ctx), published("c"), "", startup_table(ctx), published("e"), ""]
+    if ctx.cuts:
+        out += ["Peer workloads measured fewer times than the others (the suite's time budget per "
+                "peer workload, `--peer-budget`):", ""]
+        out += [f"- {k}: {v}." for k, v in ctx.cuts.items()] + [""]
+    out += [lateness_table(ctx), ""]
     return "\n".join(out)
 
 
@@ -368,21 +419,29 @@ def drain_table(ctx):
                    f"{fmt_s(med(v['latency_p50']))} / {fmt_s(med(v['latency_p99']))} | {num(med(v['cpu_s']), 2)} | "
                    f"{mb(v['peak_rss_mb'])} | {num(med(v['load1']))} | "
                    f"{'–' if db == 'sqlite' or not base else faster(med(v['exec_per_s']), med(base['exec_per_s']))} |")
-    for peer, wl in (("prefect", "burst_threads"), ("airflow", "burst")):
-        label, pw = ctx.peer_label(peer), ctx.peer(peer, wl)
+    for peer in ("prefect", "airflow"):
+        wl = ctx.burst(peer)
+        label, pw = ctx.peer_label(peer, wl), ctx.peer(peer, wl)
         if not label or not pw:
             continue
+        ctx.note_cut(peer, wl)
         if not pw["seconds"]:
             out.append(f"| {label}: `{wl}` | failed |" + " |" * 8)
             continue
         rate = pw["n"] / med(pw["seconds"])
-        out.append(f"| {label}: `{wl}` ({pw['n']} runs) | {span(pw['seconds'])} | {rate:.1f} | – | – | – | "
+        out.append(f"| {label}: `{wl}` ({pw['n']} flow runs) | {span(pw['seconds'])} | {rate:.1f} | – | – | – | "
                    f"{num(med(pw['cpu_s']), 2)} | {mb(med(pw['peak_rss_mb']))} | {num(med(pw['load1']))} | "
                    f"{faster(med(base['exec_per_s']), rate) if base else '–'} |")
-    if ctx.peers:
+    if ctx.peers and ctx.burst("prefect") == "burst_threads":
         out += ["", "Prefect `burst_threads` = 200 flow runs from 16 client threads (its all-at-once "
-                "`burst` ends in 503 on SQLite); Airflow `burst` = 200 sequential `DAG.test()`: "
+                "`burst` ended in 503 on SQLite); Airflow `burst` = 200 sequential `DAG.test()`: "
                 "neither goes through a server queue and workers as Saker's API path does."]
+    elif ctx.peers:
+        out += ["", f"Prefect `burst` = {(ctx.peer('prefect', 'burst') or {}).get('n') or 200} flow runs of 3 tasks started at once (`asyncio.gather`) in "
+                "one client process against its temporary API server, on PostgreSQL (on SQLite "
+                "this workload fails with 503, see the method notes); Airflow `burst` = as many "
+                "sequential `DAG.test()` (that path cannot run DAG runs concurrently). Neither "
+                "goes through a server queue and separate workers as Saker's API path does."]
     return "\n".join(out)
 
 
@@ -398,10 +457,11 @@ def startup_table(ctx):
                    "`server local` spawned → `/ping` answers 200, fresh data directory; RSS after 1 s idle |")
     for peer, wls in (("prefect", ("startup_import", "startup_first_flow")),
                       ("airflow", ("startup_import", "startup_first_run"))):
-        label = ctx.peer_label(peer)
+        label = ctx.peer_label(peer, wls[0])
         if not label:
             continue
         a, b = (ctx.peer(peer, x) for x in wls)
+        ctx.note_cut(peer, wls[0])
         if a and b and a["seconds"] and b["seconds"]:
             out.append(f"| {label} | import {span(a['seconds'])}; first flow {span(b['seconds'])} | "
                        f"{mb(med(a['peak_rss_mb']))} (peak, whole process) | client process; "
@@ -461,6 +521,11 @@ def key_figures(result):
     f = result.get("f", {})
     if "p99_ms" in f:
         out["f lateness p99 (ms)"] = med(f["p99_ms"])
+    if not result.get("peers_from"):  # reused peer figures would compare with themselves
+        for name, p in (result.get("peers") or {}).items():
+            for wl, v in (p.get("workloads") or {}).items():
+                if med(v.get("seconds")):
+                    out[f"{name} {wl}"] = med(v["seconds"])
     return out
 
 

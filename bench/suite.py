@@ -197,6 +197,10 @@ class Server:
             self.database = f"saker_bench_{os.getpid()}_{suite.next_id()}"
             subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
                             f"create database {self.database}"], check=True)
+            # Flush what earlier workloads (and the database copy) left dirty now, so that the
+            # next timed checkpoint is not due in the middle of this workload.
+            subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c", "checkpoint"],
+                           check=True)
             args += ["--database-url", f"postgres://postgres@127.0.0.1:5432/{self.database}"]
         self.timefile = os.path.join(self.dir, "time.txt")
         self.logfile = open(os.path.join(self.dir, "server.log"), "wb")
@@ -282,6 +286,20 @@ class Server:
         created = self.call("POST", f"/executions/{ns}/{fid}?wait=true", b"")
         return self.call("GET", f"/executions/{created['id']}")
 
+    def commit_probe(self, n=200):
+        """PostgreSQL only: median milliseconds of one single-row INSERT + commit in the
+        workload's database, timed by psql (the WAL flush the store pays on every commit)."""
+        if not self.database:
+            return None
+        # a plain table: writes to a temporary one are not WAL-logged, so their commits do not wait for a flush
+        script = ("create table bench_commit_probe (x int);\n\\timing on\n"
+                  + "insert into bench_commit_probe values (1);\n" * n
+                  + "\\timing off\ndrop table bench_commit_probe;\n")
+        out = subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", self.database],
+                             input=script, capture_output=True, text=True).stdout
+        times = [float(t) for t in re.findall(r"^Time: ([\d.]+) ms", out, re.M)]
+        return statistics.median(times) if times else None
+
     def stop(self):
         lifetime = {}
         if self.proc.poll() is None:
@@ -321,6 +339,20 @@ def parse_gnu_time(text):
     return out
 
 
+def cpu_ticks():
+    """(steal, total) jiffies of all CPUs (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already inside user)
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+
+def steal_pct(before, after):
+    """Share of the CPU time the hypervisor gave to other guests between two cpu_ticks()."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def fsync_probe(directory, n=100):
     """Milliseconds per 4 KiB write + fsync in the directory the data lives in (median)."""
     path = os.path.join(directory, f".fsync-probe-{os.getpid()}")
@@ -339,6 +371,13 @@ def fsync_probe(directory, n=100):
 
 
 # ------------------------------------------------------------------ workloads
+
+
+# The smoke run's sizes of d1000 and c; the peers' ForEach and burst take the same in a smoke run,
+# so that the ratios compare equal work.
+SMOKE_FOREACH, SMOKE_DRAIN = 300, 30
+# a warm-up goes on until --warmup-s of runs, but never beyond this many runs
+MAX_WARMUPS = 30
 
 
 def summarize(values):
@@ -363,6 +402,14 @@ class Suite:
         self._id += 1
         return self._id
 
+    def measured_runs(self, one_run_s):
+        """--runs, or more for short workloads: enough to measure about --measure-s in all (a
+        median of 25 runs of 20 ms moves less between two invocations than one of 5)."""
+        if self.smoke:
+            return 1
+        wanted = int(self.args.measure_s / max(one_run_s, 1e-3)) + 1
+        return max(self.runs, min(self.args.max_runs, wanted))
+
     def size(self, full, smoke):
         return smoke if self.smoke else full
 
@@ -377,8 +424,8 @@ class Suite:
             ("b1000", f"{s(1000, 20)} parallel Sleep PT1S", "par",
              lambda f: foreach_flow(f, s(1000, 20), "sleep", 0)),
             ("d100", "ForEach over 100 values", "foreach", lambda f: foreach_flow(f, 100, "return", 1)),
-            ("d1000", f"ForEach over {s(1000, 300)} values", "foreach",
-             lambda f: foreach_flow(f, s(1000, 300), "return", 1)),
+            ("d1000", f"ForEach over {s(1000, SMOKE_FOREACH)} values", "foreach",
+             lambda f: foreach_flow(f, s(1000, SMOKE_FOREACH), "return", 1)),
             ("d10000", f"ForEach over {s(10000, 1000)} values", "foreach",
              lambda f: foreach_flow(f, s(10000, 1000), "return", 1)),
         ]
@@ -387,14 +434,17 @@ class Suite:
         server = Server(self, db)
         try:
             fsync = fsync_probe(server.dir)
+            commit = server.commit_probe()
             fid = f"w{key}"
             server.create_flow(build(fid))
             rows = []
-            warmup, runs, limit = self.warmup, self.runs, None
+            limit = None
             if key == "d10000" and not self.smoke:
                 # minutes per run through a durable store on a loaded machine: one bounded run
-                warmup, runs, limit = 0, 1, 150
-            for i in range(warmup + runs):
+                limit = 150
+            steal0 = cpu_ticks()
+            warmups, runs, spent, i = 0, None, 0.0, 0
+            while runs is None or i < warmups + runs:
                 load = load1()
                 cpu0 = server.cpu()
                 execution = server.run("bench", fid, limit)
@@ -404,17 +454,28 @@ class Suite:
                             "timeout": f"not over after {limit} s (1 run, stopped)"}
                 cpu1 = server.cpu()
                 p = phases(execution)
-                p.update(load1=load, cpu_s=cpu1 - cpu0, warmup=i < warmup)
                 if p["state"] != "SUCCESS":
                     raise RuntimeError(f"{key} ended {p['state']}")
+                warm = runs is None  # warming up until decided otherwise, after each run
+                if limit is not None or self.smoke:
+                    warm, warmups, runs = False, 0, 1  # one run, measured
+                elif warm:
+                    warmups, spent = warmups + 1, spent + p["total"]
+                    if (warmups >= self.warmup and spent >= self.args.warmup_s) or warmups >= MAX_WARMUPS:
+                        runs = self.measured_runs(p["total"])
+                p.update(warmup=warm, load1=load, cpu_s=cpu1 - cpu0)
                 rows.append(p)
-                log(f"{db} {key} run {i}: total {p['total']*1000:.1f} ms ({p['task_runs']} task runs, load {load})")
+                log(f"{db} {key} {'warm-up' if p['warmup'] else 'run'} {i}: total {p['total']*1000:.1f} ms "
+                    f"({p['task_runs']} task runs, load {load})")
+                i += 1
+            steal = steal_pct(steal0, cpu_ticks())
             hwm = server.status_kb("VmHWM") / 1024
         finally:
             lifetime = server.stop()
         measured = [r for r in rows if not r["warmup"]]
         return {
-            "title": title, "fsync_ms": fsync, "peak_rss_mb": hwm, "lifetime": lifetime,
+            "title": title, "fsync_ms": fsync, "commit_ms": commit, "steal_pct": steal,
+            "warmups": len(rows) - len(measured), "peak_rss_mb": hwm, "lifetime": lifetime,
             "runs": [{k: v for k, v in r.items() if k != "steps"} for r in rows],
             "total": summarize([r["total"] for r in measured]),
             "dispatch": summarize([r["dispatch_med"] for r in measured]),
@@ -432,12 +493,16 @@ class Suite:
 
     def run_drain(self, db):
         """c: N executions of a 3-Return flow posted at once (32 client threads)."""
-        n = self.size(1000, 30)
-        server = Server(self, db)
-        rows = []
-        try:
-            fsync = fsync_probe(server.dir)
-            for i in range(self.warmup + self.runs):
+        n = self.size(1000, SMOKE_DRAIN)
+        rows, fsync, commit, hwm, lifetime = [], [], [], 0.0, {}
+        for i in range(self.warmup + self.runs):
+            # A fresh server and database per run: on one database each run finds the executions
+            # of the runs before it, and the PostgreSQL drain grew run after run (7 → 16 s over
+            # 6 runs), so the median depended on the number of runs.
+            server = Server(self, db)
+            try:
+                fsync.append(fsync_probe(server.dir))
+                commit.append(server.commit_probe())
                 ns = f"bench.drain{i}"
                 server.create_flow(three_returns("three", ns))
                 load, cpu0 = load1(), server.cpu()
@@ -475,11 +540,13 @@ class Suite:
                        "cpu_s": cpu1 - cpu0, "load1": load, "warmup": i < self.warmup}
                 rows.append(row)
                 log(f"{db} c run {i}: {n} executions drained in {drain:.2f} s (posting {posted:.2f} s)")
-            hwm = server.status_kb("VmHWM") / 1024
-        finally:
-            lifetime = server.stop()
+                hwm = max(hwm, server.status_kb("VmHWM") / 1024)
+            finally:
+                lifetime = server.stop()
         measured = [r for r in rows if not r["warmup"]]
-        out = {"title": f"{n} executions × 3 Return posted at once", "n": n, "fsync_ms": fsync,
+        commit = [c for c in commit if c is not None]
+        out = {"title": f"{n} executions × 3 Return posted at once", "n": n,
+               "fsync_ms": statistics.median(fsync), "commit_ms": statistics.median(commit) if commit else None,
                "peak_rss_mb": hwm, "lifetime": lifetime, "runs": rows}
         for k in ("drain_s", "exec_per_s", "posted_s", "after_last_post_s", "latency_p50",
                   "latency_p99", "cpu_s", "load1"):
@@ -501,13 +568,19 @@ class Suite:
         log(f"{db} e: ready {statistics.median(ready)*1000:.1f} ms, idle RSS {statistics.median(idle):.1f} MB")
         return {"ready_s": summarize(ready), "idle_rss_mb": summarize(idle)}
 
+    def wanted(self, key):
+        return not self.args.workloads or key in self.args.workloads.split(",")
+
     def run_saker(self, db):
         out = {}
-        out["e"] = self.run_startup(db)
+        if self.wanted("e"):
+            out["e"] = self.run_startup(db)
         for key, title, kind, build in self.workloads():
-            out[key] = self.run_flow_workload(db, key, title, kind, build)
-            out[key]["kind"] = kind
-        out["c"] = self.run_drain(db)
+            if self.wanted(key):
+                out[key] = self.run_flow_workload(db, key, title, kind, build)
+                out[key]["kind"] = kind
+        if self.wanted("c"):
+            out["c"] = self.run_drain(db)
         return out
 
     def run_lateness(self):
@@ -559,69 +632,221 @@ class Suite:
 # ------------------------------------------------------------------ peers
 
 
+# Each peer workload: (workload, database). The database is the peer's default (SQLite) except for
+# Prefect's burst: on SQLite, 200 flow runs created at once make SQLite answer "database is locked"
+# (a deferred transaction cannot upgrade to a write lock while another connection writes, and the
+# busy timeout does not apply to that case); Prefect's server turns it into 503, its client gives
+# up after 5 retries with exponential back-off, and the workload fails. Prefect's own advice for
+# concurrent use is PostgreSQL, so that workload runs there (a throw-away database on the same
+# PostgreSQL server as Saker's PostgreSQL column).
 PEER_WORKLOADS = {
-    # workload, repetitions cap (long ones run once)
-    "prefect": [("startup", 3), ("seq40", 3), ("shell100", 3), ("par10sleep1", 3), ("foreach", 1),
-                ("burst_threads", 1)],
-    "airflow": [("startup", 3), ("seq40", 3), ("shell100", 3), ("par10sleep1", 3), ("foreach", 1),
-                ("burst", 1)],
+    "prefect": [("startup", "sqlite"), ("seq40", "sqlite"), ("shell100", "sqlite"),
+                ("par10sleep1", "sqlite"), ("foreach", "sqlite"), ("burst", "postgres")],
+    "airflow": [("startup", "sqlite"), ("seq40", "sqlite"), ("shell100", "sqlite"),
+                ("par10sleep1", "sqlite"), ("foreach", "sqlite"), ("burst", "sqlite")],
 }
+PEER_PACKAGE = {"prefect": "prefect", "airflow": "apache-airflow"}
+PEER_MODE = {"prefect": "ephemeral (client + temporary API server)",
+             "airflow": "dags test (DAG.test(), tasks in-process)"}
+
+
+def psql(sql):
+    subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c", sql], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def install_peer(peer):
+    """Creates /tmp/peers/<peer> as shared/bench/peers/README.md says; returns the seconds taken."""
+    venv = os.path.join(PEER_VENVS, peer)
+    requirements = os.path.join(PEERS_DIR, peer, "requirements.txt")
+    log(f"{peer}: installing into {venv} (pinned {requirements})")
+    t0 = time.perf_counter()
+    shutil.rmtree(venv, ignore_errors=True)
+    os.makedirs(PEER_VENVS, exist_ok=True)
+    pip = os.path.join(venv, "bin", "pip")
+    for cmd in ([sys.executable, "-m", "venv", venv], [pip, "install", "-q", "-U", "pip"],
+                [pip, "install", "-q", "-r", requirements]):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise RuntimeError(f"{peer}: {' '.join(cmd)} failed: {p.stderr[-1000:]}")
+    took = time.perf_counter() - t0
+    log(f"{peer}: installed in {took:.0f} s")
+    return took
+
+
+class PeerState:
+    """A pristine peer state (its home directory with a migrated SQLite database, and for Prefect
+    a migrated PostgreSQL template database), copied afresh before every run: runs do not see the
+    flow runs of the runs before them, so the tenth run works on the same database as the first."""
+
+    def __init__(self, peer, py, env, tmp):
+        self.peer, self.py, self.env = peer, py, env
+        self.home = os.path.join(tmp, f"{peer}-pristine")
+        self.runs_dir = tmp
+        self.template = None
+        self._n = 0
+        env = self.env_for(self.home, None)
+        if peer == "airflow":
+            subprocess.run([os.path.join(os.path.dirname(py), "airflow"), "db", "migrate"], env=env,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            self.prepare(env)
+
+    def prepare(self, env):
+        """One throw-away flow run: the ephemeral server creates and migrates the database."""
+        p = subprocess.run([self.py, os.path.join(PEERS_DIR, self.peer, "bench.py"), "startup"],
+                           env=env, capture_output=True, text=True, timeout=900)
+        if p.returncode != 0:
+            raise RuntimeError(f"{self.peer}: preparing its database failed: {p.stderr[-500:]}")
+
+    def env_for(self, home, database):
+        env = dict(self.env)
+        if self.peer == "prefect":
+            env["PREFECT_HOME"] = home
+            if database:
+                env["PREFECT_API_DATABASE_CONNECTION_URL"] = \
+                    f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+        else:
+            # airflow.cfg, written on first use, holds absolute paths into the home it was made
+            # in: the copies leave it out and name their own database
+            env["AIRFLOW_HOME"] = home
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
+        return env
+
+    def fresh(self, db):
+        """(env, cleanup) for one run on a copy of the pristine state."""
+        self._n += 1
+        home = os.path.join(self.runs_dir, f"{self.peer}-run-{self._n}")
+        shutil.copytree(self.home, home, ignore=shutil.ignore_patterns("airflow.cfg", "logs"))
+        database = None
+        if db == "postgres":
+            if self.template is None:
+                self.template = f"peers_{self.peer}_tpl_{os.getpid()}"
+                psql(f"create database {self.template}")
+                self.prepare(self.env_for(os.path.join(self.runs_dir, f"{self.peer}-tpl"), self.template))
+            database = f"peers_{self.peer}_{os.getpid()}_{self._n}"
+            psql(f"create database {database} template {self.template}")
+
+        def cleanup():
+            shutil.rmtree(home, ignore_errors=True)
+            if database:
+                psql(f"drop database if exists {database} with (force)")
+        return self.env_for(home, database), cleanup
+
+    def close(self):
+        if self.template:
+            psql(f"drop database if exists {self.template} with (force)")
+
+
+def run_peer_process(py, script, wl, env, timeout):
+    """One fresh process of a peer's bench script: (JSON records, GNU time figures, error)."""
+    fd, tf = tempfile.mkstemp(prefix="peer-time-")
+    os.close(fd)
+    try:
+        p = subprocess.run(["/usr/bin/time", "-v", "-o", tf, "timeout", "-k", "10", str(timeout),
+                            py, script, wl], env=env, capture_output=True, text=True)
+        t = parse_gnu_time(open(tf).read())
+    finally:
+        os.unlink(tf)
+    recs = [json.loads(line) for line in p.stdout.splitlines() if line.startswith('{"peer"')]
+    if p.returncode != 0 or not recs:
+        return recs, t, f"rc={p.returncode}: {p.stderr[-300:]}"
+    return recs, t, None
 
 
 def run_peers(args):
+    """Each peer, one at a time, each workload in a fresh process: warm-up then --runs measured
+    runs (anchors.md §6.1), fewer when the warm-up shows they would not fit in --peer-budget."""
     results = {}
-    for peer, workloads in PEER_WORKLOADS.items():
+    smoke = args.smoke
+    warmups, runs = (0, 1) if smoke else (1, args.runs)
+    for peer in args.peer_names.split(","):
+        workloads = PEER_WORKLOADS[peer]
+        t_peer = time.perf_counter()
         py = os.path.join(PEER_VENVS, peer, "bin", "python")
+        installed = None
         if not os.path.exists(py):
-            results[peer] = {"skipped": f"{py} missing (install as shared/bench/peers/README.md says)"}
-            continue
+            try:
+                installed = install_peer(peer)
+            except RuntimeError as e:
+                results[peer] = {"skipped": str(e)[:500]}
+                log(str(e))
+                continue
         env = dict(os.environ)
-        script = os.path.join(PEERS_DIR, peer, "bench.py")
+        for k in [k for k in env if k.startswith(("PREFECT_", "AIRFLOW_", "AIRFLOW__", "BENCH_"))]:
+            del env[k]
         if peer == "prefect":
-            env.update(PREFECT_HOME=os.path.join(PEER_VENVS, "prefect-home"),
-                       PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false",
                        # its 20 s default is too short on a loaded 2-core machine
                        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
-            env.pop("PREFECT_API_URL", None)
-            mode = "ephemeral (client + temporary API server, SQLite)"
         else:
-            env.update(AIRFLOW_HOME=os.path.join(PEER_VENVS, "airflow-home"),
-                       AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            env.update(AIRFLOW__CORE__LOAD_EXAMPLES="False",
                        AIRFLOW__CORE__DAGS_FOLDER=os.path.join(PEERS_DIR, "airflow", "dags"))
-            env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-            subprocess.run([os.path.join(PEER_VENVS, peer, "bin", "airflow"), "db", "migrate"],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            mode = "dags test (DAG.test(), SQLite)"
-        version = subprocess.run([py, "-c", f"import importlib.metadata as m; print(m.version('{'apache-airflow' if peer == 'airflow' else peer}'))"],
+        if smoke:
+            env.update(BENCH_BURST_N=str(SMOKE_DRAIN), BENCH_FOREACH_N=str(SMOKE_FOREACH))
+        version = subprocess.run([py, "-c", f"import importlib.metadata as m; print(m.version('{PEER_PACKAGE[peer]}'))"],
                                  capture_output=True, text=True).stdout.strip()
         interp = subprocess.run([py, "-c", "import sys; print(sys.executable, sys.version.split()[0])"],
                                 capture_output=True, text=True).stdout.strip()
-        rows = {}
-        for wl, cap in workloads:
-            reps = 1 if args.smoke else min(args.runs, cap)
-            for rep in range(reps):
-                tf = os.path.join(tempfile.gettempdir(), f"peer-time-{os.getpid()}.txt")
-                load = load1()
-                p = subprocess.run(["/usr/bin/time", "-v", "-o", tf, "timeout", "-k", "10", "900",
-                                    py, script, wl], env=env, capture_output=True, text=True)
-                t = parse_gnu_time(open(tf).read()) if os.path.exists(tf) else {}
-                recs = [json.loads(l) for l in p.stdout.splitlines() if l.startswith('{"peer"')]
-                if p.returncode != 0 or not recs:
-                    rows.setdefault(wl, []).append({"failed": f"rc={p.returncode}: {p.stderr[-300:]}", "load1": load})
-                    log(f"{peer} {wl} rep {rep}: FAILED rc={p.returncode}")
-                    continue
-                for r in recs:
-                    rows.setdefault(r["workload"], []).append({**r, **t, "load1": load})
-                log(f"{peer} {wl} rep {rep}: " + ", ".join(f"{r['workload']}={r['seconds']:.3f}s" for r in recs))
+        tmp = tempfile.mkdtemp(prefix=f"saker-bench-{peer}-")
+        state = None
+        rows, plan = {}, {}
+        try:
+            state = PeerState(peer, py, env, tmp)
+            script = os.path.join(PEERS_DIR, peer, "bench.py")
+            for wl, db in workloads:
+                reps, rep, cut = warmups + runs, 0, None
+                while rep < reps:
+                    warm = rep < warmups
+                    run_env, cleanup = state.fresh(db)
+                    load = load1()
+                    t0 = time.perf_counter()
+                    try:
+                        recs, t, err = run_peer_process(py, script, wl, run_env, args.peer_timeout)
+                    finally:
+                        cleanup()
+                    wall = time.perf_counter() - t0
+                    if err:
+                        rows.setdefault(wl, []).append({"failed": err, "load1": load, "warmup": warm, "db": db})
+                        log(f"{peer} {wl} rep {rep}: FAILED {err[:200]}")
+                    else:
+                        for r in recs:
+                            rows.setdefault(r["workload"], []).append({**r, **t, "load1": load, "warmup": warm, "db": db})
+                        log(f"{peer} {wl} {'warm-up' if warm else 'run'} {rep}: "
+                            + ", ".join(f"{r['workload']}={r['seconds']:.3f}s" for r in recs)
+                            + f" (process {wall:.1f} s, load {load})")
+                    if warm and rep == warmups - 1 and args.peer_budget and wall * runs > args.peer_budget:
+                        fit = max(1, int(args.peer_budget // wall))
+                        cut = (f"{fit} of {runs} runs: one takes {wall:.0f} s, the budget per "
+                               f"workload is {args.peer_budget:.0f} s")
+                        reps = warmups + fit
+                        log(f"{peer} {wl}: {cut}")
+                    rep += 1
+                plan[wl] = {"db": db, "cut": cut}
+        except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+            results[peer] = {"skipped": f"{peer}: {e}"[:500]}
+            log(f"{peer}: {e}")
+            continue
+        finally:
+            if state:
+                state.close()
+            shutil.rmtree(tmp, ignore_errors=True)
         summary = {}
         for wl, rs in rows.items():
-            ok = [r for r in rs if "failed" not in r]
+            measured = [r for r in rs if not r["warmup"]]
+            ok = [r for r in measured if "failed" not in r]
+            base = next((p for w, p in plan.items() if wl.startswith(w)), {})
             summary[wl] = {"seconds": summarize([r["seconds"] for r in ok]), "n": ok[0]["n"] if ok else None,
                            "cpu_s": summarize([r.get("cpu_s") for r in ok]),
                            "peak_rss_mb": summarize([r.get("peak_rss_mb") for r in ok]),
-                           "load1": summarize([r["load1"] for r in rs]),
+                           "load1": summarize([r["load1"] for r in measured]),
+                           "warmup_seconds": [r.get("seconds") for r in rs if r["warmup"]],
+                           "db": base.get("db", "sqlite"), "cut": base.get("cut"),
                            "failed": [r["failed"] for r in rs if "failed" in r]}
-        results[peer] = {"version": version, "mode": mode, "python": interp, "workloads": summary}
+        results[peer] = {"version": version, "mode": PEER_MODE[peer], "python": interp,
+                         "workloads": summary, "seconds": time.perf_counter() - t_peer,
+                         "installed_s": installed}
     return results
 
 
@@ -665,15 +890,31 @@ def main():
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--peers", action="store_true", help="also run Prefect and Airflow")
     ap.add_argument("--smoke", action="store_true", help="CI-sized: one run, small sizes")
-    ap.add_argument("--runs", type=int, default=5, help="measured runs after one warm-up")
+    ap.add_argument("--runs", type=int, default=5, help="measured runs after the warm-up (at least)")
+    ap.add_argument("--warmup-s", type=float, default=2.0,
+                    help="Saker workloads: warm-up runs (at least one) until they add up to this many seconds")
+    ap.add_argument("--measure-s", type=float, default=3.0,
+                    help="Saker workloads: more than --runs measured runs when they are short, "
+                    "to add up to about this many seconds (up to --max-runs)")
+    ap.add_argument("--workloads", metavar="KEYS", help="only these Saker workloads, e.g. a1,a2,c "
+                    "(keys: e a1 a2 a3 b10 b1000 d100 d1000 d10000 c f callgrind); for trying the suite out")
+    ap.add_argument("--max-runs", type=int, default=25, help="cap of the measured runs of a short workload")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
                     help="folder of result JSON files (the doc compares with the previous one)")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--peer-results", help="reuse peer figures from this results JSON instead of running them")
+    ap.add_argument("--peer-budget", type=float, default=600,
+                    help="seconds of measured runs per peer workload: when the warm-up shows that "
+                    "--runs runs take longer, as many as fit (at least 1); 0 = no limit")
+    ap.add_argument("--peer-names", default="prefect,airflow", help="which peers, in this order")
+    ap.add_argument("--peer-timeout", type=int, default=900, help="seconds before one peer process is killed")
     ap.add_argument("--render", metavar="FILE", help="only write the doc from a saved results JSON "
                     "(compared with the run saved before it)")
     ap.add_argument("--peers-only", metavar="FILE", help="run only the peers, write their results JSON to FILE")
     args = ap.parse_args()
+    unknown = set(args.peer_names.split(",")) - set(PEER_WORKLOADS)
+    if unknown:
+        ap.error(f"--peer-names: unknown peer(s) {', '.join(sorted(unknown))} (known: {', '.join(PEER_WORKLOADS)})")
     if args.smoke and args.doc == os.path.join(ROOT, "docs", "benchmarks.md"):
         args.doc = None  # the smoke run never rewrites the published figures
         args.results = None
@@ -695,15 +936,18 @@ def main():
 
     if args.peers_only:
         started = load1()
+        t0 = time.perf_counter()
         peers = run_peers(args)
         with open(args.peers_only, "w") as f:
             json.dump({"machine": machine(""), "peers": peers, "started_load1": started,
+                       "peers_seconds": time.perf_counter() - t0,
                        "finished_load1": load1()}, f, indent=1, sort_keys=True)
         return
 
     suite = Suite(args)
     result = {"machine": machine(suite.bin), "smoke": args.smoke, "runs": suite.runs,
-              "warmup": suite.warmup, "saker": {}, "started_load1": load1()}
+              "warmup": suite.warmup, "warmup_s": args.warmup_s, "measure_s": args.measure_s,
+              "max_runs": args.max_runs, "saker": {}, "started_load1": load1()}
     try:
         dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         for db in dbs:
@@ -712,10 +956,13 @@ def main():
                 log("postgres: not run (no --database-url)")
                 continue
             result["saker"][db] = suite.run_saker(db)
-        result["f"] = suite.run_lateness()
-        result["callgrind"] = suite.run_callgrind()
+        result["f"] = suite.run_lateness() if suite.wanted("f") else {"skipped": "not asked for (--workloads)"}
+        result["callgrind"] = (suite.run_callgrind() if suite.wanted("callgrind")
+                               else {"skipped": "not asked for (--workloads)"})
         if args.peers:
+            t0 = time.perf_counter()
             result["peers"] = run_peers(args)
+            result["peers_seconds"] = time.perf_counter() - t0
         elif args.peer_results:
             earlier = json.load(open(args.peer_results))
             result["peers"] = earlier.get("peers", {})

@@ -3,11 +3,12 @@
 # docs/benchmarks.md (from bench/template.md) and docs/benchmarks/*.svg.
 #
 #   bench/suite.sh [--db sqlite|postgres|both] [--peers] [--runs N] [--smoke]
-#                  [--peer-results bench/results/run-....json]
+#                  [--peer-results bench/results/run-....json] [--peer-budget S] [--workloads a1,c]
 #
 # --smoke: CI-sized (seconds), debug build, one run, prints the report instead of writing the
-#          doc. --peers: Prefect and Airflow after Saker (venvs under /tmp/peers, see
-#          shared/bench/peers/README.md). SAKER_BIN=path measures that binary instead of building.
+#          doc. --peers: Prefect and Airflow after Saker, in the same run (venvs under /tmp/peers,
+#          created from shared/bench/peers/*/requirements.txt when missing).
+#          SAKER_BIN=path measures that binary instead of building. All options: suite.py --help.
 # Results are kept in bench/results/run-*.json; the doc compares with the previous run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
