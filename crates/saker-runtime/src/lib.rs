@@ -53,7 +53,7 @@ pub use host::envs_from_vars;
 pub use worker::{DEFAULT_MAX_OUTPUT_SIZE, parse_size};
 
 /// Runtime failures (the execution itself failing is not one: it ends FAILED).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
     Store(#[from] saker_storage::Error),
@@ -74,6 +74,16 @@ pub(crate) enum Msg {
     Metrics(Vec<saker_storage::MetricEntry>),
     /// A request of the service's callers (submit, kill, resume...).
     Command(service::Command),
+}
+
+impl Msg {
+    /// Whether the message may join a turn of the loop (see [`Driver::run`]).
+    fn joins_turn(&self) -> bool {
+        matches!(
+            self,
+            Msg::Event(..) | Msg::Timer(..) | Msg::Command(service::Command::Submit(_))
+        )
+    }
 }
 
 /// Shared configuration: stores and host services.
@@ -347,6 +357,13 @@ struct ParentLink {
     outputs_uri: Option<String>,
 }
 
+/// An execution to store and start ([`Driver::store_new`]).
+pub(crate) struct NewExecution {
+    flow: Arc<Flow>,
+    execution: Execution,
+    parent: Option<ParentLink>,
+}
+
 /// An execution this loop runs.
 pub(crate) struct Live {
     flow: Arc<Flow>,
@@ -384,6 +401,8 @@ pub(crate) struct Driver<S: Store> {
     /// A graceful stop waits for the running attempts: no dispatch any more.
     draining: Option<tokio::sync::oneshot::Sender<()>>,
     draining_done: bool,
+    /// Executions submitted during this turn, stored together at the start of the next one.
+    submitted: Vec<service::Submitted>,
 }
 
 impl<S: Store> Driver<S> {
@@ -410,6 +429,7 @@ impl<S: Store> Driver<S> {
             held: None,
             draining: None,
             draining_done: false,
+            submitted: Vec::new(),
         }
     }
 
@@ -419,46 +439,76 @@ impl<S: Store> Driver<S> {
         execution: Execution,
         parent: Option<ParentLink>,
     ) -> Result<(), RuntimeError> {
-        let id = execution.id.clone();
-        let mut execution = execution;
-        let admission = self.admit(&flow, &mut execution);
-        self.rt
-            .store
-            .save_execution(&execution, &Changed::All)
-            .await?;
-        if let Some(hub) = &self.hub {
-            hub.saved(None, &execution, &Changed::All);
-        }
-        match admission {
-            concurrency::Admission::Start => {}
-            concurrency::Admission::Queued => self.enqueue(&execution),
-            concurrency::Admission::Refused(state) => {
-                self.lives.insert(
-                    id.clone(),
-                    Live {
-                        flow,
-                        execution,
-                        parent,
-                        timers: Vec::new(),
-                        ended: false,
-                    },
-                );
-                return self.ended(&id, state).await;
-            }
-        }
-        let queued = execution.state.current() == StateType::Queued;
-        self.lives.insert(
-            id.clone(),
-            Live {
+        let new = NewExecution {
+            flow,
+            execution,
+            parent,
+        };
+        let stored = self.store_new(vec![new]).await?;
+        self.begin(stored).await
+    }
+
+    /// Admits new executions in order and saves them in one commit. Each is in memory from its
+    /// admission on, so the next admission of the batch counts it against the flow's
+    /// concurrency limit; when the save fails, none stays in memory (nothing was stored).
+    async fn store_new(
+        &mut self,
+        new: Vec<NewExecution>,
+    ) -> Result<Vec<(ExecutionId, concurrency::Admission)>, RuntimeError> {
+        let mut admitted = Vec::with_capacity(new.len());
+        for NewExecution {
+            flow,
+            mut execution,
+            parent,
+        } in new
+        {
+            let admission = self.admit(&flow, &mut execution);
+            let id = execution.id.clone();
+            let live = Live {
                 flow,
                 execution,
                 parent,
                 timers: Vec::new(),
                 ended: false,
-            },
-        );
-        if !queued {
-            self.pending.push_back((id, Event::Created));
+            };
+            self.lives.insert(id.clone(), live);
+            admitted.push((id, admission));
+        }
+        let all = Changed::All;
+        let items: Vec<(&Execution, &Changed)> = admitted
+            .iter()
+            .filter_map(|(id, _)| Some((&self.lives.get(id)?.execution, &all)))
+            .collect();
+        if let Err(error) = self.rt.store.save_executions(&items).await {
+            for (id, _) in &admitted {
+                self.lives.remove(id);
+            }
+            return Err(error.into());
+        }
+        Ok(admitted)
+    }
+
+    /// After the commit of [`Driver::store_new`]: broadcasts each new execution, then starts,
+    /// queues or ends it as admitted.
+    async fn begin(
+        &mut self,
+        stored: Vec<(ExecutionId, concurrency::Admission)>,
+    ) -> Result<(), RuntimeError> {
+        for (id, admission) in stored {
+            let Some(live) = self.lives.get(&id) else {
+                continue;
+            };
+            if let Some(hub) = &self.hub {
+                hub.saved(None, &live.execution, &Changed::All);
+            }
+            match admission {
+                concurrency::Admission::Start => self.pending.push_back((id, Event::Created)),
+                concurrency::Admission::Queued => {
+                    let execution = live.execution.header();
+                    self.enqueue(&execution);
+                }
+                concurrency::Admission::Refused(state) => self.ended(&id, state).await?,
+            }
         }
         Ok(())
     }
@@ -469,6 +519,7 @@ impl<S: Store> Driver<S> {
 
     async fn run(&mut self) -> Result<(), RuntimeError> {
         loop {
+            self.start_submitted().await?;
             self.handle_pending().await?;
             if let Some(msg) = self.held.take() {
                 if !self.accept(msg).await? {
@@ -491,10 +542,11 @@ impl<S: Store> Driver<S> {
             if !self.accept(msg).await? {
                 return Ok(());
             }
-            // Every event already waiting joins this turn, so their saves share one commit. A
-            // log line or a command waits for the events before it (the order is kept).
+            // Every event and submitted execution already waiting joins this turn, so their
+            // saves share one commit. A log line or another command waits for the messages
+            // before it (the order is kept).
             while let Ok(msg) = self.rx.try_recv() {
-                if matches!(msg, Msg::Event(..) | Msg::Timer(..)) {
+                if msg.joins_turn() {
                     self.accept(msg).await?;
                 } else {
                     self.held = Some(msg);
