@@ -81,7 +81,11 @@ impl Msg {
     fn joins_turn(&self) -> bool {
         matches!(
             self,
-            Msg::Event(..) | Msg::Timer(..) | Msg::Command(service::Command::Submit(_))
+            Msg::Event(..)
+                | Msg::Timer(..)
+                | Msg::Log(_)
+                | Msg::Metrics(_)
+                | Msg::Command(service::Command::Submit(_))
         )
     }
 }
@@ -395,14 +399,17 @@ pub(crate) struct Driver<S: Store> {
     /// ERROR log lines per execution id, as `errorLogs()` returns them (shared with the attempts
     /// dispatched since; a new line makes a new list).
     error_logs: std::sync::Mutex<HashMap<String, Arc<Vec<serde_json::Value>>>>,
-    /// A log line or command taken from the channel while batching events, handled once the
-    /// events before it are.
+    /// A command (other than a submit) taken from the channel while batching a turn, handled
+    /// once the messages before it are.
     held: Option<Msg>,
     /// A graceful stop waits for the running attempts: no dispatch any more.
     draining: Option<tokio::sync::oneshot::Sender<()>>,
     draining_done: bool,
     /// Executions submitted during this turn, stored together at the start of the next one.
     submitted: Vec<service::Submitted>,
+    /// Log lines and metrics the workers sent during this turn, stored the same way.
+    turn_logs: Vec<LogEntry>,
+    turn_metrics: Vec<saker_storage::MetricEntry>,
 }
 
 impl<S: Store> Driver<S> {
@@ -430,6 +437,8 @@ impl<S: Store> Driver<S> {
             draining: None,
             draining_done: false,
             submitted: Vec::new(),
+            turn_logs: Vec::new(),
+            turn_metrics: Vec::new(),
         }
     }
 
@@ -519,6 +528,7 @@ impl<S: Store> Driver<S> {
 
     async fn run(&mut self) -> Result<(), RuntimeError> {
         loop {
+            self.store_turn_logs().await?;
             self.start_submitted().await?;
             self.handle_pending().await?;
             if let Some(msg) = self.held.take() {
@@ -542,9 +552,9 @@ impl<S: Store> Driver<S> {
             if !self.accept(msg).await? {
                 return Ok(());
             }
-            // Every event and submitted execution already waiting joins this turn, so their
-            // saves share one commit. A log line or another command waits for the messages
-            // before it (the order is kept).
+            // Every event, submitted execution, log line and metric already waiting joins
+            // this turn, so their saves share a commit per kind. Another command waits for the
+            // messages before it (the order is kept).
             while let Ok(msg) = self.rx.try_recv() {
                 if msg.joins_turn() {
                     self.accept(msg).await?;
@@ -585,27 +595,9 @@ impl<S: Store> Driver<S> {
                     self.pending.push_back((id, Event::TimerFired(timer)));
                 }
             }
-            Msg::Log(entry) => self.log(entry).await?,
-            Msg::Metrics(entries) => {
-                // Metrics are not worth stopping the loop for (a store may not keep them).
-                if let Err(error) = self.rt.store.append_metrics(&entries).await
-                    && let Some(first) = entries.first()
-                {
-                    let entry = LogEntry {
-                        namespace: first.namespace.clone(),
-                        flow_id: first.flow_id.clone(),
-                        task_id: Some(first.task_id.clone()),
-                        execution_id: first.execution_id.clone(),
-                        task_run_id: Some(first.task_run_id.clone()),
-                        attempt_number: None,
-                        timestamp: host::now(),
-                        level: Level::Warn,
-                        thread: "executor".to_owned(),
-                        message: format!("The metrics of this task run were not stored: {error}"),
-                    };
-                    self.log(entry).await?;
-                }
-            }
+            // Stored together at the start of the next turn (`store_turn_logs`).
+            Msg::Log(entry) => self.turn_logs.push(entry),
+            Msg::Metrics(entries) => self.turn_metrics.extend(entries),
             Msg::Command(command) => {
                 if !self.command(command).await? {
                     return Ok(false);
@@ -685,24 +677,66 @@ impl<S: Store> Driver<S> {
     }
 
     async fn log(&self, entry: LogEntry) -> Result<(), RuntimeError> {
-        if entry.level == Level::Error
-            && let Ok(line) = serde_json::to_value(&entry)
-        {
-            let mut logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
-            let list = logs.entry(entry.execution_id.clone()).or_default();
-            Arc::make_mut(list).push(line);
+        self.store_logs(vec![entry]).await
+    }
+
+    /// Stores log lines in one commit (in order), then shows and broadcasts them.
+    async fn store_logs(&self, entries: Vec<LogEntry>) -> Result<(), RuntimeError> {
+        if entries.is_empty() {
+            return Ok(());
         }
-        self.rt
-            .store
-            .append_logs(std::slice::from_ref(&entry))
-            .await?;
-        if let Some(observer) = &self.rt.observer {
-            observer.log(&entry);
+        for entry in entries.iter().filter(|e| e.level == Level::Error) {
+            if let Ok(line) = serde_json::to_value(entry) {
+                let mut logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
+                let list = logs.entry(entry.execution_id.clone()).or_default();
+                Arc::make_mut(list).push(line);
+            }
         }
-        if let Some(hub) = &self.hub {
-            hub.log(entry);
+        self.rt.store.append_logs(&entries).await?;
+        for entry in entries {
+            if let Some(observer) = &self.rt.observer {
+                observer.log(&entry);
+            }
+            if let Some(hub) = &self.hub {
+                hub.log(entry);
+            }
         }
         Ok(())
+    }
+
+    /// Stores the log lines and metrics the workers sent during the last turn, each kind in
+    /// one commit, before the turn's events are applied: a task's lines and metrics are stored
+    /// before its end is (they are sent before it), and an ERROR line is in `errorLogs()` for
+    /// the tasks the turn dispatches.
+    async fn store_turn_logs(&mut self) -> Result<(), RuntimeError> {
+        let metrics = std::mem::take(&mut self.turn_metrics);
+        if !metrics.is_empty()
+            && let Err(error) = self.rt.store.append_metrics(&metrics).await
+        {
+            // Metrics are not worth stopping the loop for (a store may not keep them): each
+            // task run that lost some says so in its log.
+            let mut runs: Vec<&saker_storage::MetricEntry> = Vec::new();
+            for entry in &metrics {
+                if !runs.iter().any(|r| r.task_run_id == entry.task_run_id) {
+                    runs.push(entry);
+                }
+            }
+            self.turn_logs
+                .extend(runs.into_iter().map(|first| LogEntry {
+                    namespace: first.namespace.clone(),
+                    flow_id: first.flow_id.clone(),
+                    task_id: Some(first.task_id.clone()),
+                    execution_id: first.execution_id.clone(),
+                    task_run_id: Some(first.task_run_id.clone()),
+                    attempt_number: None,
+                    timestamp: host::now(),
+                    level: Level::Warn,
+                    thread: "executor".to_owned(),
+                    message: format!("The metrics of this task run were not stored: {error}"),
+                }));
+        }
+        let logs = std::mem::take(&mut self.turn_logs);
+        self.store_logs(logs).await
     }
 
     async fn perform(&mut self, id: &ExecutionId, action: Action) -> Result<(), RuntimeError> {

@@ -604,3 +604,59 @@ async fn concurrent_submits_are_stored_before_their_answer_and_run_once() {
     assert_eq!(ended_ids, ids);
     service.shutdown().await;
 }
+
+/// Worker log lines and metrics join the loop's turns (one commit per kind and turn) but are
+/// stored before the end of their task run: whenever a saved execution shows a Return run
+/// ended, the run's debug line and its metrics are in the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn task_logs_and_metrics_are_stored_before_the_task_run_ends() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+    let flow = stored_flow(&store, TWO_LOGS).await;
+    let mut updates = service.updates();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let execution = new_execution(&flow);
+        ids.push(execution.id.clone());
+        service.submit(flow.clone(), execution).await.unwrap();
+    }
+    let mut ended = 0;
+    while ended < ids.len() {
+        let update = tokio::time::timeout(Duration::from_secs(10), updates.recv())
+            .await
+            .expect("every execution ends")
+            .unwrap();
+        for run in update
+            .task_run_list
+            .iter()
+            .filter(|r| r.state.is_terminated())
+        {
+            let filter = saker_storage::LogFilter {
+                task_run_id: Some(run.id.as_str().to_owned()),
+                ..saker_storage::LogFilter::execution(update.id.as_str())
+            };
+            let lines = store.logs(&filter).await.unwrap();
+            assert!(
+                !lines.is_empty(),
+                "task run {} ended before its log line was stored",
+                run.task_id
+            );
+            if run.task_id == "b" {
+                let query = saker_storage::MetricQuery {
+                    execution_id: update.id.as_str().to_owned(),
+                    task_run_id: Some(run.id.as_str().to_owned()),
+                    ..Default::default()
+                };
+                let metrics = store.search_metrics(&query).await.unwrap();
+                assert!(
+                    metrics.total >= 2,
+                    "task run b ended before its metrics were stored"
+                );
+            }
+        }
+        if update.state.is_terminated() {
+            ended += 1;
+        }
+    }
+    service.shutdown().await;
+}
