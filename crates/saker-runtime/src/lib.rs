@@ -53,7 +53,7 @@ pub use host::envs_from_vars;
 pub use worker::{DEFAULT_MAX_OUTPUT_SIZE, parse_size};
 
 /// Runtime failures (the execution itself failing is not one: it ends FAILED).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
     Store(#[from] saker_storage::Error),
@@ -74,6 +74,20 @@ pub(crate) enum Msg {
     Metrics(Vec<saker_storage::MetricEntry>),
     /// A request of the service's callers (submit, kill, resume...).
     Command(service::Command),
+}
+
+impl Msg {
+    /// Whether the message may join a turn of the loop (see [`Driver::run`]).
+    fn joins_turn(&self) -> bool {
+        matches!(
+            self,
+            Msg::Event(..)
+                | Msg::Timer(..)
+                | Msg::Log(_)
+                | Msg::Metrics(_)
+                | Msg::Command(service::Command::Submit(_))
+        )
+    }
 }
 
 /// Shared configuration: stores and host services.
@@ -351,6 +365,13 @@ struct ParentLink {
     outputs_uri: Option<String>,
 }
 
+/// An execution to store and start ([`Driver::store_new`]).
+pub(crate) struct NewExecution {
+    flow: Arc<Flow>,
+    execution: Execution,
+    parent: Option<ParentLink>,
+}
+
 /// An execution this loop runs.
 pub(crate) struct Live {
     flow: Arc<Flow>,
@@ -382,12 +403,17 @@ pub(crate) struct Driver<S: Store> {
     /// ERROR log lines per execution id, as `errorLogs()` returns them (shared with the attempts
     /// dispatched since; a new line makes a new list).
     error_logs: std::sync::Mutex<HashMap<String, Arc<Vec<serde_json::Value>>>>,
-    /// A log line or command taken from the channel while batching events, handled once the
-    /// events before it are.
+    /// A command (other than a submit) taken from the channel while batching a turn, handled
+    /// once the messages before it are.
     held: Option<Msg>,
     /// A graceful stop waits for the running attempts: no dispatch any more.
     draining: Option<tokio::sync::oneshot::Sender<()>>,
     draining_done: bool,
+    /// Executions submitted during this turn, stored together at the start of the next one.
+    submitted: Vec<service::Submitted>,
+    /// Log lines and metrics the workers sent during this turn, stored the same way.
+    turn_logs: Vec<LogEntry>,
+    turn_metrics: Vec<saker_storage::MetricEntry>,
 }
 
 impl<S: Store> Driver<S> {
@@ -414,6 +440,9 @@ impl<S: Store> Driver<S> {
             held: None,
             draining: None,
             draining_done: false,
+            submitted: Vec::new(),
+            turn_logs: Vec::new(),
+            turn_metrics: Vec::new(),
         }
     }
 
@@ -423,46 +452,76 @@ impl<S: Store> Driver<S> {
         execution: Execution,
         parent: Option<ParentLink>,
     ) -> Result<(), RuntimeError> {
-        let id = execution.id.clone();
-        let mut execution = execution;
-        let admission = self.admit(&flow, &mut execution);
-        self.rt
-            .store
-            .save_execution(&execution, &Changed::All)
-            .await?;
-        if let Some(hub) = &self.hub {
-            hub.saved(None, &execution, &Changed::All);
-        }
-        match admission {
-            concurrency::Admission::Start => {}
-            concurrency::Admission::Queued => self.enqueue(&execution),
-            concurrency::Admission::Refused(state) => {
-                self.lives.insert(
-                    id.clone(),
-                    Live {
-                        flow,
-                        execution,
-                        parent,
-                        timers: Vec::new(),
-                        ended: false,
-                    },
-                );
-                return self.ended(&id, state).await;
-            }
-        }
-        let queued = execution.state.current() == StateType::Queued;
-        self.lives.insert(
-            id.clone(),
-            Live {
+        let new = NewExecution {
+            flow,
+            execution,
+            parent,
+        };
+        let stored = self.store_new(vec![new]).await?;
+        self.begin(stored).await
+    }
+
+    /// Admits new executions in order and saves them in one commit. Each is in memory from its
+    /// admission on, so the next admission of the batch counts it against the flow's
+    /// concurrency limit; when the save fails, none stays in memory (nothing was stored).
+    async fn store_new(
+        &mut self,
+        new: Vec<NewExecution>,
+    ) -> Result<Vec<(ExecutionId, concurrency::Admission)>, RuntimeError> {
+        let mut admitted = Vec::with_capacity(new.len());
+        for NewExecution {
+            flow,
+            mut execution,
+            parent,
+        } in new
+        {
+            let admission = self.admit(&flow, &mut execution);
+            let id = execution.id.clone();
+            let live = Live {
                 flow,
                 execution,
                 parent,
                 timers: Vec::new(),
                 ended: false,
-            },
-        );
-        if !queued {
-            self.pending.push_back((id, Event::Created));
+            };
+            self.lives.insert(id.clone(), live);
+            admitted.push((id, admission));
+        }
+        let all = Changed::All;
+        let items: Vec<(&Execution, &Changed)> = admitted
+            .iter()
+            .filter_map(|(id, _)| Some((&self.lives.get(id)?.execution, &all)))
+            .collect();
+        if let Err(error) = self.rt.store.save_executions(&items).await {
+            for (id, _) in &admitted {
+                self.lives.remove(id);
+            }
+            return Err(error.into());
+        }
+        Ok(admitted)
+    }
+
+    /// After the commit of [`Driver::store_new`]: broadcasts each new execution, then starts,
+    /// queues or ends it as admitted.
+    async fn begin(
+        &mut self,
+        stored: Vec<(ExecutionId, concurrency::Admission)>,
+    ) -> Result<(), RuntimeError> {
+        for (id, admission) in stored {
+            let Some(live) = self.lives.get(&id) else {
+                continue;
+            };
+            if let Some(hub) = &self.hub {
+                hub.saved(None, &live.execution, &Changed::All);
+            }
+            match admission {
+                concurrency::Admission::Start => self.pending.push_back((id, Event::Created)),
+                concurrency::Admission::Queued => {
+                    let execution = live.execution.header();
+                    self.enqueue(&execution);
+                }
+                concurrency::Admission::Refused(state) => self.ended(&id, state).await?,
+            }
         }
         Ok(())
     }
@@ -473,6 +532,8 @@ impl<S: Store> Driver<S> {
 
     async fn run(&mut self) -> Result<(), RuntimeError> {
         loop {
+            self.store_turn_logs().await?;
+            self.start_submitted().await?;
             self.handle_pending().await?;
             if let Some(msg) = self.held.take() {
                 if !self.accept(msg).await? {
@@ -495,10 +556,11 @@ impl<S: Store> Driver<S> {
             if !self.accept(msg).await? {
                 return Ok(());
             }
-            // Every event already waiting joins this turn, so their saves share one commit. A
-            // log line or a command waits for the events before it (the order is kept).
+            // Every event, submitted execution, log line and metric already waiting joins
+            // this turn, so their saves share a commit per kind. Another command waits for the
+            // messages before it (the order is kept).
             while let Ok(msg) = self.rx.try_recv() {
-                if matches!(msg, Msg::Event(..) | Msg::Timer(..)) {
+                if msg.joins_turn() {
                     self.accept(msg).await?;
                 } else {
                     self.held = Some(msg);
@@ -537,27 +599,9 @@ impl<S: Store> Driver<S> {
                     self.pending.push_back((id, Event::TimerFired(timer)));
                 }
             }
-            Msg::Log(entry) => self.log(entry).await?,
-            Msg::Metrics(entries) => {
-                // Metrics are not worth stopping the loop for (a store may not keep them).
-                if let Err(error) = self.rt.store.append_metrics(&entries).await
-                    && let Some(first) = entries.first()
-                {
-                    let entry = LogEntry {
-                        namespace: first.namespace.clone(),
-                        flow_id: first.flow_id.clone(),
-                        task_id: Some(first.task_id.clone()),
-                        execution_id: first.execution_id.clone(),
-                        task_run_id: Some(first.task_run_id.clone()),
-                        attempt_number: None,
-                        timestamp: host::now(),
-                        level: Level::Warn,
-                        thread: "executor".to_owned(),
-                        message: format!("The metrics of this task run were not stored: {error}"),
-                    };
-                    self.log(entry).await?;
-                }
-            }
+            // Stored together at the start of the next turn (`store_turn_logs`).
+            Msg::Log(entry) => self.turn_logs.push(entry),
+            Msg::Metrics(entries) => self.turn_metrics.extend(entries),
             Msg::Command(command) => {
                 if !self.command(command).await? {
                     return Ok(false);
@@ -637,24 +681,66 @@ impl<S: Store> Driver<S> {
     }
 
     async fn log(&self, entry: LogEntry) -> Result<(), RuntimeError> {
-        if entry.level == Level::Error
-            && let Ok(line) = serde_json::to_value(&entry)
-        {
-            let mut logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
-            let list = logs.entry(entry.execution_id.clone()).or_default();
-            Arc::make_mut(list).push(line);
+        self.store_logs(vec![entry]).await
+    }
+
+    /// Stores log lines in one commit (in order), then shows and broadcasts them.
+    async fn store_logs(&self, entries: Vec<LogEntry>) -> Result<(), RuntimeError> {
+        if entries.is_empty() {
+            return Ok(());
         }
-        self.rt
-            .store
-            .append_logs(std::slice::from_ref(&entry))
-            .await?;
-        if let Some(observer) = &self.rt.observer {
-            observer.log(&entry);
+        for entry in entries.iter().filter(|e| e.level == Level::Error) {
+            if let Ok(line) = serde_json::to_value(entry) {
+                let mut logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
+                let list = logs.entry(entry.execution_id.clone()).or_default();
+                Arc::make_mut(list).push(line);
+            }
         }
-        if let Some(hub) = &self.hub {
-            hub.log(entry);
+        self.rt.store.append_logs(&entries).await?;
+        for entry in entries {
+            if let Some(observer) = &self.rt.observer {
+                observer.log(&entry);
+            }
+            if let Some(hub) = &self.hub {
+                hub.log(entry);
+            }
         }
         Ok(())
+    }
+
+    /// Stores the log lines and metrics the workers sent during the last turn, each kind in
+    /// one commit, before the turn's events are applied: a task's lines and metrics are stored
+    /// before its end is (they are sent before it), and an ERROR line is in `errorLogs()` for
+    /// the tasks the turn dispatches.
+    async fn store_turn_logs(&mut self) -> Result<(), RuntimeError> {
+        let metrics = std::mem::take(&mut self.turn_metrics);
+        if !metrics.is_empty()
+            && let Err(error) = self.rt.store.append_metrics(&metrics).await
+        {
+            // Metrics are not worth stopping the loop for (a store may not keep them): each
+            // task run that lost some says so in its log.
+            let mut runs: Vec<&saker_storage::MetricEntry> = Vec::new();
+            for entry in &metrics {
+                if !runs.iter().any(|r| r.task_run_id == entry.task_run_id) {
+                    runs.push(entry);
+                }
+            }
+            self.turn_logs
+                .extend(runs.into_iter().map(|first| LogEntry {
+                    namespace: first.namespace.clone(),
+                    flow_id: first.flow_id.clone(),
+                    task_id: Some(first.task_id.clone()),
+                    execution_id: first.execution_id.clone(),
+                    task_run_id: Some(first.task_run_id.clone()),
+                    attempt_number: None,
+                    timestamp: host::now(),
+                    level: Level::Warn,
+                    thread: "executor".to_owned(),
+                    message: format!("The metrics of this task run were not stored: {error}"),
+                }));
+        }
+        let logs = std::mem::take(&mut self.turn_logs);
+        self.store_logs(logs).await
     }
 
     async fn perform(&mut self, id: &ExecutionId, action: Action) -> Result<(), RuntimeError> {

@@ -27,7 +27,7 @@ use saker_storage::{Changed, LogEntry, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::{Driver, Live, Msg, ParentLink, Runtime, RuntimeError};
+use crate::{Driver, Live, Msg, NewExecution, ParentLink, Runtime, RuntimeError};
 
 /// How many updates a slow listener may fall behind before it is told it lagged (it then
 /// re-reads the store).
@@ -83,11 +83,7 @@ pub enum ControlError {
 
 /// What the service's loop receives from its callers.
 pub(crate) enum Command {
-    Submit {
-        flow: Arc<Flow>,
-        execution: Box<Execution>,
-        reply: oneshot::Sender<Result<(), RuntimeError>>,
-    },
+    Submit(Submitted),
     Control {
         id: ExecutionId,
         control: Control,
@@ -96,6 +92,13 @@ pub(crate) enum Command {
     /// Stop dispatching task runs; answer once no worker attempt is running.
     Drain(oneshot::Sender<()>),
     Shutdown,
+}
+
+/// A new execution a caller submitted; answered once it is stored.
+pub(crate) struct Submitted {
+    flow: Arc<Flow>,
+    execution: Box<Execution>,
+    reply: oneshot::Sender<Result<(), RuntimeError>>,
 }
 
 /// Gauges of the loop, refreshed after each loop turn (`/metrics`).
@@ -258,11 +261,11 @@ impl<S: Store> Service<S> {
     /// Starts `execution` (state CREATED, inputs typed) of `flow`: returns once it is stored.
     pub async fn submit(&self, flow: Arc<Flow>, execution: Execution) -> Result<(), ControlError> {
         let (reply, answer) = oneshot::channel();
-        let command = Command::Submit {
+        let command = Command::Submit(Submitted {
             flow,
             execution: Box::new(execution),
             reply,
-        };
+        });
         self.tx
             .send(Msg::Command(command))
             .map_err(|_| ControlError::Stopped)?;
@@ -357,14 +360,8 @@ impl<S: Store> Driver<S> {
     /// Handles a caller's command; `false` stops the loop.
     pub(crate) async fn command(&mut self, command: Command) -> Result<bool, RuntimeError> {
         match command {
-            Command::Submit {
-                flow,
-                execution,
-                reply,
-            } => {
-                let result = self.start(flow, *execution, None).await;
-                let _ = reply.send(result);
-            }
+            // Stored with the others of this turn (`start_submitted`).
+            Command::Submit(submitted) => self.submitted.push(submitted),
             Command::Control { id, control, reply } => {
                 let result = self.apply_control(&id, control).await;
                 let _ = reply.send(result);
@@ -376,6 +373,34 @@ impl<S: Store> Driver<S> {
             Command::Shutdown => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Stores the executions submitted during the last turn in one commit, answers their
+    /// callers, then starts them: nothing is answered or acted on before the commit, and a
+    /// failed commit fails every submit of the batch (none of them was stored).
+    pub(crate) async fn start_submitted(&mut self) -> Result<(), RuntimeError> {
+        if self.submitted.is_empty() {
+            return Ok(());
+        }
+        let (new, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut self.submitted)
+            .into_iter()
+            .map(|s| {
+                let new = NewExecution {
+                    flow: s.flow,
+                    execution: *s.execution,
+                    parent: None,
+                };
+                (new, s.reply)
+            })
+            .unzip();
+        let stored = self.store_new(new).await;
+        for reply in replies {
+            let _ = reply.send(stored.as_ref().map(|_| ()).map_err(Clone::clone));
+        }
+        match stored {
+            Ok(stored) => self.begin(stored).await,
+            Err(_) => Ok(()),
+        }
     }
 
     /// Answers a drain request once no worker attempt runs.

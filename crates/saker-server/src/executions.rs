@@ -171,14 +171,15 @@ async fn post_two_inner<S: Store>(
             | "unqueue"
             | "force-run"
     );
-    let is_execution = action
-        && app
+    // A plain create (`b` is no action name) reads nothing here: `create` loads the flow.
+    let create_flow = !action
+        || (app
             .store()
             .get_execution(&ExecutionId::new(&p1))
             .await?
-            .is_some_and(|e| !e.deleted);
-    let flow_exists = app.store().get_flow(&p1, &p2, None).await?.is_some();
-    if !action || (!is_execution && flow_exists) {
+            .is_none_or(|e| e.deleted)
+            && app.store().get_flow(&p1, &p2, None).await?.is_some());
+    if create_flow {
         let created = create(State(app), Path((p1, p2)), query, request).await?;
         return Ok(created.into_response());
     }

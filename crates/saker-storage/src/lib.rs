@@ -124,8 +124,10 @@ pub trait Store: Send + Sync + 'static {
         changed: &Changed,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Saves several executions; a backend may commit them together (one transaction), which
-    /// is what makes the runtime's batched saves cheap.
+    /// Saves several executions, all or nothing: the backends commit them together (one
+    /// transaction), which is what makes the runtime's batched saves cheap, and a failure
+    /// stores none of them (the runtime answers every submit of a failed batch with the
+    /// error). The default, one save after the other, is for backends without transactions.
     fn save_executions(
         &self,
         items: &[(&Execution, &Changed)],

@@ -29,6 +29,84 @@ struct Inner {
     logs: Vec<LogEntry>,
     metrics: Vec<MetricEntry>,
     triggers: BTreeMap<TriggerKey, TriggerRecord>,
+    /// Saves of executions in this namespace fail ([`MemoryStore::refuse_saves_in`]).
+    refused_namespace: Option<String>,
+}
+
+impl Inner {
+    /// Why saving `execution` would fail: a refused namespace, a changed run not in its list.
+    fn check_save(&self, execution: &Execution, changed: &Changed) -> Result<()> {
+        if self.refused_namespace.as_deref() == Some(execution.namespace.as_str()) {
+            return Err(Error::Backend(format!(
+                "saves in namespace {} are refused",
+                execution.namespace
+            )));
+        }
+        let Changed::TaskRuns(ids) = changed else {
+            return Ok(());
+        };
+        if !self.executions.contains_key(&execution.id) {
+            return Ok(());
+        }
+        match ids
+            .iter()
+            .zip(changed_runs(execution, ids))
+            .find(|(_, run)| run.is_none())
+        {
+            Some((id, _)) => Err(Error::NotFound(format!(
+                "task run {} in the execution",
+                id.as_str()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes an execution checked by [`Inner::check_save`].
+    fn write_execution(&mut self, execution: &Execution, changed: &Changed) {
+        let header = execution.header();
+        match (self.executions.get_mut(&execution.id), changed) {
+            (Some(stored), Changed::TaskRuns(ids)) => {
+                stored.header = header;
+                for run in changed_runs(execution, ids).into_iter().flatten() {
+                    let id = run.id.clone();
+                    if stored.runs.insert(id.clone(), run.clone()).is_none() {
+                        stored.order.push(id);
+                    }
+                }
+            }
+            (Some(_), Changed::All) | (None, _) => {
+                let stored = StoredExecution {
+                    header,
+                    order: execution
+                        .task_run_list
+                        .iter()
+                        .map(|r| r.id.clone())
+                        .collect(),
+                    runs: execution
+                        .task_run_list
+                        .iter()
+                        .map(|r| (r.id.clone(), r.clone()))
+                        .collect(),
+                };
+                self.executions.insert(execution.id.clone(), stored);
+            }
+        }
+    }
+}
+
+/// The runs of `execution` a delta names, in its order (`None`: not in the list).
+fn changed_runs<'a>(execution: &'a Execution, ids: &[TaskRunId]) -> Vec<Option<&'a TaskRun>> {
+    let list = &execution.task_run_list;
+    // A few changed runs (the usual delta) are found from the end, where new and active runs
+    // are; indexing the whole list per save was O(task runs) per event.
+    if ids.len() <= 8 {
+        return ids
+            .iter()
+            .map(|id| list.iter().rev().find(|run| run.id == *id))
+            .collect();
+    }
+    let by_id: HashMap<&TaskRunId, &TaskRun> = list.iter().map(|run| (&run.id, run)).collect();
+    ids.iter().map(|id| by_id.get(id).copied()).collect()
 }
 
 impl StoredExecution {
@@ -52,6 +130,12 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes every save of an execution in `namespace` fail (`None`: none fails), as a
+    /// database refusing a commit would: for tests of the callers' failure paths.
+    pub fn refuse_saves_in(&self, namespace: Option<&str>) {
+        self.lock().refused_namespace = namespace.map(str::to_owned);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -111,58 +195,18 @@ impl Store for MemoryStore {
     }
 
     async fn save_execution(&self, execution: &Execution, changed: &Changed) -> Result<()> {
+        self.save_executions(&[(execution, changed)]).await
+    }
+
+    /// All or nothing, as the SQL backends' transaction: every item is checked before any is
+    /// written.
+    async fn save_executions(&self, items: &[(&Execution, &Changed)]) -> Result<()> {
         let mut inner = self.lock();
-        let header = execution.header();
-        match (inner.executions.get_mut(&execution.id), changed) {
-            (Some(stored), Changed::TaskRuns(ids)) => {
-                let list = &execution.task_run_list;
-                // A few changed runs (the usual delta) are found from the end, where new and
-                // active runs are; indexing the whole list per save was O(task runs) per event.
-                let by_id: HashMap<&TaskRunId, &TaskRun> = if ids.len() > 8 {
-                    list.iter().map(|run| (&run.id, run)).collect()
-                } else {
-                    HashMap::new()
-                };
-                let find = |id: &TaskRunId| -> Option<&TaskRun> {
-                    if ids.len() > 8 {
-                        by_id.get(id).copied()
-                    } else {
-                        list.iter().rev().find(|run| run.id == *id)
-                    }
-                };
-                // Checked before anything is written, so a bad delta changes nothing.
-                let runs = ids
-                    .iter()
-                    .map(|id| {
-                        find(id).cloned().ok_or_else(|| {
-                            Error::NotFound(format!("task run {} in the execution", id.as_str()))
-                        })
-                    })
-                    .collect::<Result<Vec<TaskRun>>>()?;
-                stored.header = header;
-                for run in runs {
-                    let id = run.id.clone();
-                    if stored.runs.insert(id.clone(), run).is_none() {
-                        stored.order.push(id);
-                    }
-                }
-            }
-            (Some(_), Changed::All) | (None, _) => {
-                let stored = StoredExecution {
-                    header,
-                    order: execution
-                        .task_run_list
-                        .iter()
-                        .map(|r| r.id.clone())
-                        .collect(),
-                    runs: execution
-                        .task_run_list
-                        .iter()
-                        .map(|r| (r.id.clone(), r.clone()))
-                        .collect(),
-                };
-                inner.executions.insert(execution.id.clone(), stored);
-            }
+        for (execution, changed) in items {
+            inner.check_save(execution, changed)?;
+        }
+        for (execution, changed) in items {
+            inner.write_execution(execution, changed);
         }
         Ok(())
     }

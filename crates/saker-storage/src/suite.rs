@@ -20,6 +20,7 @@ macro_rules! store_suite {
             deleted_flows_keep_their_history,
             executions_round_trip_with_deltas,
             a_delta_on_an_unsaved_execution_writes_it_whole,
+            a_batch_is_saved_all_or_nothing,
             search_filters_sorts_and_pages,
             unfinished_executions_are_the_non_terminated_ones,
             deleting_an_execution_removes_its_logs,
@@ -39,6 +40,7 @@ macro_rules! store_suite {
             deleted_flows_keep_their_history,
             executions_round_trip_with_deltas,
             a_delta_on_an_unsaved_execution_writes_it_whole,
+            a_batch_is_saved_all_or_nothing,
             search_filters_sorts_and_pages,
             unfinished_executions_are_the_non_terminated_ones,
             deleting_an_execution_removes_its_logs,
@@ -269,6 +271,29 @@ pub async fn a_delta_on_an_unsaved_execution_writes_it_whole<S: Store>(store: &S
         store.get_execution(&execution.id).await.unwrap(),
         Some(execution)
     );
+}
+
+/// The runtime answers every submit of a batch with the batch's result: a failed batch must
+/// store none of its executions, a successful one all of them.
+pub async fn a_batch_is_saved_all_or_nothing<S: Store>(store: &S) {
+    let stored = execution("e1", "ns", "f", 0);
+    store.save_execution(&stored, &Changed::All).await.unwrap();
+    let (new, other) = (execution("e2", "ns", "f", 1), execution("e3", "ns", "f", 2));
+    let unknown = Changed::TaskRuns(vec![TaskRunId::new("zz")]);
+    let batch = [
+        (&new, &Changed::All),
+        (&stored, &unknown),
+        (&other, &Changed::All),
+    ];
+    assert!(store.save_executions(&batch).await.is_err());
+    for id in ["e2", "e3"] {
+        let found = store.get_execution(&ExecutionId::new(id)).await.unwrap();
+        assert!(found.is_none(), "{id} was stored by a failed batch");
+    }
+    let batch = [(&new, &Changed::All), (&other, &Changed::All)];
+    store.save_executions(&batch).await.unwrap();
+    assert_eq!(store.get_execution(&new.id).await.unwrap(), Some(new));
+    assert_eq!(store.get_execution(&other.id).await.unwrap(), Some(other));
 }
 
 async fn seed_executions<S: Store>(store: &S) {

@@ -451,3 +451,212 @@ tasks:
     worker.await.unwrap().unwrap();
     service.shutdown().await;
 }
+
+/// Puts `flow`'s new executions into the loop's batch of submitted ones, as the channel does;
+/// returns their ids and the callers' answers.
+async fn submit_to_batch(
+    driver: &mut Driver<MemoryStore>,
+    flows: &[&Arc<Flow>],
+) -> (
+    Vec<ExecutionId>,
+    Vec<oneshot::Receiver<Result<(), RuntimeError>>>,
+) {
+    let (mut ids, mut answers) = (Vec::new(), Vec::new());
+    for flow in flows {
+        let (reply, answer) = oneshot::channel();
+        let execution = new_execution(flow);
+        ids.push(execution.id.clone());
+        let submitted = Submitted {
+            flow: Arc::clone(flow),
+            execution: Box::new(execution),
+            reply,
+        };
+        driver
+            .command(Command::Submit(submitted))
+            .await
+            .expect("a submit only joins the batch");
+        answers.push(answer);
+    }
+    (ids, answers)
+}
+
+fn driver(store: Arc<MemoryStore>) -> Driver<MemoryStore> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    Driver::new(runtime(store), tx, rx, Some(Arc::new(Hub::new())))
+}
+
+/// Submits of one turn share one commit: when it fails, each of them is answered with the
+/// error and none is stored, kept in memory or started (none lost silently, none run without
+/// being stored); the next batch is stored again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_batch_of_submits_fails_each_and_keeps_none() {
+    let store = Arc::new(MemoryStore::new());
+    let good = stored_flow(&store, TWO_LOGS).await;
+    let refused = stored_flow(
+        &store,
+        &TWO_LOGS.replace("namespace: svc", "namespace: down"),
+    )
+    .await;
+    store.refuse_saves_in(Some("down"));
+    let mut driver = driver(store.clone());
+    let (ids, answers) = submit_to_batch(&mut driver, &[&good, &refused, &good]).await;
+    driver.start_submitted().await.unwrap();
+    for answer in answers {
+        let error = answer.await.unwrap().unwrap_err();
+        assert!(error.to_string().contains("refused"), "{error}");
+    }
+    for id in &ids {
+        assert_eq!(store.get_execution(id).await.unwrap(), None);
+        assert!(!driver.lives.contains_key(id));
+    }
+    assert!(driver.pending.is_empty(), "a refused execution was started");
+
+    store.refuse_saves_in(None);
+    let (ids, answers) = submit_to_batch(&mut driver, &[&good, &refused]).await;
+    driver.start_submitted().await.unwrap();
+    for (id, answer) in ids.iter().zip(answers) {
+        answer.await.unwrap().unwrap();
+        let stored = store.get_execution(id).await.unwrap().expect("stored");
+        assert_eq!(stored.state.current(), StateType::Created);
+    }
+    let started: Vec<&ExecutionId> = driver.pending.iter().map(|(id, _)| id).collect();
+    assert_eq!(started, ids.iter().collect::<Vec<_>>());
+}
+
+/// Admission counts the executions admitted before in the same batch: with a limit of 1,
+/// the first of three submitted together starts and the two others wait in the queue.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_submits_respects_the_concurrency_limit() {
+    let store = Arc::new(MemoryStore::new());
+    let limited = stored_flow(
+        &store,
+        "id: one\nnamespace: svc\nconcurrency:\n  behavior: QUEUE\n  limit: 1\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n",
+    )
+    .await;
+    let mut driver = driver(store.clone());
+    let (ids, answers) = submit_to_batch(&mut driver, &[&limited, &limited, &limited]).await;
+    driver.start_submitted().await.unwrap();
+    for answer in answers {
+        answer.await.unwrap().unwrap();
+    }
+    let mut states = Vec::new();
+    for id in &ids {
+        states.push(
+            store
+                .get_execution(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+                .current(),
+        );
+    }
+    assert_eq!(
+        states,
+        [StateType::Created, StateType::Queued, StateType::Queued]
+    );
+    let queued: Vec<_> = driver.queued.values().flatten().collect();
+    assert_eq!(queued, [&ids[1], &ids[2]]);
+}
+
+/// Many callers submitting at once (their submits join turns of the loop): each answer comes
+/// after its execution is stored, and every execution runs to its end exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_submits_are_stored_before_their_answer_and_run_once() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+    let service = Arc::new(service);
+    let flow = stored_flow(&store, TWO_LOGS).await;
+    let mut ended = service.ended();
+    let mut callers = Vec::new();
+    for _ in 0..50 {
+        let (service, store, flow) = (service.clone(), store.clone(), flow.clone());
+        callers.push(tokio::spawn(async move {
+            let execution = new_execution(&flow);
+            let id = execution.id.clone();
+            service.submit(flow, execution).await.unwrap();
+            let stored = store.get_execution(&id).await.unwrap().is_some();
+            (id, stored)
+        }));
+    }
+    let mut ids = Vec::new();
+    for caller in callers {
+        let (id, stored) = caller.await.unwrap();
+        assert!(
+            stored,
+            "execution {} answered before it was stored",
+            id.as_str()
+        );
+        ids.push(id);
+    }
+    let mut ended_ids = Vec::new();
+    while ended_ids.len() < ids.len() {
+        let execution = tokio::time::timeout(Duration::from_secs(10), ended.recv())
+            .await
+            .expect("every execution ends")
+            .unwrap();
+        assert_eq!(execution.state.current(), StateType::Success);
+        ended_ids.push(execution.id.clone());
+    }
+    assert!(ended.try_recv().is_err(), "an execution ended twice");
+    ended_ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(ended_ids, ids);
+    service.shutdown().await;
+}
+
+/// Worker log lines and metrics join the loop's turns (one commit per kind and turn) but are
+/// stored before the end of their task run: whenever a saved execution shows a Return run
+/// ended, the run's debug line and its metrics are in the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn task_logs_and_metrics_are_stored_before_the_task_run_ends() {
+    let store = Arc::new(MemoryStore::new());
+    let (service, _) = Service::start(runtime(store.clone())).await.unwrap();
+    let flow = stored_flow(&store, TWO_LOGS).await;
+    let mut updates = service.updates();
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let execution = new_execution(&flow);
+        ids.push(execution.id.clone());
+        service.submit(flow.clone(), execution).await.unwrap();
+    }
+    let mut ended = 0;
+    while ended < ids.len() {
+        let update = tokio::time::timeout(Duration::from_secs(10), updates.recv())
+            .await
+            .expect("every execution ends")
+            .unwrap();
+        for run in update
+            .task_run_list
+            .iter()
+            .filter(|r| r.state.is_terminated())
+        {
+            let filter = saker_storage::LogFilter {
+                task_run_id: Some(run.id.as_str().to_owned()),
+                ..saker_storage::LogFilter::execution(update.id.as_str())
+            };
+            let lines = store.logs(&filter).await.unwrap();
+            assert!(
+                !lines.is_empty(),
+                "task run {} ended before its log line was stored",
+                run.task_id
+            );
+            if run.task_id == "b" {
+                let query = saker_storage::MetricQuery {
+                    execution_id: update.id.as_str().to_owned(),
+                    task_run_id: Some(run.id.as_str().to_owned()),
+                    ..Default::default()
+                };
+                let metrics = store.search_metrics(&query).await.unwrap();
+                assert!(
+                    metrics.total >= 2,
+                    "task run b ended before its metrics were stored"
+                );
+            }
+        }
+        if update.state.is_terminated() {
+            ended += 1;
+        }
+    }
+    service.shutdown().await;
+}
