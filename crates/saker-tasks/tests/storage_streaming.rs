@@ -78,6 +78,18 @@ impl Digest {
         }
     }
 
+    /// Adds everything `reader` yields.
+    async fn add_stream(&mut self, mut reader: impl AsyncRead + Unpin) -> std::io::Result<()> {
+        let mut buf = vec![0; 64 << 10];
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.update(&buf[..n]);
+        }
+    }
+
     /// The digest of `lines`, each followed by `\n`.
     fn of_lines(lines: impl Iterator<Item = String>) -> Digest {
         let mut digest = Digest::default();
@@ -149,16 +161,10 @@ impl Generated {
         self.outputs.lock().unwrap()[uri]
     }
 
-    async fn digest_stream(mut reader: impl AsyncRead + Unpin) -> std::io::Result<Digest> {
+    async fn digest_stream(reader: impl AsyncRead + Unpin) -> std::io::Result<Digest> {
         let mut digest = Digest::default();
-        let mut buf = vec![0; 64 << 10];
-        loop {
-            let n = reader.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(digest);
-            }
-            digest.update(&buf[..n]);
-        }
+        digest.add_stream(reader).await?;
+        Ok(digest)
     }
 }
 
@@ -420,6 +426,56 @@ async fn one_gib_through_the_storage_tasks() {
     reverse(1 << 10).await;
     filter_items(1 << 10).await;
     deduplicate_items(1 << 10).await;
+}
+
+/// The tasks on S3 (moto): the producer and the multipart upload run side by side through
+/// `put_stream`. 24 MiB of items: several 8 MiB parts in and out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_tasks_stream_on_s3() {
+    let _turn = TURN.lock().await;
+    let moto = saker_storage::moto::Moto::start();
+    let s3 = saker_storage::S3Storage::new(moto.bucket("saker-tasks", None)).unwrap();
+    let storage = Arc::new(s3);
+    let input = lines_of(24, item_line);
+    let reader = LinesReader {
+        lines: input,
+        next: 0,
+        pending: Vec::new(),
+        offset: 0,
+    };
+    storage.put_stream(INPUT, Box::new(reader)).await.unwrap();
+    let digest = async |uri: &Value| {
+        let reader = storage.open(uri.as_str().unwrap()).await.unwrap();
+        Generated::digest_stream(reader).await.unwrap()
+    };
+
+    let ty = "io.kestra.plugin.core.storage.FilterItems";
+    let params = json!({"from": INPUT, "filterCondition": "{{ keep }}"});
+    let (outputs, growth) = run_measured(storage.clone(), ty, params).await;
+    let kept = (0..input.count).filter(|i| i.is_multiple_of(3));
+    assert_eq!(
+        digest(&outputs["uri"]).await,
+        Digest::of_lines(kept.map(item_line))
+    );
+    eprintln!("FilterItems over 24 MiB on S3: peak RSS growth {growth} MiB");
+
+    let ty = "io.kestra.plugin.core.storage.Reverse";
+    let (outputs, growth) = run_measured(storage.clone(), ty, json!({"from": INPUT})).await;
+    let reversed = (0..input.count).rev().map(item_line);
+    assert_eq!(digest(&outputs["uri"]).await, Digest::of_lines(reversed));
+    eprintln!("Reverse over 24 MiB on S3: peak RSS growth {growth} MiB");
+
+    let ty = "io.kestra.plugin.core.storage.Split";
+    let params = json!({"from": INPUT, "bytes": "10MB"});
+    let (outputs, _) = run_measured(storage.clone(), ty, params).await;
+    let uris = outputs["uris"].as_array().unwrap();
+    assert_eq!(uris.len(), 3, "{uris:?}");
+    let mut whole = Digest::default();
+    for uri in uris {
+        let reader = storage.open(uri.as_str().unwrap()).await.unwrap();
+        whole.add_stream(reader).await.unwrap();
+    }
+    assert_eq!(whole, Digest::of_lines((0..input.count).map(item_line)));
 }
 
 #[tokio::test]
