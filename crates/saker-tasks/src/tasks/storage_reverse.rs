@@ -169,4 +169,18 @@ mod tests {
             .unwrap_err();
         assert!(error.to_string().contains("latin1"), "{error}");
     }
+
+    #[tokio::test]
+    async fn lines_longer_than_a_block_and_any_line_ending() {
+        let env = env();
+        // A line longer than the blocks read backwards, between `\r\n`, `\r` and `\n` endings.
+        let long = "x".repeat(super::BLOCK * 2 + 3);
+        let input = format!("a\r\n{long}\rb\n\nc");
+        env.storage.put("kestra:///x/in", input.into_bytes()).await.unwrap();
+        let ty = "io.kestra.plugin.core.storage.Reverse";
+        let props = json!({"from": "kestra:///x/in", "separator": ";"});
+        let outcome = run(&env, ty, props, json!({})).await.unwrap();
+        let reversed = env.storage.get_now(outcome.outputs["uri"].as_str().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(reversed).unwrap(), format!("c;;b;{long};a;"));
+    }
 }
