@@ -148,6 +148,49 @@ impl KvStore for MemoryKvStore {
                 .collect())
         })
     }
+
+    fn list_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
+        Box::pin(async move {
+            Ok(lock(&self.entries)
+                .iter()
+                .filter(|((ns, _), stored)| ns == namespace && stored.expired(now))
+                .map(|((_, key), stored)| stored.meta(key))
+                .collect())
+        })
+    }
+
+    fn delete_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, Result<bool, KvError>> {
+        Box::pin(async move {
+            let mut entries = lock(&self.entries);
+            let id = (namespace.to_owned(), key.to_owned());
+            let expired = entries.get(&id).is_some_and(|stored| stored.expired(now));
+            if expired {
+                entries.remove(&id);
+            }
+            Ok(expired)
+        })
+    }
+
+    fn namespaces(&self) -> BoxFuture<'_, Result<Vec<String>, KvError>> {
+        Box::pin(async move {
+            let mut namespaces: Vec<String> = lock(&self.entries)
+                .keys()
+                .map(|(ns, _)| ns.clone())
+                .collect();
+            // Keys are sorted by (namespace, key), so equal namespaces are adjacent.
+            namespaces.dedup();
+            Ok(namespaces)
+        })
+    }
 }
 
 /// Internal storage in a map: `uri → bytes`.
