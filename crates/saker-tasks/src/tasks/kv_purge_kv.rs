@@ -18,6 +18,118 @@ pub struct Params {
     pub include_child_namespaces: Option<Property<bool>>,
 }
 
+/// Runs `kv.PurgeKV`.
+pub struct PurgeKv;
+
+impl RunnableTask for PurgeKv {
+    type Params = Params;
+
+    async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
+        let namespaces = ctx.render_opt(&params.namespaces)?.unwrap_or_default();
+        let namespace_pattern = ctx
+            .render_opt(&params.namespace_pattern)?
+            .filter(|pattern| !pattern.trim().is_empty());
+        if !namespaces.is_empty() && namespace_pattern.is_some() {
+            return Err(TaskError::Failed(
+                "Properties `namespaces` and `namespacePattern` can't be used at the same time — use one or the other."
+                    .to_owned(),
+            ));
+        }
+        let include_children = ctx
+            .render_opt(&params.include_child_namespaces)?
+            .unwrap_or(true);
+        let expired_only = ctx.render_opt(&params.expired_only)?.unwrap_or(true);
+        let key_pattern = ctx
+            .render_opt(&params.key_pattern)?
+            .filter(|pattern| !pattern.trim().is_empty());
+
+        let now = ctx.now();
+        let kv = ctx.kv();
+        // Kestra takes the namespaces of its flows; the namespaces holding KV entries are the
+        // ones a purge can change, including those whose flows were deleted.
+        let selected: Vec<String> = kv
+            .namespaces()
+            .await
+            .map_err(TaskError::failed)?
+            .into_iter()
+            .filter(|ns| match &namespace_pattern {
+                Some(pattern) => wildcard_match(pattern, ns),
+                None if namespaces.is_empty() => true,
+                None => namespaces.iter().any(|wanted| {
+                    ns == wanted
+                        || (include_children
+                            && ns
+                                .strip_prefix(wanted.as_str())
+                                .is_some_and(|rest| rest.starts_with('.')))
+                }),
+            })
+            .collect();
+        ctx.logger().info(format!(
+            "purging {} namespaces: [{}]",
+            selected.len(),
+            selected.join(", ")
+        ));
+
+        let mut purged: u64 = 0;
+        for ns in &selected {
+            let mut candidates = kv.list_expired(ns, now).await.map_err(TaskError::failed)?;
+            if !expired_only {
+                candidates.extend(kv.list(ns, now).await.map_err(TaskError::failed)?);
+            }
+            for meta in candidates {
+                if key_pattern
+                    .as_deref()
+                    .is_some_and(|pattern| !wildcard_match(pattern, &meta.key))
+                {
+                    continue;
+                }
+                // An expired-only purge must spare a key re-written since it was listed.
+                let deleted = if expired_only {
+                    kv.delete_expired(ns, &meta.key, now).await
+                } else {
+                    kv.delete(ns, &meta.key).await
+                };
+                if deleted.map_err(TaskError::failed)? {
+                    purged += 1;
+                }
+            }
+        }
+        ctx.logger().info(format!("purged {purged} keys"));
+        Ok(TaskOutcome::empty().with("size", purged))
+    }
+}
+
+/// Kestra's wildcard match (commons-io `FilenameUtils.wildcardMatch`, case-sensitive): `*` is
+/// any run of characters, `?` exactly one, everything else literal.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    // Greedy matching with backtracking to the last `*`: linear in practice, no recursion.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
 register_plugin! {
     type_name: "io.kestra.plugin.core.kv.PurgeKV",
     aliases: [],
@@ -25,4 +137,120 @@ register_plugin! {
     title: "Delete keys from KV stores in bulk.",
     slots: [],
     params: Params,
+    runnable: PurgeKv,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+    use crate::test_support::{env, run};
+    use saker_task::context::Clock;
+    use saker_task::kv::{KvPut, KvStore, KvValue};
+    use serde_json::{Value, json};
+
+    const PURGE: &str = "io.kestra.plugin.core.kv.PurgeKV";
+
+    #[test]
+    fn wildcards() {
+        for (pattern, text) in [("AI_*", "AI_key"), ("a?c", "abc"), ("*", ""), ("*.b*", "x.b")] {
+            assert!(wildcard_match(pattern, text), "{pattern} {text}");
+        }
+        for (pattern, text) in [("AI_*", "ai_key"), ("a?c", "ac"), ("a", "ab"), ("*.b", "x.bc")] {
+            assert!(!wildcard_match(pattern, text), "{pattern} {text}");
+        }
+    }
+
+    /// Every `(namespace, key)` left in the store, expired or not.
+    async fn remaining(env: &saker_task::memory::MemoryEnv) -> Vec<String> {
+        let now = env.clock.now();
+        let mut left = Vec::new();
+        for ns in env.kv.namespaces().await.unwrap() {
+            let mut metas = env.kv.list(&ns, now).await.unwrap();
+            metas.extend(env.kv.list_expired(&ns, now).await.unwrap());
+            left.extend(metas.into_iter().map(|meta| format!("{ns}/{}", meta.key)));
+        }
+        left.sort();
+        left
+    }
+
+    /// `(namespace, key, expired)` entries at the environment's instant.
+    async fn seed(env: &saker_task::memory::MemoryEnv, entries: &[(&str, &str, bool)]) {
+        let now = env.clock.now();
+        for &(ns, key, expired) in entries {
+            let put = KvPut {
+                value: KvValue::new(json!(1)),
+                description: None,
+                expiration: Some(now + chrono::TimeDelta::seconds(if expired { -1 } else { 60 })),
+                overwrite: true,
+            };
+            env.kv
+                .put(ns, key, put, now - chrono::TimeDelta::seconds(10))
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn purge(env: &saker_task::memory::MemoryEnv, props: Value) -> Value {
+        run(env, PURGE, props, json!({})).await.unwrap().outputs["size"].clone()
+    }
+
+    const ENTRIES: &[(&str, &str, bool)] = &[
+        ("company", "AI_old", true),
+        ("company", "AI_new", false),
+        ("company", "other", true),
+        ("company.team", "AI_old", true),
+        ("companyx", "AI_old", true),
+        ("else", "AI_old", true),
+    ];
+
+    #[tokio::test]
+    async fn purges_expired_keys_of_namespaces_and_their_children() {
+        let env = env();
+        seed(&env, ENTRIES).await;
+        assert_eq!(purge(&env, json!({"namespaces": ["company"]})).await, json!(3));
+        assert_eq!(
+            remaining(&env).await,
+            ["company/AI_new", "companyx/AI_old", "else/AI_old"]
+        );
+        let logs: Vec<String> = env.logs.lines().into_iter().map(|line| line.message).collect();
+        assert!(
+            logs.iter().any(|line| line == "purging 2 namespaces: [company, company.team]"),
+            "{logs:?}"
+        );
+        assert!(logs.iter().any(|line| line == "purged 3 keys"), "{logs:?}");
+    }
+
+    #[tokio::test]
+    async fn filters_keys_and_namespaces() {
+        let env = env();
+        seed(&env, ENTRIES).await;
+        let without_children = json!({
+            "namespaces": ["company"], "includeChildNamespaces": false,
+            "keyPattern": "AI_*", "expiredOnly": false,
+        });
+        assert_eq!(purge(&env, without_children).await, json!(2));
+        assert_eq!(
+            remaining(&env).await,
+            ["company.team/AI_old", "company/other", "companyx/AI_old", "else/AI_old"]
+        );
+        assert_eq!(purge(&env, json!({"namespacePattern": "company*"})).await, json!(3));
+        assert_eq!(remaining(&env).await, ["else/AI_old"]);
+        // Neither property: every namespace.
+        assert_eq!(purge(&env, json!({})).await, json!(1));
+        assert!(remaining(&env).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn rejects_both_namespace_selectors() {
+        let env = env();
+        let error = run(
+            &env,
+            PURGE,
+            json!({"namespaces": ["a"], "namespacePattern": "a*"}),
+            json!({}),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("can't be used at the same time"), "{error}");
+    }
 }
