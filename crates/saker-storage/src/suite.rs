@@ -657,10 +657,14 @@ pub async fn triggers_and_their_leases<S: Store>(store: &S) {
 
 /// The KV store behaviours ([`kv_suite!`](crate::kv_suite)).
 pub mod kv {
-    use saker_task::kv::{KvError, KvPut, KvStore, KvType, KvValue, get_inherited};
+    use saker_task::kv::{KvError, KvMeta, KvPut, KvStore, KvType, KvValue, get_inherited};
     use serde_json::{Value, json};
 
     use super::at;
+
+    fn keys(list: Vec<KvMeta>) -> Vec<String> {
+        list.into_iter().map(|meta| meta.key).collect()
+    }
 
     fn put(value: KvValue) -> KvPut {
         KvPut {
@@ -730,9 +734,6 @@ pub mod kv {
         let mut expiring = put(KvValue::new(json!(0)));
         expiring.expiration = Some(at(10));
         store.put("io.kv", "0old", expiring, at(0)).await.unwrap();
-        let keys = |list: Vec<saker_task::kv::KvMeta>| -> Vec<String> {
-            list.into_iter().map(|meta| meta.key).collect()
-        };
         assert_eq!(
             keys(store.list("io.kv", at(5)).await.unwrap()),
             ["0old", "a", "b", "c"]
@@ -861,9 +862,6 @@ pub mod kv {
         // Expired entries still count: their namespace is one a purge must visit.
         assert_eq!(store.namespaces().await.unwrap(), ["p.a", "p.b"]);
 
-        let keys = |list: Vec<saker_task::kv::KvMeta>| -> Vec<String> {
-            list.into_iter().map(|meta| meta.key).collect()
-        };
         let expired = store.list_expired("p.b", at(5)).await.unwrap();
         assert_eq!(keys(expired.clone()), ["gone1", "gone2"]);
         assert_eq!(expired[0].expiration_date, Some(at(5)));

@@ -81,6 +81,17 @@ impl MemoryKvStore {
     }
 }
 
+impl MemoryKvStore {
+    /// The entries of `namespace` that are expired at `now` (or live, when `expired` is false).
+    fn metas(&self, namespace: &str, now: Instant, expired: bool) -> Vec<KvMeta> {
+        lock(&self.entries)
+            .iter()
+            .filter(|((ns, _), stored)| ns == namespace && stored.expired(now) == expired)
+            .map(|((_, key), stored)| stored.meta(key))
+            .collect()
+    }
+}
+
 impl KvStore for MemoryKvStore {
     fn get<'a>(
         &'a self,
@@ -140,13 +151,7 @@ impl KvStore for MemoryKvStore {
         namespace: &'a str,
         now: Instant,
     ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
-        Box::pin(async move {
-            Ok(lock(&self.entries)
-                .iter()
-                .filter(|((ns, _), stored)| ns == namespace && !stored.expired(now))
-                .map(|((_, key), stored)| stored.meta(key))
-                .collect())
-        })
+        Box::pin(async move { Ok(self.metas(namespace, now, false)) })
     }
 
     fn list_expired<'a>(
@@ -154,13 +159,7 @@ impl KvStore for MemoryKvStore {
         namespace: &'a str,
         now: Instant,
     ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
-        Box::pin(async move {
-            Ok(lock(&self.entries)
-                .iter()
-                .filter(|((ns, _), stored)| ns == namespace && stored.expired(now))
-                .map(|((_, key), stored)| stored.meta(key))
-                .collect())
-        })
+        Box::pin(async move { Ok(self.metas(namespace, now, true)) })
     }
 
     fn delete_expired<'a>(
