@@ -12,10 +12,33 @@ pub struct Params {
     pub namespaces: Option<Property<Vec<String>>>,
     /// Glob pattern of the namespaces to purge.
     pub namespace_pattern: Option<Property<String>>,
-    /// Delete only expired keys (default true).
+    /// Delete only expired keys (default true). Deprecated in Kestra 1.1 for `behavior`, and
+    /// wins over it when both are set.
     pub expired_only: Option<Property<bool>>,
+    /// How keys are purged (default `{type: key, expiredOnly: true}`).
+    pub behavior: Option<Property<Behavior>>,
     /// Include child namespaces (default true).
     pub include_child_namespaces: Option<Property<bool>>,
+}
+
+/// `behavior` of `PurgeKV`, told apart by `type`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Behavior {
+    /// Purge whole keys.
+    #[serde(rename_all = "camelCase")]
+    Key {
+        /// Delete only expired keys (default true).
+        #[serde(default = "expired_only_default")]
+        expired_only: bool,
+    },
+    /// Purge old versions of each key (Kestra's versioned KV store). Accepted so such flows
+    /// load, refused when run: Saker keeps a single version per key.
+    Version(serde_json::Map<String, Value>),
+}
+
+fn expired_only_default() -> bool {
+    true
 }
 
 /// Runs `kv.PurgeKV`.
@@ -38,7 +61,19 @@ impl RunnableTask for PurgeKv {
         let include_children = ctx
             .render_opt(&params.include_child_namespaces)?
             .unwrap_or(true);
-        let expired_only = ctx.render_opt(&params.expired_only)?.unwrap_or(true);
+        let expired_only = match ctx.render_opt(&params.expired_only)? {
+            Some(expired_only) => expired_only,
+            None => match ctx.render_opt(&params.behavior)? {
+                None => true,
+                Some(Behavior::Key { expired_only }) => expired_only,
+                Some(Behavior::Version(_)) => {
+                    return Err(TaskError::Failed(
+                        "`behavior` of type `version` is not supported: Saker's KV store keeps one version per key (use type `key`)"
+                            .to_owned(),
+                    ));
+                }
+            },
+        };
         let key_pattern = ctx
             .render_opt(&params.key_pattern)?
             .filter(|pattern| !pattern.trim().is_empty());
@@ -143,7 +178,7 @@ register_plugin! {
 #[cfg(test)]
 mod tests {
     use super::wildcard_match;
-    use crate::test_support::{env, run};
+    use crate::test_support::{assert_invalid, assert_valid, env, run};
     use saker_task::context::Clock;
     use saker_task::kv::{KvPut, KvStore, KvValue};
     use serde_json::{Value, json};
@@ -233,11 +268,39 @@ mod tests {
             remaining(&env).await,
             ["company.team/AI_old", "company/other", "companyx/AI_old", "else/AI_old"]
         );
-        assert_eq!(purge(&env, json!({"namespacePattern": "company*"})).await, json!(3));
+        let by_behavior = json!({"namespacePattern": "company*", "behavior": {"type": "key"}});
+        assert_eq!(purge(&env, by_behavior).await, json!(3));
         assert_eq!(remaining(&env).await, ["else/AI_old"]);
         // Neither property: every namespace.
         assert_eq!(purge(&env, json!({})).await, json!(1));
         assert!(remaining(&env).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn expired_only_wins_over_behavior() {
+        let env = env();
+        seed(&env, ENTRIES).await;
+        let all_keys = json!({"namespaces": ["else"], "behavior": {"type": "key", "expiredOnly": false}});
+        assert_eq!(purge(&env, all_keys).await, json!(1));
+        let expired_only = json!({
+            "namespaces": ["company"], "expiredOnly": true,
+            "behavior": {"type": "key", "expiredOnly": false},
+        });
+        assert_eq!(purge(&env, expired_only).await, json!(3));
+        assert_eq!(remaining(&env).await, ["company/AI_new", "companyx/AI_old"]);
+        let version = json!({"behavior": {"type": "version", "keepAmount": 1}});
+        let error = run(&env, PURGE, version, json!({})).await.unwrap_err();
+        assert!(error.to_string().contains("type `version` is not supported"), "{error}");
+        assert_eq!(remaining(&env).await, ["company/AI_new", "companyx/AI_old"]);
+    }
+
+    #[test]
+    fn behavior_is_checked() {
+        assert_valid(PURGE, json!({"behavior": {"type": "key", "expiredOnly": false}}));
+        assert_valid(PURGE, json!({"behavior": {"type": "version", "keepAmount": 2}}));
+        let typo = json!({"behavior": {"type": "key", "expiredonly": false}});
+        assert_invalid(PURGE, typo, "behavior.expiredonly", "Unrecognized field");
+        assert_invalid(PURGE, json!({"behavior": {"type": "nope"}}), "behavior.type", "unknown variant `nope`");
     }
 
     #[tokio::test]
