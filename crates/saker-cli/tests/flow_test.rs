@@ -467,3 +467,51 @@ tasks:
     let run = saker(&["flow", "test", &flow, "--max-output-size", "lots"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+#[test]
+fn purge_kv_deletes_expired_then_matching_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    // `ttl: PT0S` writes an entry that is expired from the start: no waiting needed.
+    let flow = write(
+        dir.path(),
+        "purge.yaml",
+        r#"
+id: purge
+namespace: company
+tasks:
+  - id: seed
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["company:AI_1:PT0S", "company:AI_2:P1D", "company:keep:PT0S", "company.team:AI_1:PT0S", "other:AI_1:PT0S"]
+    tasks:
+      - id: set
+        type: io.kestra.plugin.core.kv.Set
+        namespace: "{{ taskrun.value | split(':') | first }}"
+        key: "{{ (taskrun.value | split(':'))[1] }}"
+        value: v
+        ttl: "{{ taskrun.value | split(':') | last }}"
+  - id: expired
+    type: io.kestra.plugin.core.kv.PurgeKV
+    namespaces: [company]
+    keyPattern: "AI_*"
+  - id: all
+    type: io.kestra.plugin.core.kv.PurgeKV
+    namespacePattern: "comp*"
+    expiredOnly: false
+  - id: left
+    type: io.kestra.plugin.core.kv.PurgeKV
+"#,
+    );
+    let (execution, stderr) = execution(&[&flow]);
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{stderr}");
+    let size = |task: &str| task_runs(&execution, task)[0]["outputs"]["size"].clone();
+    // company/AI_1 and company.team/AI_1; company/AI_2 is live, keep does not match.
+    assert_eq!(size("expired"), 2);
+    // company/AI_2 and company/keep.
+    assert_eq!(size("all"), 2);
+    // other/AI_1, expired and outside `comp*`.
+    assert_eq!(size("left"), 1);
+    assert!(
+        stderr.contains("purging 2 namespaces: [company, company.team]"),
+        "{stderr}"
+    );
+}

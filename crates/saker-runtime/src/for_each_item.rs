@@ -8,7 +8,7 @@ use saker_task::task::Erased;
 use saker_task::{ErasedRunnable, Property, RunContext, RunnableTask, StorageError, TaskError};
 use saker_task::{TaskOutcome, storage::SCHEME};
 use saker_tasks::shared::{Batch, extension_of};
-use saker_tasks::tasks::storage_split::{By, parse_bytes, split_rows};
+use saker_tasks::tasks::storage_split::{By, parse_bytes, split_file};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -52,23 +52,11 @@ impl RunnableTask for Split {
             None => None,
         }
         .unwrap_or_else(|| "\n".to_owned());
-        let text = ctx.read_text(&items).await?;
-        // Kestra reads the file line by line (any line ending) and writes each row followed by
-        // the separator.
-        let rows: Vec<&str> = text.lines().collect();
-        let parts = if rows.is_empty() {
-            Vec::new()
-        } else {
-            split_rows(&rows, &separator, how)
-        };
         let extension = match extension_of(&items) {
             "" => ".tmp",
             ext => ext,
         };
-        let mut uris = Vec::with_capacity(parts.len());
-        for part in parts {
-            uris.push(ctx.put_file(extension, part.into_bytes()).await?);
-        }
+        let uris = split_file(ctx, &items, &separator, how, extension).await?;
         let splits = ctx
             .put_file_as("splits.txt", uris.join("\n").into_bytes())
             .await?;

@@ -14,6 +14,7 @@ mod local;
 mod logs;
 mod memory;
 mod metrics;
+pub mod moto;
 mod purger;
 mod query;
 mod s3;

@@ -85,6 +85,7 @@ macro_rules! kv_suite {
             kv_expired_entries_are_reported_then_gone,
             kv_rejects_invalid_keys,
             kv_lookup_inherits_from_parent_namespaces,
+            kv_lists_namespaces_and_purges_expired_entries,
         );
     };
     (guarded $make:expr) => {
@@ -95,6 +96,7 @@ macro_rules! kv_suite {
             kv_expired_entries_are_reported_then_gone,
             kv_rejects_invalid_keys,
             kv_lookup_inherits_from_parent_namespaces,
+            kv_lists_namespaces_and_purges_expired_entries,
         );
     };
     (@plain $make:expr; $($name:ident),* $(,)?) => {
@@ -933,10 +935,14 @@ pub async fn purging_logs_by_date_level_and_scope<S: Store>(store: &S) {
 
 /// The KV store behaviours ([`kv_suite!`](crate::kv_suite)).
 pub mod kv {
-    use saker_task::kv::{KvError, KvPut, KvStore, KvType, KvValue, get_inherited};
+    use saker_task::kv::{KvError, KvMeta, KvPut, KvStore, KvType, KvValue, get_inherited};
     use serde_json::{Value, json};
 
     use super::at;
+
+    fn keys(list: Vec<KvMeta>) -> Vec<String> {
+        list.into_iter().map(|meta| meta.key).collect()
+    }
 
     fn put(value: KvValue) -> KvPut {
         KvPut {
@@ -1006,9 +1012,6 @@ pub mod kv {
         let mut expiring = put(KvValue::new(json!(0)));
         expiring.expiration = Some(at(10));
         store.put("io.kv", "0old", expiring, at(0)).await.unwrap();
-        let keys = |list: Vec<saker_task::kv::KvMeta>| -> Vec<String> {
-            list.into_iter().map(|meta| meta.key).collect()
-        };
         assert_eq!(
             keys(store.list("io.kv", at(5)).await.unwrap()),
             ["0old", "a", "b", "c"]
@@ -1114,6 +1117,68 @@ pub mod kv {
         assert_eq!(found("io.a.b").await, Some(("io.a".into(), json!("a"))));
         assert_eq!(found("io.b").await, Some(("io".into(), json!("root"))));
         assert_eq!(found("other").await, None);
+    }
+
+    pub async fn kv_lists_namespaces_and_purges_expired_entries<S: KvStore>(store: &S) {
+        assert!(store.namespaces().await.unwrap().is_empty());
+        let expiring = |at_secs: i64| {
+            let mut entry = put(KvValue::new(json!("v")));
+            entry.expiration = Some(at(at_secs));
+            entry
+        };
+        store.put("p.b", "gone1", expiring(5), at(0)).await.unwrap();
+        store.put("p.b", "gone2", expiring(3), at(0)).await.unwrap();
+        store
+            .put("p.b", "later", expiring(50), at(0))
+            .await
+            .unwrap();
+        store
+            .put("p.b", "forever", put(KvValue::new(json!(1))), at(0))
+            .await
+            .unwrap();
+        store.put("p.a", "gone", expiring(1), at(0)).await.unwrap();
+        // Expired entries still count: their namespace is one a purge must visit.
+        assert_eq!(store.namespaces().await.unwrap(), ["p.a", "p.b"]);
+
+        let expired = store.list_expired("p.b", at(5)).await.unwrap();
+        assert_eq!(keys(expired.clone()), ["gone1", "gone2"]);
+        assert_eq!(expired[0].expiration_date, Some(at(5)));
+        assert_eq!(
+            keys(store.list("p.b", at(5)).await.unwrap()),
+            ["forever", "later"]
+        );
+        assert!(store.list_expired("p.b", at(2)).await.unwrap().is_empty());
+        assert!(store.list_expired("none", at(5)).await.unwrap().is_empty());
+
+        // Only an entry expired at `now` goes; live and missing ones are reported untouched.
+        assert!(!store.delete_expired("p.b", "later", at(5)).await.unwrap());
+        assert!(!store.delete_expired("p.b", "forever", at(5)).await.unwrap());
+        assert!(!store.delete_expired("p.b", "missing", at(5)).await.unwrap());
+        assert!(store.delete_expired("p.b", "gone1", at(5)).await.unwrap());
+        assert!(!store.delete_expired("p.b", "gone1", at(5)).await.unwrap());
+        assert_eq!(
+            keys(store.list_expired("p.b", at(5)).await.unwrap()),
+            ["gone2"]
+        );
+        // A re-written key is live again, so a purge listed before the write spares it.
+        store
+            .put("p.b", "gone2", put(KvValue::new(json!(2))), at(6))
+            .await
+            .unwrap();
+        assert!(!store.delete_expired("p.b", "gone2", at(6)).await.unwrap());
+        assert_eq!(
+            store
+                .get("p.b", "gone2", at(6))
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+                .value,
+            json!(2)
+        );
+
+        assert!(store.delete_expired("p.a", "gone", at(6)).await.unwrap());
+        assert_eq!(store.namespaces().await.unwrap(), ["p.b"]);
     }
 }
 

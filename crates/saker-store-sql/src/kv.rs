@@ -27,6 +27,34 @@ fn kind_from_db(name: String) -> Result<KvType, KvError> {
 
 macro_rules! kv_store {
     ($store:ty) => {
+        impl $store {
+            /// The entries a listing query (`$1` namespace, `$2` now) selects.
+            async fn list_metas(
+                &self,
+                query: &'static str,
+                namespace: &str,
+                now: Instant,
+            ) -> Result<Vec<KvMeta>, KvError> {
+                sqlx::query(query)
+                    .bind(namespace)
+                    .bind(instant_to_db(now).map_err(backend)?)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(backend)?
+                    .iter()
+                    .map(|row| {
+                        Ok(KvMeta {
+                            key: row.text(0).map_err(backend)?,
+                            description: row.opt_text(1).map_err(backend)?,
+                            creation_date: instant_from_db(row.int(2).map_err(backend)?),
+                            update_date: instant_from_db(row.int(3).map_err(backend)?),
+                            expiration_date: row.opt_instant(4).map_err(backend)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
         impl KvStore for $store {
             fn get<'a>(
                 &'a self,
@@ -126,23 +154,44 @@ macro_rules! kv_store {
                 namespace: &'a str,
                 now: Instant,
             ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
+                Box::pin(self.list_metas(sql::KV_LIST, namespace, now))
+            }
+
+            fn list_expired<'a>(
+                &'a self,
+                namespace: &'a str,
+                now: Instant,
+            ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
+                Box::pin(self.list_metas(sql::KV_LIST_EXPIRED, namespace, now))
+            }
+
+            fn delete_expired<'a>(
+                &'a self,
+                namespace: &'a str,
+                key: &'a str,
+                now: Instant,
+            ) -> BoxFuture<'a, Result<bool, KvError>> {
                 Box::pin(async move {
-                    sqlx::query(sql::KV_LIST)
+                    Ok(sqlx::query(sql::KV_DELETE_EXPIRED)
                         .bind(namespace)
+                        .bind(key)
                         .bind(instant_to_db(now).map_err(backend)?)
+                        .execute(self.writer())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected()
+                        > 0)
+                })
+            }
+
+            fn namespaces(&self) -> BoxFuture<'_, Result<Vec<String>, KvError>> {
+                Box::pin(async move {
+                    sqlx::query(sql::KV_NAMESPACES)
                         .fetch_all(self.reader())
                         .await
                         .map_err(backend)?
                         .iter()
-                        .map(|row| {
-                            Ok(KvMeta {
-                                key: row.text(0).map_err(backend)?,
-                                description: row.opt_text(1).map_err(backend)?,
-                                creation_date: instant_from_db(row.int(2).map_err(backend)?),
-                                update_date: instant_from_db(row.int(3).map_err(backend)?),
-                                expiration_date: row.opt_instant(4).map_err(backend)?,
-                            })
-                        })
+                        .map(|row| row.text(0).map_err(backend))
                         .collect()
                 })
             }

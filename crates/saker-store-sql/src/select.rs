@@ -242,4 +242,25 @@ impl KvStore for SqlStore {
     ) -> BoxFuture<'a, std::result::Result<Vec<KvMeta>, KvError>> {
         delegate!(self, s => s.list(namespace, now))
     }
+
+    fn list_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, std::result::Result<Vec<KvMeta>, KvError>> {
+        delegate!(self, s => s.list_expired(namespace, now))
+    }
+
+    fn delete_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, std::result::Result<bool, KvError>> {
+        delegate!(self, s => s.delete_expired(namespace, key, now))
+    }
+
+    fn namespaces(&self) -> BoxFuture<'_, std::result::Result<Vec<String>, KvError>> {
+        delegate!(self, s => s.namespaces())
+    }
 }

@@ -213,6 +213,11 @@ pub const KV_DELETE: &str = "DELETE FROM kv WHERE namespace = $1 AND key = $2";
 pub const KV_LIST: &str = "SELECT key, description, created, updated, expiration FROM kv \
      WHERE namespace = $1 AND (expiration IS NULL OR expiration > $2) ORDER BY key";
 
+pub const KV_LIST_EXPIRED: &str = "SELECT key, description, created, updated, expiration FROM kv \
+     WHERE namespace = $1 AND expiration IS NOT NULL AND expiration <= $2 ORDER BY key";
+
+pub const KV_NAMESPACES: &str = "SELECT DISTINCT namespace FROM kv ORDER BY namespace";
+
 // ----- Dynamic queries
 
 /// A bound value of a dynamic query.

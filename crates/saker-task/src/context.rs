@@ -357,7 +357,9 @@ impl RunContext {
         Ok(uri)
     }
 
-    fn new_file_uri(&mut self, extension: &str) -> String {
+    /// The URI a new file of this task run gets (what [`put_file`](Self::put_file) uses), for
+    /// tasks that stream into [`Storage::put_stream`] themselves.
+    pub fn new_file_uri(&mut self, extension: &str) -> String {
         self.files_written += 1;
         let name = match self.files_written {
             1 => format!("{}{extension}", self.expr.uuid()),

@@ -154,6 +154,26 @@ pub trait KvStore: Send + Sync {
         namespace: &'a str,
         now: Instant,
     ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>>;
+
+    /// Every expired entry of the namespace (expiration not after `now`), sorted by key: what
+    /// `PurgeKV` removes by default, since reads only drop the expired entries they meet.
+    fn list_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>>;
+
+    /// Deletes an entry only if it is expired at `now`, so a value re-written since it was
+    /// listed survives; `true` if one was deleted.
+    fn delete_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, Result<bool, KvError>>;
+
+    /// Every namespace holding at least one entry (live or expired), sorted.
+    fn namespaces(&self) -> BoxFuture<'_, Result<Vec<String>, KvError>>;
 }
 
 /// Lookup with namespace inheritance (`a.b.c`, then `a.b`, then `a`), used when the caller did

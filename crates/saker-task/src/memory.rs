@@ -81,6 +81,17 @@ impl MemoryKvStore {
     }
 }
 
+impl MemoryKvStore {
+    /// The entries of `namespace` that are expired at `now` (or live, when `expired` is false).
+    fn metas(&self, namespace: &str, now: Instant, expired: bool) -> Vec<KvMeta> {
+        lock(&self.entries)
+            .iter()
+            .filter(|((ns, _), stored)| ns == namespace && stored.expired(now) == expired)
+            .map(|((_, key), stored)| stored.meta(key))
+            .collect()
+    }
+}
+
 impl KvStore for MemoryKvStore {
     fn get<'a>(
         &'a self,
@@ -140,12 +151,43 @@ impl KvStore for MemoryKvStore {
         namespace: &'a str,
         now: Instant,
     ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
+        Box::pin(async move { Ok(self.metas(namespace, now, false)) })
+    }
+
+    fn list_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, Result<Vec<KvMeta>, KvError>> {
+        Box::pin(async move { Ok(self.metas(namespace, now, true)) })
+    }
+
+    fn delete_expired<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        now: Instant,
+    ) -> BoxFuture<'a, Result<bool, KvError>> {
         Box::pin(async move {
-            Ok(lock(&self.entries)
-                .iter()
-                .filter(|((ns, _), stored)| ns == namespace && !stored.expired(now))
-                .map(|((_, key), stored)| stored.meta(key))
-                .collect())
+            let mut entries = lock(&self.entries);
+            let id = (namespace.to_owned(), key.to_owned());
+            let expired = entries.get(&id).is_some_and(|stored| stored.expired(now));
+            if expired {
+                entries.remove(&id);
+            }
+            Ok(expired)
+        })
+    }
+
+    fn namespaces(&self) -> BoxFuture<'_, Result<Vec<String>, KvError>> {
+        Box::pin(async move {
+            let mut namespaces: Vec<String> = lock(&self.entries)
+                .keys()
+                .map(|(ns, _)| ns.clone())
+                .collect();
+            // Keys are sorted by (namespace, key), so equal namespaces are adjacent.
+            namespaces.dedup();
+            Ok(namespaces)
         })
     }
 }

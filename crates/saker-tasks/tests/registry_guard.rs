@@ -162,6 +162,7 @@ const RUNNABLE: &[&str] = &[
     "io.kestra.plugin.core.kv.Delete",
     "io.kestra.plugin.core.kv.Get",
     "io.kestra.plugin.core.kv.GetKeys",
+    "io.kestra.plugin.core.kv.PurgeKV",
     "io.kestra.plugin.core.kv.Set",
     "io.kestra.plugin.core.log.Fetch",
     "io.kestra.plugin.core.log.Log",

@@ -8,25 +8,21 @@ pub fn to_ion_line(value: &Value) -> String {
     saker_expr::ion::write(value)
 }
 
-/// The items of an ION line file, one struct per line (Kestra reads each line with `readLine`
-/// and maps it to a `Map`): `(line, item)` pairs, the line kept verbatim for rewriting. A line
-/// that holds anything but exactly one struct is an error naming its number.
-pub fn ion_items(text: &str) -> impl Iterator<Item = Result<(&str, Map<String, Value>), String>> {
-    text.lines().enumerate().map(|(index, line)| {
-        let number = index + 1;
-        let values = saker_expr::ion::read_all(line)
-            .map_err(|error| format!("invalid ION item at line {number}: {}", error.message))?;
-        match <[Value; 1]>::try_from(values) {
-            Ok([Value::Object(item)]) => Ok((line, item)),
-            Ok(_) => Err(format!(
-                "invalid ION item at line {number}: expected a struct, got `{line}`"
-            )),
-            Err(values) => Err(format!(
-                "invalid ION item at line {number}: expected one value per line, got {}",
-                values.len()
-            )),
-        }
-    })
+/// One item of an ION line file (Kestra reads each line with `readLine` and maps it to a
+/// `Map`): a line that holds anything but exactly one struct is an error naming its number.
+pub fn ion_item(line: &str, number: u64) -> Result<Map<String, Value>, String> {
+    let values = saker_expr::ion::read_all(line)
+        .map_err(|error| format!("invalid ION item at line {number}: {}", error.message))?;
+    match <[Value; 1]>::try_from(values) {
+        Ok([Value::Object(item)]) => Ok(item),
+        Ok(_) => Err(format!(
+            "invalid ION item at line {number}: expected a struct, got `{line}`"
+        )),
+        Err(values) => Err(format!(
+            "invalid ION item at line {number}: expected one value per line, got {}",
+            values.len()
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -44,13 +40,14 @@ mod tests {
 
     #[test]
     fn reads_one_struct_per_line() {
-        let text = "{a:1}\r\n{b:\"x\"}\n";
-        let items: Vec<_> = ion_items(text).collect::<Result<_, _>>().unwrap();
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[0].0, "{a:1}");
-        assert_eq!(Value::Object(items[1].1.clone()), json!({"b": "x"}));
-        let errors: Vec<String> = ion_items("{a:1}\n\n1\n{a:")
-            .filter_map(Result::err)
+        assert_eq!(
+            Value::Object(ion_item("{b:\"x\"}", 1).unwrap()),
+            json!({"b": "x"})
+        );
+        let errors: Vec<String> = ["", "1", "{a:"]
+            .iter()
+            .zip(2..)
+            .filter_map(|(line, number)| ion_item(line, number).err())
             .collect();
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].contains("line 2: expected one value per line, got 0"));

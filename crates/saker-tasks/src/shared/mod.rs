@@ -7,6 +7,7 @@ mod glob;
 pub(crate) mod http;
 mod ion;
 pub(crate) mod legacy_script;
+mod lines;
 mod param_groups;
 mod params;
 pub(crate) mod process;
@@ -17,7 +18,8 @@ pub(crate) mod script_protocol;
 mod values;
 
 pub use glob::Glob;
-pub use ion::{ion_items, to_ion_line};
+pub use ion::{ion_item, to_ion_line};
+pub use lines::{Lines, Sink, stream_into, write_parts};
 
 pub use values::{Labels, ValuesSource};
 

@@ -1325,6 +1325,35 @@ mod run_tests {
     }
 
     #[tokio::test]
+    async fn legacy_python_runs_main_py_in_a_virtual_environment() {
+        let env = env();
+        let ty = "io.kestra.core.tasks.scripts.Python";
+        let main = "import sys\nprint('+'.join(sys.argv[1:]), sys.prefix != sys.base_prefix)\nprint('::{\"outputs\": {\"ok\": 1}}::')";
+        let outcome = run(
+            &env,
+            ty,
+            json!({"inputFiles": {"main.py": main}, "args": ["a", "b"]}),
+        )
+        .await;
+        assert_eq!(outcome.state, None, "{:#?}", env.logs.texts());
+        // `./bin/python` is the cached virtual environment's interpreter.
+        assert!(
+            env.logs.texts().contains(&"INFO a+b True".to_owned()),
+            "{:#?}",
+            env.logs.texts()
+        );
+        assert_eq!(outcome.outputs["vars"]["ok"], 1);
+        let mut ctx = process_ctx(&env, ty);
+        let error = run_in(&mut ctx, ty, json!({"inputFiles": {"other.py": ""}}))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("at least a main.py key"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
     async fn legacy_node_runs_main_js() {
         let env = env();
         let outcome = run(

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use saker_task::prelude::*;
 
-use crate::shared::{ItemRenderer, ion_items, raw_template};
+use crate::shared::{ItemRenderer, Lines, ion_item, raw_template, stream_into, write_parts};
 
 /// Properties of `DeduplicateItems`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -25,33 +25,70 @@ impl RunnableTask for DeduplicateItems {
     async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
         let from = ctx.render_property(&params.from)?;
         let expr = raw_template(&params.expr);
-        let text = ctx.read_text(&from).await?;
+        // Two passes over the file, as Kestra does, so only the keys stay in memory: the first
+        // renders each item's key and marks the last item of each key in a bit set (one bit
+        // per item, so the second pass renders nothing); the second copies the marked lines
+        // verbatim, in order.
         let mut renderer = ItemRenderer::new(ctx);
-        let mut keys = Vec::new();
-        let mut last_of_key: HashMap<String, usize> = HashMap::new();
-        for (offset, item) in ion_items(&text).enumerate() {
-            let (line, item) = item.map_err(TaskError::Failed)?;
+        let mut last_of_key: HashMap<String, u64> = HashMap::new();
+        let mut kept = BitSet::default();
+        let mut lines = Lines::open(ctx, &from).await?;
+        let mut line = Vec::new();
+        let mut index = 0u64;
+        while lines.next_into(&mut line).await? {
+            let item = ion_item(lines.text(&line)?, lines.number()).map_err(TaskError::Failed)?;
             let key = renderer.render(ctx, expr, item)?;
-            last_of_key.insert(key.clone(), offset);
-            keys.push((line, key));
-        }
-        // Lines are copied verbatim, not re-serialized, as Kestra does.
-        let mut out = String::with_capacity(text.len());
-        let mut dropped = 0u64;
-        for (offset, (line, key)) in keys.iter().enumerate() {
-            if last_of_key.get(key) == Some(&offset) {
-                out.push_str(line);
-                out.push('\n');
-            } else {
-                dropped += 1;
+            if let Some(previous) = last_of_key.insert(key, index) {
+                kept.set(previous, false);
             }
+            kept.set(index, true);
+            index += 1;
         }
-        let uri = ctx.put_file(".ion", out.into_bytes()).await?;
+        let processed = index;
+        let mut lines = Lines::open(ctx, &from).await?;
+        let uri = ctx.new_file_uri(".ion");
+        let ctx = &*ctx;
+        stream_into(ctx.storage(), &uri, async |out| {
+            let mut index = 0u64;
+            while lines.next_into(&mut line).await? {
+                if kept.get(index) {
+                    write_parts(out, &[&line, b"\n"]).await?;
+                }
+                index += 1;
+            }
+            Ok(())
+        })
+        .await?;
+        let num_keys = last_of_key.len() as u64;
         Ok(TaskOutcome::empty()
             .with("uri", uri)
-            .with("numKeys", last_of_key.len() as u64)
-            .with("processedItemsTotal", keys.len() as u64)
-            .with("droppedItemsTotal", dropped))
+            .with("numKeys", num_keys)
+            .with("processedItemsTotal", processed)
+            .with("droppedItemsTotal", processed - num_keys))
+    }
+}
+
+/// One bit per item, growing as items come.
+#[derive(Default)]
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn set(&mut self, index: u64, value: bool) {
+        let (word, bit) = ((index / 64) as usize, index % 64);
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        if value {
+            self.0[word] |= 1 << bit;
+        } else {
+            self.0[word] &= !(1 << bit);
+        }
+    }
+
+    fn get(&self, index: u64) -> bool {
+        self.0
+            .get((index / 64) as usize)
+            .is_some_and(|word| word & (1 << (index % 64)) != 0)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use saker_task::prelude::*;
 
-use crate::shared::{ItemRenderer, ion_items, raw_template};
+use crate::shared::{ItemRenderer, Lines, ion_item, raw_template, stream_into, write_parts};
 
 /// Properties of `FilterItems`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -33,34 +33,41 @@ impl RunnableTask for FilterItems {
         let on_error = ctx
             .render_opt(&params.error_or_null_behavior)?
             .unwrap_or(ErrorOrNullBehavior::Fail);
-        let text = ctx.read_text(&from).await?;
+        let mut lines = Lines::open(ctx, &from).await?;
         let mut renderer = ItemRenderer::new(ctx);
-        let mut out = String::with_capacity(text.len());
-        let (mut processed, mut dropped) = (0u64, 0u64);
-        for item in ion_items(&text) {
-            let (line, item) = item.map_err(TaskError::Failed)?;
-            let keep = match renderer.render(ctx, condition, item) {
-                Ok(rendered) => {
-                    saker_expr::is_truthy_string(&rendered) == (filter_type == FilterType::Include)
-                }
-                // Only a failed evaluation reaches here: Pebble renders null as "" (falsy).
-                Err(error) => match on_error {
-                    ErrorOrNullBehavior::Fail => {
-                        return Err(TaskError::Failed(format!("{error} on item `{line}`")));
+        let uri = ctx.new_file_uri(".ion");
+        let ctx = &*ctx;
+        // One item at a time, kept lines copied verbatim (not re-serialized), as Kestra does.
+        let (processed, dropped) = stream_into(ctx.storage(), &uri, async |out| {
+            let (mut processed, mut dropped) = (0u64, 0u64);
+            let mut line = Vec::new();
+            while lines.next_into(&mut line).await? {
+                let text = lines.text(&line)?;
+                let item = ion_item(text, lines.number()).map_err(TaskError::Failed)?;
+                let keep = match renderer.render(ctx, condition, item) {
+                    Ok(rendered) => {
+                        saker_expr::is_truthy_string(&rendered)
+                            == (filter_type == FilterType::Include)
                     }
-                    ErrorOrNullBehavior::Include => true,
-                    ErrorOrNullBehavior::Exclude => false,
-                },
-            };
-            if keep {
-                out.push_str(line);
-                out.push('\n');
-            } else {
-                dropped += 1;
+                    // Only a failed evaluation reaches here: Pebble renders null as "" (falsy).
+                    Err(error) => match on_error {
+                        ErrorOrNullBehavior::Fail => {
+                            return Err(TaskError::Failed(format!("{error} on item `{text}`")));
+                        }
+                        ErrorOrNullBehavior::Include => true,
+                        ErrorOrNullBehavior::Exclude => false,
+                    },
+                };
+                if keep {
+                    write_parts(out, &[&line, b"\n"]).await?;
+                } else {
+                    dropped += 1;
+                }
+                processed += 1;
             }
-            processed += 1;
-        }
-        let uri = ctx.put_file(".ion", out.into_bytes()).await?;
+            Ok((processed, dropped))
+        })
+        .await?;
         Ok(TaskOutcome::empty()
             .with("uri", uri)
             .with("processedItemsTotal", processed)

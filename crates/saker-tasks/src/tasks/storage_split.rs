@@ -2,7 +2,9 @@
 
 use saker_task::prelude::*;
 
-use crate::shared::extension_of;
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+use crate::shared::{Lines, extension_of, stream_into, write_parts};
 
 /// Properties of `Split`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -45,17 +47,7 @@ impl RunnableTask for Split {
                 ));
             }
         };
-        let text = ctx.read_text(&from).await?;
-        let mut rows: Vec<&str> = text.split(separator.as_str()).collect();
-        if rows.last() == Some(&"") {
-            rows.pop();
-        }
-        let parts = split_rows(&rows, &separator, how);
-        let mut uris = Vec::with_capacity(parts.len());
-        for part in parts {
-            let uri = ctx.put_file(extension_of(&from), part.into_bytes()).await?;
-            uris.push(Value::String(uri));
-        }
+        let uris = split_file(ctx, &from, &separator, how, extension_of(&from)).await?;
         Ok(TaskOutcome::empty().with("uris", uris))
     }
 }
@@ -71,34 +63,90 @@ pub enum By {
     Rows(usize),
 }
 
-/// Each row is written followed by the separator. `Partitions` deals rows round-robin;
-/// `Bytes` starts a new part once the current one reached the size.
-pub fn split_rows(rows: &[&str], separator: &str, how: By) -> Vec<String> {
-    let row = |text: &str| format!("{text}{separator}");
-    match how {
-        By::Rows(n) => rows.chunks(n).map(|chunk| chunk.iter().map(|r| row(r)).collect()).collect(),
-        By::Partitions(n) => {
-            let mut parts = vec![String::new(); n.min(rows.len().max(1))];
-            let count = parts.len();
-            for (i, text) in rows.iter().enumerate() {
-                parts[i % count].push_str(&row(text));
-            }
-            parts.retain(|part| !part.is_empty());
-            parts
+/// Cuts the file `from` into new files of this task run (extension `extension`) and returns
+/// their URIs, as Kestra's `StorageService.split`: rows are the file's lines (any line ending)
+/// and each is written followed by `separator`; `Bytes` starts a new part once the current one
+/// reached the size, `Partitions` deals rows round-robin. An empty file gives no part. Rows
+/// are streamed one at a time, so memory does not grow with the file.
+pub async fn split_file(
+    ctx: &mut RunContext,
+    from: &str,
+    separator: &str,
+    how: By,
+    extension: &str,
+) -> Result<Vec<String>, TaskError> {
+    let mut lines = Lines::open(ctx, from).await?;
+    let (limit_bytes, limit_rows) = match how {
+        By::Partitions(count) => {
+            return partition(ctx, &mut lines, separator, count, extension).await;
         }
-        By::Bytes(limit) => {
-            let mut parts = vec![String::new()];
-            for text in rows {
-                let current = parts.last_mut().expect("parts starts non-empty");
-                current.push_str(&row(text));
-                if current.len() as u64 >= limit {
-                    parts.push(String::new());
+        By::Bytes(bytes) => (bytes, u64::MAX),
+        By::Rows(rows) => (u64::MAX, rows as u64),
+    };
+    // Parts follow each other: each is streamed into storage while it is being cut.
+    let mut uris = Vec::new();
+    let mut row = Vec::new();
+    let mut more = lines.next_into(&mut row).await?;
+    while more {
+        let uri = ctx.new_file_uri(extension);
+        more = stream_into(ctx.storage(), &uri, async |out| {
+            let (mut bytes, mut rows) = (0u64, 0u64);
+            loop {
+                write_parts(out, &[&row, separator.as_bytes()]).await?;
+                bytes += (row.len() + separator.len()) as u64;
+                rows += 1;
+                let more = lines.next_into(&mut row).await?;
+                if !more || bytes >= limit_bytes || rows >= limit_rows {
+                    return Ok(more);
                 }
             }
-            parts.retain(|part| !part.is_empty());
-            parts
-        }
+        })
+        .await?;
+        uris.push(uri);
     }
+    Ok(uris)
+}
+
+/// `Split` by partitions: every part grows at once, so rows are dealt into local temporary
+/// files (bounded memory, one write buffer per part) that are stored once the input is read.
+async fn partition(
+    ctx: &mut RunContext,
+    lines: &mut Lines,
+    separator: &str,
+    count: usize,
+    extension: &str,
+) -> Result<Vec<String>, TaskError> {
+    let local = |error: std::io::Error| {
+        TaskError::Failed(format!("failed to use a local temporary file: {error}"))
+    };
+    let dir = tempfile::tempdir().map_err(local)?;
+    let mut parts = Vec::new();
+    let mut row = Vec::new();
+    let mut index = 0;
+    while lines.next_into(&mut row).await? {
+        if index == parts.len() {
+            // Parts are created as rows come, so a small file opens no more files than rows.
+            let path = dir.path().join(format!("part-{index}"));
+            let file = tokio::fs::File::create(&path).await.map_err(local)?;
+            parts.push((path, BufWriter::new(file)));
+        }
+        let part = &mut parts[index].1;
+        part.write_all(&row).await.map_err(local)?;
+        part.write_all(separator.as_bytes()).await.map_err(local)?;
+        index = (index + 1) % count;
+    }
+    let mut uris = Vec::with_capacity(parts.len());
+    for (path, mut part) in parts {
+        part.flush().await.map_err(local)?;
+        drop(part);
+        let uri = ctx.new_file_uri(extension);
+        ctx.storage()
+            .put_file(&uri, &path)
+            .await
+            .map_err(TaskError::failed)?;
+        uris.push(uri);
+    }
+    Ok(uris)
 }
 
 /// `10MB`, `512KB`, `1GB` (1024-based, case-insensitive) or a plain number of bytes.
@@ -132,17 +180,37 @@ register_plugin! {
 
 #[cfg(test)]
 mod tests {
-    use super::{By, parse_bytes, split_rows};
+    use super::parse_bytes;
     use crate::test_support::{env, run};
     use saker_task::storage::Storage;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    #[test]
-    fn splitting_rules() {
-        let rows = ["a", "b", "c", "d", "e"];
-        assert_eq!(split_rows(&rows, "\n", By::Rows(2)), ["a\nb\n", "c\nd\n", "e\n"]);
-        assert_eq!(split_rows(&rows, "\n", By::Partitions(2)), ["a\nc\ne\n", "b\nd\n"]);
-        assert_eq!(split_rows(&rows, ";", By::Bytes(4)), ["a;b;", "c;d;", "e;"]);
+    const TYPE: &str = "io.kestra.plugin.core.storage.Split";
+
+    /// The contents of the parts `Split` cuts `content` into.
+    async fn split(content: &str, mut props: Value) -> Vec<String> {
+        let env = env();
+        env.storage.put("kestra:///x/a.txt", content.into()).await.unwrap();
+        props["from"] = json!("kestra:///x/a.txt");
+        let outcome = run(&env, TYPE, props, json!({})).await.unwrap();
+        let uris = outcome.outputs["uris"].as_array().unwrap();
+        uris.iter()
+            .map(|uri| String::from_utf8(env.storage.get_now(uri.as_str().unwrap()).unwrap()).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn splitting_rules() {
+        let rows = "a\nb\nc\nd\ne\n";
+        assert_eq!(split(rows, json!({"rows": 2})).await, ["a\nb\n", "c\nd\n", "e\n"]);
+        assert_eq!(split(rows, json!({"partitions": 2})).await, ["a\nc\ne\n", "b\nd\n"]);
+        assert_eq!(split(rows, json!({"bytes": "4", "separator": ";"})).await, ["a;b;", "c;d;", "e;"]);
+        // Rows are lines (any line ending, as Java's readLine); the separator ends written rows.
+        assert_eq!(split("a\r\nb\rc", json!({"rows": 5, "separator": "|"})).await, ["a|b|c|"]);
+        // No empty part: fewer rows than partitions, or an empty file.
+        assert_eq!(split("a\n", json!({"partitions": 3})).await, ["a\n"]);
+        assert!(split("", json!({"rows": 1})).await.is_empty());
+        assert!(split("", json!({"partitions": 2})).await.is_empty());
         assert_eq!(parse_bytes("10MB").unwrap(), 10 << 20);
         assert_eq!(parse_bytes("2kb").unwrap(), 2048);
         assert_eq!(parse_bytes("100").unwrap(), 100);
@@ -153,15 +221,14 @@ mod tests {
     async fn splits_a_file_into_parts() {
         let env = env();
         env.storage.put("kestra:///x/a.csv", b"1\n2\n3\n".to_vec()).await.unwrap();
-        let ty = "io.kestra.plugin.core.storage.Split";
-        let outcome = run(&env, ty, json!({"from": "kestra:///x/a.csv", "rows": 2}), json!({}))
+        let outcome = run(&env, TYPE, json!({"from": "kestra:///x/a.csv", "rows": 2}), json!({}))
             .await
             .unwrap();
         let uris = outcome.outputs["uris"].as_array().unwrap();
         assert_eq!(uris.len(), 2);
         assert_eq!(env.storage.get_now(uris[1].as_str().unwrap()).unwrap(), b"3\n");
         assert!(uris[0].as_str().unwrap().ends_with(".csv"));
-        let error = run(&env, ty, json!({"from": "kestra:///x/a.csv"}), json!({})).await.unwrap_err();
+        let error = run(&env, TYPE, json!({"from": "kestra:///x/a.csv"}), json!({})).await.unwrap_err();
         assert!(error.to_string().contains("exactly one of"), "{error}");
     }
 }
