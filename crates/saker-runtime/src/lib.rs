@@ -22,9 +22,11 @@
 //! attempt), [`inputs`] (execution inputs), [`service`] (the long-lived loop, its commands,
 //! broadcasts and recovery).
 
+mod cluster;
 mod concurrency;
 mod for_each_item;
 pub mod host;
+pub mod inbox;
 pub mod inputs;
 pub mod queue;
 pub mod service;
@@ -57,6 +59,9 @@ pub use worker::{DEFAULT_MAX_OUTPUT_SIZE, parse_size};
 pub enum RuntimeError {
     #[error(transparent)]
     Store(#[from] saker_storage::Error),
+    /// The executors' inbox (ownership of executions) failed.
+    #[error(transparent)]
+    Queue(#[from] queue::QueueError),
 }
 
 /// Receives every log line as it is stored (the CLI prints them).
@@ -74,6 +79,8 @@ pub(crate) enum Msg {
     Metrics(Vec<saker_storage::MetricEntry>),
     /// A request of the service's callers (submit, kill, resume...).
     Command(service::Command),
+    /// Executor mode: claimed inbox messages, ownership heartbeats and take-overs.
+    Inbox(cluster::InboxMsg),
 }
 
 /// Shared configuration: stores and host services.
@@ -91,6 +98,8 @@ pub struct Runtime<S: Store> {
     templates: Option<Arc<Vec<saker_flow::template::Template>>>,
     /// Where runnable attempts go; `None`: this process runs them itself.
     queue: Option<Arc<dyn queue::JobQueue>>,
+    /// Executor mode: the executions this loop runs come from the executors' inbox.
+    inbox: Option<Arc<cluster::Membership>>,
 }
 
 impl<S: Store> Clone for Runtime<S> {
@@ -107,6 +116,7 @@ impl<S: Store> Clone for Runtime<S> {
             max_output_size: self.max_output_size,
             templates: self.templates.clone(),
             queue: self.queue.clone(),
+            inbox: self.inbox.clone(),
         }
     }
 }
@@ -137,6 +147,7 @@ impl<S: Store> Runtime<S> {
             max_output_size: worker::DEFAULT_MAX_OUTPUT_SIZE,
             templates: None,
             queue: None,
+            inbox: None,
         }
     }
 
@@ -559,6 +570,7 @@ impl<S: Store> Driver<S> {
                     return Ok(false);
                 }
             }
+            Msg::Inbox(message) => self.inbox_message(message).await?,
         }
         Ok(true)
     }
@@ -950,6 +962,13 @@ impl<S: Store> Driver<S> {
         let Some(live) = self.lives.get_mut(id) else {
             return Ok(());
         };
+        if live.parent.is_none() {
+            // Its parent may run on another executor: tell it through the inbox.
+            self.child_ended_elsewhere(id);
+        }
+        let Some(live) = self.lives.get_mut(id) else {
+            return Ok(());
+        };
         let Some(parent) = live.parent.as_ref().filter(|p| p.wait) else {
             return Ok(());
         };
@@ -1166,6 +1185,7 @@ impl<S: Store> Driver<S> {
         execution.inputs = inputs;
         execution.trigger = Some(start.trigger);
         execution.schedule_date = start.schedule_date;
+        self.own_new(&execution.id).await?;
         let parent = ParentLink {
             execution_id: parent_id.clone(),
             task_run_id: start.task_run_id,
@@ -1199,6 +1219,7 @@ impl<S: Store> Driver<S> {
         execution.metadata = old.metadata.next_attempt();
         execution.schedule_date = Some(at);
         let flow = live.flow.clone();
+        self.own_new(&execution.id).await?;
         self.start(flow, execution, None).await
     }
 }
