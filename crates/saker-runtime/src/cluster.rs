@@ -5,10 +5,10 @@
 //! start. A pump claims its inbox messages (woken by the inbox, with a slow fallback poll) and
 //! hands them to the loop: `Submit` loads the execution saved by the poster and starts it,
 //! `Control` is applied as a local control, `ChildEnded` completes a Subflow run from the
-//! child's stored end. Every third of the lease the loop renews its leases (executions it
-//! holds but no longer owns — its lease ended and another executor took them — leave its
-//! memory) and takes over executions whose owner's lease ended, resuming them exactly as a
-//! restart does. Children and replays it creates are owned before they are saved; ended
+//! child's stored end. Every third of the lease a task beside the loop renews its leases
+//! (executions it holds but no longer owns — its lease ended and another executor took them —
+//! leave its memory) and takes over executions whose owner's lease ended, resuming them
+//! exactly as a restart does. Children and replays it creates are owned before they are saved; ended
 //! executions are released when they leave memory. After each turn it publishes a note per
 //! saved execution (id and state) and per log line.
 //!
@@ -59,9 +59,8 @@ pub(crate) struct Membership {
 /// What the inbox side sends the loop.
 pub(crate) enum InboxMsg {
     Claimed(Vec<Delivery>),
-    /// Time to renew the leases and look for executions to take over.
-    Tick,
-    /// Executions this loop holds but no longer owns.
+    /// Executions this executor owned at the last renewal and no longer owns: taken over by
+    /// another executor (its lease ended), or released.
     Lost(Vec<ExecutionId>),
     /// Executions this executor just took over.
     Reaped(Vec<ExecutionId>),
@@ -103,7 +102,7 @@ pub(crate) async fn start_executor(
         .heartbeat(&membership.info, membership.lease)
         .await?;
     tokio::spawn(pump_inbox(membership.clone(), tx.clone()));
-    tokio::spawn(tick(tx.clone(), membership.lease / 3));
+    tokio::spawn(keep_alive(membership.clone(), tx.clone()));
     tokio::spawn(publish(
         membership.queue.clone(),
         hub.deltas_receiver(),
@@ -149,12 +148,46 @@ async fn pump_inbox(membership: Arc<Membership>, tx: UnboundedSender<Msg>) {
     }
 }
 
-async fn tick(tx: UnboundedSender<Msg>, every: Duration) {
-    let every = every.max(Duration::from_millis(10));
+/// Renews the leases every third of the lease (apart from the loop, so a busy loop does not
+/// lose them), reports executions another executor took since the last renewal (they were
+/// owned then and are not now; released ones are not in memory any more, so the loop ignores
+/// them), and takes over executions whose owner's lease ended.
+async fn keep_alive(membership: Arc<Membership>, tx: UnboundedSender<Msg>) {
+    let every = (membership.lease / 3).max(Duration::from_millis(10));
+    let queue = &membership.queue;
+    let mut owned: HashSet<String> = HashSet::new();
     loop {
-        tokio::time::sleep(every).await;
-        if tx.send(Msg::Inbox(InboxMsg::Tick)).is_err() {
-            return;
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = tx.closed() => return,
+        }
+        match queue.heartbeat(&membership.info, membership.lease).await {
+            Ok(now) => {
+                let now: HashSet<String> = now.into_iter().collect();
+                let gone: Vec<ExecutionId> = owned
+                    .difference(&now)
+                    .map(ExecutionId::new)
+                    .collect();
+                owned = now;
+                if !gone.is_empty() && tx.send(Msg::Inbox(InboxMsg::Lost(gone))).is_err() {
+                    return;
+                }
+            }
+            Err(error) => eprintln!("error: renewing execution leases: {error}"),
+        }
+        match queue
+            .reap(&membership.info.id, REAP_BATCH, membership.lease)
+            .await
+        {
+            Ok(ids) if !ids.is_empty() => {
+                owned.extend(ids.iter().cloned());
+                let ids = ids.into_iter().map(ExecutionId::from).collect();
+                if tx.send(Msg::Inbox(InboxMsg::Reaped(ids))).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => eprintln!("error: taking over executions: {error}"),
         }
     }
 }
@@ -393,9 +426,9 @@ pub(crate) async fn control_remote<S: Store>(
 impl<S: Store> Driver<S> {
     /// Handles what the inbox side sent (executor mode).
     pub(crate) async fn inbox_message(&mut self, message: InboxMsg) -> Result<(), RuntimeError> {
-        let Some(membership) = self.rt.inbox.clone() else {
+        if self.rt.inbox.is_none() {
             return Ok(());
-        };
+        }
         match message {
             InboxMsg::Claimed(deliveries) => {
                 for delivery in deliveries {
@@ -404,37 +437,6 @@ impl<S: Store> Driver<S> {
                     // then a Kill of one execution, in order).
                     self.handle_pending().await?;
                 }
-            }
-            InboxMsg::Tick => {
-                let held: Vec<ExecutionId> = self.lives.keys().cloned().collect();
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let queue = &membership.queue;
-                    match queue.heartbeat(&membership.info, membership.lease).await {
-                        Ok(owned) => {
-                            let owned: HashSet<String> = owned.into_iter().collect();
-                            let lost: Vec<ExecutionId> = held
-                                .into_iter()
-                                .filter(|id| !owned.contains(id.as_str()))
-                                .collect();
-                            if !lost.is_empty() {
-                                let _ = tx.send(Msg::Inbox(InboxMsg::Lost(lost)));
-                            }
-                        }
-                        Err(error) => eprintln!("error: renewing execution leases: {error}"),
-                    }
-                    match queue
-                        .reap(&membership.info.id, REAP_BATCH, membership.lease)
-                        .await
-                    {
-                        Ok(ids) if !ids.is_empty() => {
-                            let ids = ids.into_iter().map(ExecutionId::from).collect();
-                            let _ = tx.send(Msg::Inbox(InboxMsg::Reaped(ids)));
-                        }
-                        Ok(_) => {}
-                        Err(error) => eprintln!("error: taking over executions: {error}"),
-                    }
-                });
             }
             InboxMsg::Lost(ids) => {
                 for id in ids {

@@ -126,7 +126,8 @@ pub trait ExecutorQueue: Send + Sync + 'static {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<String>, QueueError>>;
 
-    /// Renews every lease of `executor` and its liveness; returns the ids it still owns.
+    /// Renews every lease of `executor` (an ended one too, unless another executor took the
+    /// execution over) and its liveness; returns the ids it still owns.
     fn heartbeat<'a>(
         &'a self,
         executor: &'a ExecutorInfo,
@@ -304,8 +305,8 @@ impl ExecutorQueue for MemoryInbox {
             inner.executors.insert(executor.id.clone(), (info, now));
             let mut owned = Vec::new();
             for (id, (owner, until)) in inner.owners.iter_mut() {
-                // An ended lease is not renewed: another executor may be taking it over.
-                if *owner == executor.id && *until > now {
+                // Still ours even when the lease ended, as long as nobody took it over.
+                if *owner == executor.id {
                     *until = now + lease;
                     owned.push(id.clone());
                 }
@@ -724,20 +725,55 @@ tasks:
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
             let mut done = Vec::new();
+            let mut waiting = None;
             for id in ids {
                 match store.get_execution(id).await.unwrap() {
                     Some(e) if e.state.is_terminated() => done.push(e),
-                    _ => break,
+                    other => {
+                        waiting = Some(other);
+                        break;
+                    }
                 }
             }
             if done.len() == ids.len() {
                 return done;
             }
+            let child = waiting
+                .as_ref()
+                .and_then(Option::as_ref)
+                .and_then(|e| e.task_run_list.iter().find(|r| r.task_id == "sub"))
+                .and_then(|r| {
+                    r.outputs.as_ref()?["executionId"]
+                        .as_str()
+                        .map(str::to_owned)
+                });
+            let child = match child {
+                Some(id) => store
+                    .get_execution(&saker_core::ExecutionId::new(&id))
+                    .await
+                    .unwrap()
+                    .map(|c| {
+                        (
+                            c.state.current(),
+                            c.state.histories().len(),
+                            c.task_run_list.len(),
+                        )
+                    }),
+                None => None,
+            };
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{} of {} executions ended",
+                "{} of {} executions ended; the next one: {:?} (child {child:?})",
                 done.len(),
-                ids.len()
+                ids.len(),
+                waiting.flatten().map(|e| (
+                    e.id.clone(),
+                    e.state.current(),
+                    e.task_run_list
+                        .iter()
+                        .map(|r| (r.task_id.clone(), r.state.current(), r.outputs.clone()))
+                        .collect::<Vec<_>>()
+                ))
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

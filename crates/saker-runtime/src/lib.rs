@@ -959,10 +959,12 @@ impl<S: Store> Driver<S> {
             );
             self.dequeue(&namespace, &flow_id).await?;
         }
-        let Some(live) = self.lives.get_mut(id) else {
-            return Ok(());
-        };
-        if live.parent.is_none() {
+        let parent_here = self
+            .lives
+            .get(id)
+            .and_then(|live| live.parent.as_ref())
+            .is_some_and(|parent| self.lives.contains_key(&parent.execution_id));
+        if !parent_here {
             // Its parent may run on another executor: tell it through the inbox.
             self.child_ended_elsewhere(id);
         }
