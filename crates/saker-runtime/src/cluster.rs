@@ -164,10 +164,7 @@ async fn keep_alive(membership: Arc<Membership>, tx: UnboundedSender<Msg>) {
         match queue.heartbeat(&membership.info, membership.lease).await {
             Ok(now) => {
                 let now: HashSet<String> = now.into_iter().collect();
-                let gone: Vec<ExecutionId> = owned
-                    .difference(&now)
-                    .map(ExecutionId::new)
-                    .collect();
+                let gone: Vec<ExecutionId> = owned.difference(&now).map(ExecutionId::new).collect();
                 owned = now;
                 if !gone.is_empty() && tx.send(Msg::Inbox(InboxMsg::Lost(gone))).is_err() {
                     return;

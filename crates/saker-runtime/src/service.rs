@@ -275,6 +275,14 @@ impl<S: Store> Service<S> {
         &self.runtime
     }
 
+    /// The executors' inbox, when several executor processes share the database (this
+    /// service is one of them, or a remote one).
+    pub fn inbox(&self) -> Option<&Arc<dyn crate::inbox::ExecutorQueue>> {
+        self.remote
+            .as_ref()
+            .or_else(|| self.runtime.inbox.as_ref().map(|m| &m.queue))
+    }
+
     /// Starts `execution` (state CREATED, inputs typed) of `flow`: returns once it is stored.
     pub async fn submit(&self, flow: Arc<Flow>, execution: Execution) -> Result<(), ControlError> {
         if let Some(inbox) = &self.remote {

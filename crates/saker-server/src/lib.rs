@@ -47,6 +47,12 @@ pub struct ServerConfig {
     /// How long a graceful stop waits for running task attempts (Kestra's
     /// `kestra.server.termination-grace-period`).
     pub termination_grace_period: Duration,
+    /// Whether this process runs the triggers (`false`: the webserver component, a separate
+    /// scheduler runs them).
+    pub triggers: bool,
+    /// Whether the REST API is served (`false`: the scheduler component, only `/ping`,
+    /// `/health` and `/metrics`).
+    pub api: bool,
 }
 
 /// Kestra's default `micronaut.server.max-request-size` is 10 MB.
@@ -61,6 +67,8 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             auth: None,
             termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+            triggers: true,
+            api: true,
         }
     }
 }
@@ -247,6 +255,7 @@ fn api<S: Store>() -> Router<Shared<S>> {
     Router::new()
         .route("/configs", get(misc::configs::<S>))
         .route("/workers", get(misc::workers::<S>))
+        .route("/executors", get(misc::executors::<S>))
         .route("/openapi.json", get(misc::openapi))
         .route("/plugins", get(misc::plugins))
         .route("/plugins/schemas/{kind}", get(misc::schema))
@@ -379,13 +388,17 @@ fn api<S: Store>() -> Router<Shared<S>> {
 /// The whole HTTP application.
 pub fn router<S: Store>(app: Shared<S>) -> Router {
     let limit = app.config.max_body_bytes;
-    let api = api::<S>();
     let mut router = Router::new()
         .route("/ping", get(misc::ping))
         .route("/health", get(misc::health::<S>))
-        .route("/metrics", get(prometheus::render::<S>))
-        .nest("/api/v1/main", api.clone())
-        .nest("/api/v1", api)
+        .route("/metrics", get(prometheus::render::<S>));
+    if app.config.api {
+        let api = api::<S>();
+        router = router
+            .nest("/api/v1/main", api.clone())
+            .nest("/api/v1", api);
+    }
+    let mut router = router
         .fallback(misc::not_found)
         .layer(DefaultBodyLimit::max(limit));
     // Inside the error shaping (a 401 gets Kestra's error body), outside the routes.
@@ -409,7 +422,9 @@ pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    app.start_triggers().await.map_err(std::io::Error::other)?;
+    if app.config.triggers {
+        app.start_triggers().await.map_err(std::io::Error::other)?;
+    }
     tokio::spawn(prometheus::watch(app.clone()));
     let router = router(app.clone());
     let stopping = app.stopping.clone();

@@ -66,6 +66,19 @@ pub async fn workers<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<V
     Ok(Json(json!(live)))
 }
 
+/// The live executors (heartbeat within the last 90 s) when several executor processes share
+/// the database (`saker server executor`); empty otherwise. Saker's own endpoint.
+pub async fn executors<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Value>> {
+    let Some(inbox) = app.service.inbox() else {
+        return Ok(Json(json!([])));
+    };
+    let live = inbox
+        .live_executors(std::time::Duration::from_secs(90))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!(live)))
+}
+
 /// What Kestra's UI bootstraps from.
 pub async fn configs<S: Store>(State(app): State<Shared<S>>) -> Json<Value> {
     let basic_auth = app.config.auth.is_some();
