@@ -20,10 +20,10 @@ use std::time::Duration;
 use saker_runtime::inbox::{Delivery, ExecutorInfo, ExecutorQueue, InboxMessage, Note};
 use saker_runtime::queue::{BoxFuture, QueueError, SignalSenders};
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::{broadcast, watch};
 
-use crate::{decode, encode, err, migrate, millis, redact};
+use crate::{decode, encode, err, migrate, millis};
 
 const INBOX_CHANNEL: &str = "saker_inbox";
 const NOTES_CHANNEL: &str = "saker_executions";
@@ -52,13 +52,7 @@ impl PgInbox {
     /// Connects to `url` (at most `max_connections`), applies the queue's migrations and
     /// starts listening.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, QueueError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await
-            .map_err(|e| QueueError(format!("cannot connect to {}: {e}", redact(url))))?;
-        Self::with_pool(pool).await
+        Self::with_pool(crate::connect_pool(url, max_connections).await?).await
     }
 
     /// The inbox on an existing pool (migrations applied here).

@@ -64,13 +64,7 @@ impl PgQueue {
     /// Connects to `url` (at most `max_connections` connections), applies the queue's
     /// migrations and starts listening for wake-ups.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, QueueError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await
-            .map_err(|e| QueueError(format!("cannot connect to {}: {e}", redact(url))))?;
-        Self::with_pool(pool).await
+        Self::with_pool(connect_pool(url, max_connections).await?).await
     }
 
     /// The queue on an existing pool (migrations applied here).
@@ -98,6 +92,16 @@ impl PgQueue {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// A pool of at most `max_connections` (2 at least: one listens) on `url`.
+pub(crate) async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, QueueError> {
+    PgPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await
+        .map_err(|e| QueueError(format!("cannot connect to {}: {e}", redact(url))))
 }
 
 /// The URL without its password, for messages.

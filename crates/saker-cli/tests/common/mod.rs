@@ -83,3 +83,33 @@ pub fn json_request(
     let (status, body) = request(port, method, path, body, ctype).expect("the server answers");
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
+
+/// A child process killed when the test ends, whatever happens.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Terminal states an execution or a task run went through, from its state history.
+pub fn terminal_states(state: &Value) -> Vec<String> {
+    const TERMINAL: [&str; 6] = [
+        "SUCCESS",
+        "WARNING",
+        "FAILED",
+        "KILLED",
+        "CANCELLED",
+        "SKIPPED",
+    ];
+    state["histories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["state"].as_str())
+        .filter(|s| TERMINAL.contains(s))
+        .map(str::to_owned)
+        .collect()
+}
