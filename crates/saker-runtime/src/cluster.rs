@@ -581,6 +581,38 @@ impl<S: Store> Driver<S> {
         });
     }
 
+    /// The kill of a Subflow run reaches its child when another executor owns it.
+    pub(crate) fn kill_child_elsewhere(
+        &self,
+        id: &ExecutionId,
+        task_run_id: &saker_core::TaskRunId,
+    ) {
+        let Some(membership) = self.rt.inbox.clone() else {
+            return;
+        };
+        let child = self
+            .lives
+            .get(id)
+            .and_then(|live| live.execution.find_task_run(task_run_id.as_str()))
+            .and_then(|run| run.outputs.as_ref()?.get("executionId")?.as_str())
+            .map(ExecutionId::new);
+        let Some(child) = child.filter(|child| !self.lives.contains_key(child)) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let message = InboxMessage::Control {
+                control: Control::Kill,
+            };
+            if let Err(error) = membership
+                .queue
+                .post(vec![(child.as_str().to_owned(), message)])
+                .await
+            {
+                eprintln!("error: killing child execution {}: {error}", child.as_str());
+            }
+        });
+    }
+
     /// A child execution ended with no parent in this loop: its parent may run on another
     /// executor, which completes the Subflow run from the store.
     pub(crate) fn child_ended_elsewhere(&self, id: &ExecutionId) {

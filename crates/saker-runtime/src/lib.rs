@@ -710,6 +710,7 @@ impl<S: Store> Driver<S> {
                 for child in children {
                     self.pending.push_back((child, Event::KillRequested));
                 }
+                self.kill_child_elsewhere(id, &task_run_id);
             }
             Action::CreateReplay { at } => self.create_replay(id, at).await?,
             Action::Ended { state } => self.ended(id, state).await?,
