@@ -107,7 +107,7 @@ async fn start(component: Component, args: ComponentArgs) -> Result<(), String> 
     let (settings, url) = settings(component, &args)?;
     let (rt, location) = build_runtime(&settings).await?;
     let inbox: Arc<dyn ExecutorQueue> =
-        Arc::new(PgInbox::connect(&url, 8).await.map_err(|e| e.to_string())?);
+        Arc::new(PgInbox::connect(&url, 4).await.map_err(|e| e.to_string())?);
     match component {
         Component::Executor { workers, lease } => {
             let queue = crate::queue_cmd::QueueArgs {

@@ -57,7 +57,7 @@ fn worker(dir: &Path, url: &str, log: &str) -> Proc {
             "server",
             "worker",
             "--threads",
-            "4",
+            "2",
             "--queue-url",
             url,
             "--database-url",
@@ -155,7 +155,8 @@ fn run(total: usize) {
             .block_on(TestDb::create("e2e_components"))
             .expect("a test database")
     };
-    let url = db.url().to_owned();
+    // Small pools: seven processes share the test server's connection limit.
+    let url = format!("{}?max_connections=3", db.url());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path();
     // The webserver migrates the database first; the others start beside it.
