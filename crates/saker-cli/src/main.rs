@@ -1,7 +1,9 @@
 //! The `saker` binary: flow tooling (`flow validate`, `flow schema`), local runs (`flow test`)
-//! and the server (`server local`, `server standalone`, `server hash-password`).
+//! and the server (`server local`, `server standalone`, `server hash-password`, and the
+//! components `server executor|webserver|scheduler|worker`).
 
 mod catalog;
+mod component_cmd;
 mod config;
 mod flow_cmd;
 mod queue_cmd;
@@ -95,6 +97,34 @@ enum ServerCommand {
             env = "SAKER_CONFIG"
         )]
         config: Option<PathBuf>,
+    },
+    /// An executor among several on one PostgreSQL database: runs the executions it owns
+    /// (claimed from the executors' inbox, taken over from a stopped executor); task runs go
+    /// to the job queue (see docs/deploy.md, "Components").
+    Executor {
+        #[command(flatten)]
+        common: component_cmd::ComponentArgs,
+        /// Queue worker threads this process runs itself (0: task runs only on
+        /// `saker server worker` processes).
+        #[arg(long, default_value_t = 0, env = "SAKER_WORKERS")]
+        workers: usize,
+        /// Seconds an executor owns its executions without renewing them (renewed every
+        /// third); after that another executor takes them over. Also the job lease of its
+        /// worker threads.
+        #[arg(long, default_value_t = 30, env = "SAKER_EXECUTOR_LEASE")]
+        lease: u64,
+    },
+    /// The REST API on a PostgreSQL database shared with executor processes (no executor, no
+    /// triggers in this process).
+    Webserver {
+        #[command(flatten)]
+        common: component_cmd::ComponentArgs,
+    },
+    /// The triggers (schedules, flow triggers) on a PostgreSQL database shared with executor
+    /// processes; serves only /ping, /health and /metrics.
+    Scheduler {
+        #[command(flatten)]
+        common: component_cmd::ComponentArgs,
     },
     /// Print the argon2id hash of a password, for `server.basic-auth` (reads the first line of
     /// stdin when no password is given, which keeps it out of the shell history).
@@ -209,6 +239,23 @@ fn main() -> ExitCode {
             max_output_size,
             templates,
         }),
+        Command::Server {
+            command:
+                ServerCommand::Executor {
+                    common,
+                    workers,
+                    lease,
+                },
+        } => component_cmd::run(
+            component_cmd::Component::Executor { workers, lease },
+            common,
+        ),
+        Command::Server {
+            command: ServerCommand::Webserver { common },
+        } => component_cmd::run(component_cmd::Component::Webserver, common),
+        Command::Server {
+            command: ServerCommand::Scheduler { common },
+        } => component_cmd::run(component_cmd::Component::Scheduler, common),
         Command::Server {
             command:
                 ServerCommand::Local {

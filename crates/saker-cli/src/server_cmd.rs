@@ -175,7 +175,9 @@ fn run(settings: Settings) -> ExitCode {
 }
 
 /// The basic-auth users, plain passwords hashed now (the configuration warned about them).
-fn basic_auth(settings: &Settings) -> Result<Option<Arc<saker_server::auth::BasicAuth>>, String> {
+pub(crate) fn basic_auth(
+    settings: &Settings,
+) -> Result<Option<Arc<saker_server::auth::BasicAuth>>, String> {
     let Some(auth) = &settings.auth else {
         return Ok(None);
     };
@@ -216,8 +218,12 @@ async fn stored_templates(
     Ok(templates)
 }
 
-/// Starts the server described by `settings` and serves until SIGTERM/SIGINT.
-async fn serve(settings: Settings) -> Result<(), String> {
+/// The runtime every server component builds the same way from `settings`: internal storage,
+/// the store and KV store, secrets, the encryption key, envs, globals, templates. Returns it
+/// with the store's location (for messages).
+pub(crate) async fn build_runtime(
+    settings: &Settings,
+) -> Result<(Runtime<SqlStore>, String), String> {
     let data_dir = &settings.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
@@ -232,7 +238,6 @@ async fn serve(settings: Settings) -> Result<(), String> {
             Arc::new(saker_storage::LocalStorage::new(&storage_dir))
         }
     };
-    let auth = basic_auth(&settings)?;
     let (store, kv) = open_stores(data_dir, settings.database_url.as_deref()).await?;
     let location = store.location().to_owned();
     // Configured secrets first: a SECRET_/SAKER_SECRET_ variable of the same key wins.
@@ -254,6 +259,14 @@ async fn serve(settings: Settings) -> Result<(), String> {
         let templates = stored_templates(rt.store()).await?;
         rt = rt.with_templates(templates);
     }
+    Ok((rt, location))
+}
+
+/// Starts the server described by `settings` and serves until SIGTERM/SIGINT.
+async fn serve(settings: Settings) -> Result<(), String> {
+    let data_dir = &settings.data_dir;
+    let auth = basic_auth(&settings)?;
+    let (rt, location) = build_runtime(&settings).await?;
     let (rt, _stop_queue_workers) = crate::queue_cmd::attach(rt, &settings.queue).await?;
     let (service, recovered) = Service::start(rt)
         .await
@@ -261,16 +274,41 @@ async fn serve(settings: Settings) -> Result<(), String> {
     if recovered > 0 {
         eprintln!("resumed {recovered} unfinished executions");
     }
-    let app = App::new(
-        service,
-        ServerConfig {
-            max_body_bytes: settings.max_body_bytes,
-            auth: auth.clone(),
-            termination_grace_period: settings.termination_grace_period,
-            search_time_range: settings.search_time_range,
-        },
-    );
+    let config = server_config(&settings, auth);
+    let app = App::new(service, config);
     app.start_retention(settings.retention.clone());
+    let what = format!(
+        "Saker server listening on http://{{local}} (data in {}, store {location}",
+        data_dir.display()
+    );
+    serve_app(app, &settings, &what).await?;
+    eprintln!("Saker server stopped");
+    Ok(())
+}
+
+/// The HTTP settings of `settings` (API and triggers on).
+pub(crate) fn server_config(
+    settings: &Settings,
+    auth: Option<Arc<saker_server::auth::BasicAuth>>,
+) -> ServerConfig {
+    ServerConfig {
+        max_body_bytes: settings.max_body_bytes,
+        auth,
+        termination_grace_period: settings.termination_grace_period,
+        search_time_range: settings.search_time_range,
+        ..ServerConfig::default()
+    }
+}
+
+/// Listens on the host and port of `settings` and serves `app` until SIGTERM/SIGINT;
+/// `banner` is printed with `{local}` replaced by the address, then `)` (after ", basic auth
+/// on" when on).
+pub(crate) async fn serve_app(
+    app: saker_server::Shared<SqlStore>,
+    settings: &Settings,
+    banner: &str,
+) -> Result<(), String> {
+    let auth = app.config.auth.is_some();
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -278,26 +316,20 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    if auth.is_none() && !local.ip().is_loopback() {
+    if !auth && !local.ip().is_loopback() {
         eprintln!(
             "WARNING: listening on {local} without authentication: anyone who can reach this \
              address can run flows (configure server.basic-auth)"
         );
     }
     eprintln!(
-        "Saker server listening on http://{local} (data in {}, store {location}{})",
-        data_dir.display(),
-        if auth.is_some() {
-            ", basic auth on"
-        } else {
-            ""
-        }
+        "{}{})",
+        banner.replace("{local}", &local.to_string()),
+        if auth { ", basic auth on" } else { "" }
     );
     saker_server::serve(app, listener, shutdown_signal())
         .await
-        .map_err(|e| format!("server failed: {e}"))?;
-    eprintln!("Saker server stopped");
-    Ok(())
+        .map_err(|e| format!("server failed: {e}"))
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -6,22 +6,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, json_request, request};
+use common::{Proc, free_port, json_request, request, terminal_states};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
-
-/// A child process killed when the test ends, whatever happens.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn_server(dir: &Path, queue_url: &str) -> (Proc, u16) {
     let port = free_port();
@@ -96,26 +86,6 @@ fn execution(port: u16, id: &str) -> Value {
         json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
     assert_eq!(status, 200, "{execution}");
     execution
-}
-
-/// Terminal states a task run or an execution went through, from its state history.
-fn terminal_states(state: &Value) -> Vec<String> {
-    const TERMINAL: [&str; 6] = [
-        "SUCCESS",
-        "WARNING",
-        "FAILED",
-        "KILLED",
-        "CANCELLED",
-        "SKIPPED",
-    ];
-    state["histories"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| h["state"].as_str())
-        .filter(|s| TERMINAL.contains(s))
-        .map(str::to_owned)
-        .collect()
 }
 
 #[test]

@@ -21,7 +21,10 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, Row};
 
 /// The embedded migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_queue.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_queue.sql")),
+    (2, include_str!("../migrations/0002_inbox.sql")),
+];
 
 /// How long the row of a worker that stopped heartbeating is kept (listed as dead meanwhile).
 pub const FORGET_WORKERS_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -35,11 +38,11 @@ const CHANNELS: [&str; 3] = [
     "saker_queue_kills",
 ];
 
-fn err(error: impl std::fmt::Display) -> QueueError {
+pub(crate) fn err(error: impl std::fmt::Display) -> QueueError {
     QueueError(error.to_string())
 }
 
-fn millis(duration: Duration) -> i64 {
+pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -66,13 +69,7 @@ impl PgQueue {
     /// Connects to `url` (at most `max_connections` connections), applies the queue's
     /// migrations and starts listening for wake-ups.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, QueueError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await
-            .map_err(|e| QueueError(format!("cannot connect to {}: {e}", redact(url))))?;
-        Self::with_pool(pool).await
+        Self::with_pool(connect_pool(url, max_connections).await?).await
     }
 
     /// The queue on an existing pool (migrations applied here).
@@ -111,8 +108,18 @@ impl PgQueue {
     }
 }
 
+/// A pool of at most `max_connections` (2 at least: one listens) on `url`.
+pub(crate) async fn connect_pool(url: &str, max_connections: u32) -> Result<PgPool, QueueError> {
+    PgPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await
+        .map_err(|e| QueueError(format!("cannot connect to {}: {e}", redact(url))))
+}
+
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -130,7 +137,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn migrate(pool: &PgPool) -> Result<(), QueueError> {
+pub(crate) async fn migrate(pool: &PgPool) -> Result<(), QueueError> {
     let mut conn = pool.acquire().await.map_err(err)?;
     let mut tx = conn.begin().await.map_err(err)?;
     // Held until commit: a second process starting now waits, then finds everything applied.
@@ -193,12 +200,34 @@ async fn listen(mut listener: PgListener, signals: std::sync::Arc<SignalSenders>
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, QueueError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, QueueError> {
     serde_json::from_str(text).map_err(|e| QueueError(format!("undecodable queue row: {e}")))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, QueueError> {
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<String, QueueError> {
     serde_json::to_string(value).map_err(err)
+}
+
+/// Report rows (id, payload) in id order; an undecodable row is dropped with a warning.
+fn decode_reports(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<Report>, QueueError> {
+    let mut rows = rows
+        .into_iter()
+        .map(|row| {
+            let id: i64 = row.try_get("id").map_err(err)?;
+            let payload: String = row.try_get("payload").map_err(err)?;
+            Ok((id, payload))
+        })
+        .collect::<Result<Vec<_>, QueueError>>()?;
+    rows.sort_by_key(|(id, _)| *id);
+    let mut reports = Vec::with_capacity(rows.len());
+    for (id, payload) in rows {
+        match decode(&payload) {
+            Ok(report) => reports.push(report),
+            // A row this version cannot read must not block the others.
+            Err(error) => eprintln!("warning: queue report {id} dropped: {error}"),
+        }
+    }
+    Ok(reports)
 }
 
 impl JobQueue for PgQueue {
@@ -296,12 +325,15 @@ impl JobQueue for PgQueue {
                 return Ok(());
             }
             let payloads = reports.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+            let executions: Vec<&str> = reports.iter().map(Report::execution_id).collect();
             // One statement for the batch, rows in order (ids follow unnest's order).
             sqlx::query(
-                "INSERT INTO saker_queue_reports (payload) \
-                 SELECT p FROM unnest($1::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n",
+                "INSERT INTO saker_queue_reports (payload, execution_id) \
+                 SELECT p, e FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(p, e, n) \
+                 ORDER BY n",
             )
             .bind(payloads)
+            .bind(executions)
             .execute(&self.pool)
             .await
             .map_err(err)?;
@@ -323,11 +355,12 @@ impl JobQueue for PgQueue {
                 "WITH done AS (DELETE FROM saker_queue_jobs \
                    WHERE id = $1 AND owner = $2 AND lease_until > clock_timestamp() \
                    RETURNING id) \
-                 INSERT INTO saker_queue_reports (payload) SELECT $3 FROM done",
+                 INSERT INTO saker_queue_reports (payload, execution_id) SELECT $3, $4 FROM done",
             )
             .bind(job)
             .bind(worker)
             .bind(payload)
+            .bind(report.execution_id())
             .execute(&self.pool)
             .await
             .map_err(err)?;
@@ -357,24 +390,32 @@ impl JobQueue for PgQueue {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-            let mut rows = rows
-                .into_iter()
-                .map(|row| {
-                    let id: i64 = row.try_get("id").map_err(err)?;
-                    let payload: String = row.try_get("payload").map_err(err)?;
-                    Ok((id, payload))
-                })
-                .collect::<Result<Vec<_>, QueueError>>()?;
-            rows.sort_by_key(|(id, _)| *id);
-            let mut reports = Vec::with_capacity(rows.len());
-            for (id, payload) in rows {
-                match decode(&payload) {
-                    Ok(report) => reports.push(report),
-                    // A row this version cannot read must not block the others.
-                    Err(error) => eprintln!("warning: queue report {id} dropped: {error}"),
-                }
-            }
-            Ok(reports)
+            decode_reports(rows)
+        })
+    }
+
+    fn take_reports_for<'a>(
+        &'a self,
+        executor: &'a str,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<Report>, QueueError>> {
+        Box::pin(async move {
+            // Reports of executions nobody owns (ended and released) are taken too: their log
+            // lines are stored, their results ignored by the loop.
+            let rows = sqlx::query(
+                "DELETE FROM saker_queue_reports WHERE id IN (SELECT r.id \
+                   FROM saker_queue_reports r \
+                   LEFT JOIN saker_execution_owners o ON o.execution_id = r.execution_id \
+                   WHERE o.executor_id = $2 OR o.execution_id IS NULL \
+                   ORDER BY r.id LIMIT $1 FOR UPDATE OF r SKIP LOCKED) \
+                 RETURNING id, payload",
+            )
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
+            .bind(executor)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+            decode_reports(rows)
         })
     }
 
@@ -459,7 +500,10 @@ impl JobQueue for PgQueue {
     }
 }
 
+pub mod inbox;
 pub mod testdb;
+
+pub use inbox::PgInbox;
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@ async fn concurrent_migrations() {
         .fetch_all(a.pool())
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
     drop((a, b));
 }
 
@@ -68,4 +68,72 @@ async fn workers_gone_for_long_are_forgotten() {
     let listed = queue.live_workers(Duration::from_secs(60)).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, "live");
+}
+
+mod inbox {
+    use std::sync::Arc;
+
+    use saker_runtime::Runtime;
+    use saker_runtime::inbox::ExecutorQueue;
+    use saker_task::memory::{MemoryKvStore, MemoryStorage};
+
+    use crate::PgInbox;
+    use crate::testdb::TestDb;
+
+    async fn fresh() -> Arc<dyn ExecutorQueue> {
+        let db = TestDb::create("inbox").await.expect("test database");
+        let inbox = PgInbox::connect(db.url(), 8).await.expect("inbox");
+        Arc::new(inbox.keeping(db))
+    }
+
+    saker_runtime::inbox_suite!(fresh().await);
+
+    /// Two executors on one PostgreSQL store and inbox (see the scenario's documentation).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_executors_on_postgres() {
+        let db = TestDb::create("cluster").await.expect("test database");
+        let store = saker_store_sql::open(db.url()).await.expect("store");
+        let inbox = PgInbox::connect(db.url(), 8).await.expect("inbox");
+        let rt = Runtime::new(
+            store,
+            Arc::new(MemoryStorage::new()),
+            Arc::new(MemoryKvStore::new()),
+        );
+        saker_runtime::inbox::suite::two_executors(rt, Arc::new(inbox.keeping(db))).await;
+    }
+
+    /// The same with the attempts on a PostgreSQL job queue run by a worker loop: each
+    /// executor takes the reports of the executions it owns, the new owner those of the
+    /// executions it took over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_executors_and_queue_workers_on_postgres() {
+        use saker_runtime::queue::{JobQueue, WorkerConfig, run_worker};
+        let db = TestDb::create("cluster_queue")
+            .await
+            .expect("test database");
+        let store = saker_store_sql::open(db.url()).await.expect("store");
+        let queue: Arc<dyn JobQueue> =
+            Arc::new(crate::PgQueue::connect(db.url(), 8).await.expect("queue"));
+        let inbox = PgInbox::connect(db.url(), 8).await.expect("inbox");
+        let rt = Runtime::new(
+            store,
+            Arc::new(MemoryStorage::new()),
+            Arc::new(MemoryKvStore::new()),
+        )
+        .with_queue(queue.clone());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let worker = tokio::spawn(run_worker(
+            rt.clone(),
+            queue.clone(),
+            // Enough threads for every Sleep of the scenario at once.
+            WorkerConfig::new(48),
+            stop.clone(),
+        ));
+        saker_runtime::inbox::suite::two_executors(rt, Arc::new(inbox)).await;
+        stop.cancel();
+        worker.await.expect("worker").expect("worker loop");
+        assert_eq!(queue.depth().await.expect("depth"), (0, 0));
+        drop(queue);
+        drop(db);
+    }
 }

@@ -122,17 +122,7 @@ impl<S: Store> Driver<S> {
             .get(id)
             .map(|live| live.execution.state.current())
             .ok_or_else(|| ControlError::NotFound(id.as_str().to_owned()))?;
-        if current != StateType::Queued {
-            return Err(ControlError::WrongState(format!(
-                "Cannot unqueue execution: only QUEUED executions can be unqueued (state \
-                 {current})"
-            )));
-        }
-        if !UNQUEUE_TARGETS.contains(&target) {
-            return Err(ControlError::Invalid(format!(
-                "Invalid target state: {target}. Valid states are: RUNNING, CANCELLED, FAILED"
-            )));
-        }
+        check_unqueue(current, target)?;
         for queue in self.queued.values_mut() {
             queue.retain(|queued| queued != id);
         }
@@ -193,4 +183,19 @@ pub(crate) fn queues(flow: &Arc<Flow>) -> bool {
     flow.concurrency
         .as_ref()
         .is_some_and(|c| c.behavior == ConcurrencyBehavior::Queue)
+}
+
+/// Why an execution in `current` cannot be unqueued into `target` (Kestra's messages).
+pub(crate) fn check_unqueue(current: StateType, target: StateType) -> Result<(), ControlError> {
+    if current != StateType::Queued {
+        return Err(ControlError::WrongState(format!(
+            "Cannot unqueue execution: only QUEUED executions can be unqueued (state {current})"
+        )));
+    }
+    if !UNQUEUE_TARGETS.contains(&target) {
+        return Err(ControlError::Invalid(format!(
+            "Invalid target state: {target}. Valid states are: RUNNING, CANCELLED, FAILED"
+        )));
+    }
+    Ok(())
 }

@@ -22,9 +22,11 @@
 //! attempt), [`inputs`] (execution inputs), [`service`] (the long-lived loop, its commands,
 //! broadcasts and recovery).
 
+mod cluster;
 mod concurrency;
 mod for_each_item;
 pub mod host;
+pub mod inbox;
 pub mod inputs;
 pub mod queue;
 pub mod service;
@@ -57,6 +59,9 @@ pub use worker::{DEFAULT_MAX_OUTPUT_SIZE, parse_size};
 pub enum RuntimeError {
     #[error(transparent)]
     Store(#[from] saker_storage::Error),
+    /// The executors' inbox (ownership of executions) failed.
+    #[error(transparent)]
+    Queue(#[from] queue::QueueError),
 }
 
 /// Receives every log line as it is stored (the CLI prints them).
@@ -74,6 +79,8 @@ pub(crate) enum Msg {
     Metrics(Vec<saker_storage::MetricEntry>),
     /// A request of the service's callers (submit, kill, resume...).
     Command(service::Command),
+    /// Executor mode: claimed inbox messages, ownership heartbeats and take-overs.
+    Inbox(cluster::InboxMsg),
 }
 
 impl Msg {
@@ -105,6 +112,8 @@ pub struct Runtime<S: Store> {
     templates: Option<Arc<Vec<saker_flow::template::Template>>>,
     /// Where runnable attempts go; `None`: this process runs them itself.
     queue: Option<Arc<dyn queue::JobQueue>>,
+    /// Executor mode: the executions this loop runs come from the executors' inbox.
+    inbox: Option<Arc<cluster::Membership>>,
 }
 
 impl<S: Store> Clone for Runtime<S> {
@@ -121,6 +130,7 @@ impl<S: Store> Clone for Runtime<S> {
             max_output_size: self.max_output_size,
             templates: self.templates.clone(),
             queue: self.queue.clone(),
+            inbox: self.inbox.clone(),
         }
     }
 }
@@ -151,6 +161,7 @@ impl<S: Store> Runtime<S> {
             max_output_size: worker::DEFAULT_MAX_OUTPUT_SIZE,
             templates: None,
             queue: None,
+            inbox: None,
         }
     }
 
@@ -607,6 +618,7 @@ impl<S: Store> Driver<S> {
                     return Ok(false);
                 }
             }
+            Msg::Inbox(message) => self.inbox_message(message).await?,
         }
         Ok(true)
     }
@@ -788,6 +800,7 @@ impl<S: Store> Driver<S> {
                 for child in children {
                     self.pending.push_back((child, Event::KillRequested));
                 }
+                self.kill_child_elsewhere(id, &task_run_id);
             }
             Action::CreateReplay { at } => self.create_replay(id, at).await?,
             Action::Ended { state } => self.ended(id, state).await?,
@@ -1037,6 +1050,15 @@ impl<S: Store> Driver<S> {
             );
             self.dequeue(&namespace, &flow_id).await?;
         }
+        let parent_here = self
+            .lives
+            .get(id)
+            .and_then(|live| live.parent.as_ref())
+            .is_some_and(|parent| self.lives.contains_key(&parent.execution_id));
+        if !parent_here {
+            // Its parent may run on another executor: tell it through the inbox.
+            self.child_ended_elsewhere(id);
+        }
         let Some(live) = self.lives.get_mut(id) else {
             return Ok(());
         };
@@ -1256,6 +1278,7 @@ impl<S: Store> Driver<S> {
         execution.inputs = inputs;
         execution.trigger = Some(start.trigger);
         execution.schedule_date = start.schedule_date;
+        self.own_new(&execution.id).await?;
         let parent = ParentLink {
             execution_id: parent_id.clone(),
             task_run_id: start.task_run_id,
@@ -1289,6 +1312,7 @@ impl<S: Store> Driver<S> {
         execution.metadata = old.metadata.next_attempt();
         execution.schedule_date = Some(at);
         let flow = live.flow.clone();
+        self.own_new(&execution.id).await?;
         self.start(flow, execution, None).await
     }
 }

@@ -104,6 +104,18 @@ pub enum Report {
     },
 }
 
+impl Report {
+    /// The execution the report is about.
+    pub fn execution_id(&self) -> &str {
+        match self {
+            Report::Running { execution_id, .. } | Report::Ended { execution_id, .. } => {
+                execution_id
+            }
+            Report::Log { entry } => &entry.execution_id,
+        }
+    }
+}
+
 /// A claimed job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
@@ -213,6 +225,18 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Takes (deletes) up to `max` reports, oldest first.
     fn take_reports(&self, max: usize) -> BoxFuture<'_, Result<Vec<Report>, QueueError>>;
+
+    /// Takes (deletes) up to `max` reports, oldest first, of the executions `executor` owns
+    /// or nobody owns (several executors share the queue: a report goes to the owner of its
+    /// execution, see [`crate::inbox`]). A queue that knows no owners takes every report.
+    fn take_reports_for<'a>(
+        &'a self,
+        executor: &'a str,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Vec<Report>, QueueError>> {
+        let _ = executor;
+        self.take_reports(max)
+    }
 
     /// How many job rows and report rows the queue holds.
     fn depth(&self) -> BoxFuture<'_, Result<(usize, usize), QueueError>>;
@@ -531,14 +555,20 @@ fn open_payload(
 }
 
 /// Turns queue reports into the loop's messages until the loop stops: the executor side.
+/// With an `owner` (an executor among several), only the reports of its executions.
 pub(crate) async fn pump_reports(
     queue: Arc<dyn JobQueue>,
     tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+    owner: Option<String>,
 ) {
     let mut signals = queue.signals();
     let mut failing = false;
     loop {
-        match queue.take_reports(512).await {
+        let taken = match &owner {
+            Some(owner) => queue.take_reports_for(owner, 512).await,
+            None => queue.take_reports(512).await,
+        };
+        match taken {
             Ok(reports) if !reports.is_empty() => {
                 failing = false;
                 for report in reports {
@@ -618,7 +648,7 @@ impl WorkerConfig {
     }
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

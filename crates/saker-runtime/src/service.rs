@@ -34,11 +34,13 @@ use crate::{Driver, Live, Msg, NewExecution, ParentLink, Runtime, RuntimeError};
 const BROADCAST_CAPACITY: usize = 4096;
 
 /// A request on an existing execution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Control {
     Kill,
     Pause,
     /// Resume one Pause task run (or every paused one) with typed `onResume` inputs.
+    #[serde(rename_all = "camelCase")]
     Resume {
         task_run_id: Option<TaskRunId>,
         inputs: JsonMap,
@@ -46,6 +48,7 @@ pub enum Control {
     Restart,
     /// Set a task run to a final state and restart the execution from there (terminated or
     /// paused executions; Kestra's `POST /executions/{id}/state`).
+    #[serde(rename_all = "camelCase")]
     ChangeTaskRunState {
         task_run_id: TaskRunId,
         state: StateType,
@@ -209,6 +212,21 @@ impl Hub {
         }
     }
 
+    pub(crate) fn deltas_receiver(&self) -> broadcast::Receiver<Arc<ExecutionDelta>> {
+        self.deltas.subscribe()
+    }
+
+    pub(crate) fn logs_receiver(&self) -> broadcast::Receiver<Arc<LogEntry>> {
+        self.logs.subscribe()
+    }
+
+    /// Whether anyone listens to saved executions (updates, transitions or ends).
+    pub(crate) fn has_execution_listeners(&self) -> bool {
+        self.updates.receiver_count() > 0
+            || self.transitions.receiver_count() > 0
+            || self.ended.receiver_count() > 0
+    }
+
     pub(crate) fn ended(&self, execution: &Execution) {
         if self.ended.receiver_count() > 0 {
             let _ = self.ended.send(Arc::new(execution.clone()));
@@ -218,10 +236,12 @@ impl Hub {
 
 /// The running service: a handle on the loop.
 pub struct Service<S: Store> {
-    runtime: Runtime<S>,
+    pub(crate) runtime: Runtime<S>,
     tx: mpsc::UnboundedSender<Msg>,
-    hub: Arc<Hub>,
+    pub(crate) hub: Arc<Hub>,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Remote mode ([`Service::remote`]): no loop here, requests go to the executors' inbox.
+    pub(crate) remote: Option<Arc<dyn crate::inbox::ExecutorQueue>>,
 }
 
 impl<S: Store> Service<S> {
@@ -231,9 +251,17 @@ impl<S: Store> Service<S> {
         let (tx, rx) = mpsc::unbounded_channel();
         let hub = Arc::new(Hub::new());
         let mut driver = Driver::new(runtime.clone(), tx.clone(), rx, Some(hub.clone()));
-        let recovered = driver.recover().await?;
+        // An executor among several only resumes what it takes over (its inbox's reaper).
+        let recovered = match &runtime.inbox {
+            None => driver.recover().await?,
+            Some(_) => 0,
+        };
+        let owner = runtime.inbox.as_ref().map(|m| m.info.id.clone());
         if let Some(queue) = runtime.queue.clone() {
-            tokio::spawn(crate::queue::pump_reports(queue, tx.clone()));
+            tokio::spawn(crate::queue::pump_reports(queue, tx.clone(), owner));
+        }
+        if let Some(membership) = runtime.inbox.clone() {
+            crate::cluster::start_executor(membership, tx.clone(), &hub).await?;
         }
         let task = tokio::spawn(async move {
             // A store failure on one event must not stop the server: report it and go on with
@@ -250,6 +278,7 @@ impl<S: Store> Service<S> {
             tx,
             hub,
             task: std::sync::Mutex::new(Some(task)),
+            remote: None,
         };
         Ok((service, recovered))
     }
@@ -258,8 +287,19 @@ impl<S: Store> Service<S> {
         &self.runtime
     }
 
+    /// The executors' inbox, when several executor processes share the database (this
+    /// service is one of them, or a remote one).
+    pub fn inbox(&self) -> Option<&Arc<dyn crate::inbox::ExecutorQueue>> {
+        self.remote
+            .as_ref()
+            .or_else(|| self.runtime.inbox.as_ref().map(|m| &m.queue))
+    }
+
     /// Starts `execution` (state CREATED, inputs typed) of `flow`: returns once it is stored.
     pub async fn submit(&self, flow: Arc<Flow>, execution: Execution) -> Result<(), ControlError> {
+        if let Some(inbox) = &self.remote {
+            return crate::cluster::submit_remote(&self.runtime, inbox, execution).await;
+        }
         let (reply, answer) = oneshot::channel();
         let command = Command::Submit(Submitted {
             flow,
@@ -278,6 +318,9 @@ impl<S: Store> Service<S> {
         id: &ExecutionId,
         control: Control,
     ) -> Result<Execution, ControlError> {
+        if self.remote.is_some() {
+            return crate::cluster::control_remote(self, id, control).await;
+        }
         let (reply, answer) = oneshot::channel();
         let command = Command::Control {
             id: id.clone(),
@@ -343,13 +386,154 @@ impl<S: Store> Service<S> {
         let _ = self.tx.send(Msg::Command(Command::Shutdown));
         let task = self.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
+            if self.remote.is_some() {
+                // The notes listener never ends by itself.
+                task.abort();
+            }
             let _ = task.await;
+        }
+        if let Some(membership) = &self.runtime.inbox {
+            // Others take over what is left at once instead of after the lease.
+            if let Err(error) = membership.queue.executor_gone(&membership.info.id).await {
+                eprintln!("warning: leaving the executors: {error}");
+            }
+        }
+    }
+
+    /// Stops the loop at once, as if the process died: nothing is drained or released (an
+    /// executor's executions are taken over by the others once its lease ends).
+    pub fn abort(&self) {
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
+    /// A service without a loop (the webserver and scheduler components): submissions and
+    /// controls are posted to the executors' `inbox` after checks against the store, and the
+    /// broadcasts are rebuilt from the executors' notes by re-reading the store
+    /// (see [`crate::cluster`]).
+    pub fn remote(runtime: Runtime<S>, inbox: Arc<dyn crate::inbox::ExecutorQueue>) -> Self {
+        // No loop reads this channel: a drain finds nothing to wait for.
+        let (tx, _) = mpsc::unbounded_channel();
+        let hub = Arc::new(Hub::new());
+        let task = tokio::spawn(crate::cluster::feed_remote(
+            inbox.clone(),
+            runtime.store.clone(),
+            hub.clone(),
+        ));
+        Service {
+            runtime,
+            tx,
+            hub,
+            task: std::sync::Mutex::new(Some(task)),
+            remote: Some(inbox),
         }
     }
 }
 
+/// The event `control` asks of `execution`, or why its state refuses it (Kestra's messages);
+/// `true`: the execution will end again (its end must be handled again). `None`: no engine
+/// event (an unqueue, a force-run of a QUEUED execution: the loop's concurrency queue; a
+/// force-run of a running execution: nothing to do).
+pub(crate) fn control_event(
+    execution: &Execution,
+    control: Control,
+) -> Result<Option<(Event, bool)>, ControlError> {
+    let state = execution.state.current();
+    let mut again = false;
+    let event = match control {
+        Control::Unqueue { state: target } => {
+            crate::concurrency::check_unqueue(state, target)?;
+            return Ok(None);
+        }
+        Control::ForceRun => match state {
+            StateType::Paused => Event::ResumeRequested {
+                task_run_id: None,
+                inputs: JsonMap::new(),
+            },
+            s if s.is_terminated() => {
+                return Err(ControlError::WrongState(format!(
+                    "Cannot force run execution: only non-terminated executions can be force \
+                     run (state {s})"
+                )));
+            }
+            _ => return Ok(None),
+        },
+        Control::Kill => {
+            if state.is_terminated() {
+                return Err(ControlError::WrongState(format!(
+                    "Execution is already finished, can't kill it (state {state})"
+                )));
+            }
+            Event::KillRequested
+        }
+        Control::Pause => {
+            if state != StateType::Running && state != StateType::Created {
+                return Err(ControlError::Invalid(format!(
+                    "The execution is not running (state {state})"
+                )));
+            }
+            Event::PauseRequested
+        }
+        Control::Resume {
+            task_run_id,
+            inputs,
+        } => {
+            if state != StateType::Paused {
+                return Err(ControlError::WrongState(format!(
+                    "Execution is not paused, can't resume it (state {state})"
+                )));
+            }
+            Event::ResumeRequested {
+                task_run_id,
+                inputs,
+            }
+        }
+        Control::Restart => {
+            if !state.is_terminated() && state != StateType::Paused {
+                return Err(ControlError::WrongState(format!(
+                    "Execution must be terminated or paused to be restarted (state {state})"
+                )));
+            }
+            // It will end again: `ended` must run again then.
+            again = true;
+            Event::RestartRequested
+        }
+        Control::ChangeTaskRunState { task_run_id, state } => {
+            saker_engine::check_change_state(execution, task_run_id.as_str(), state).map_err(
+                |e| match e {
+                    saker_engine::ReplayError::UnknownTaskRun(_) => {
+                        ControlError::TaskRunNotFound(e.to_string())
+                    }
+                    saker_engine::ReplayError::WrongState(m) => ControlError::WrongState(m),
+                    saker_engine::ReplayError::Invalid(m) => ControlError::Invalid(m),
+                },
+            )?;
+            // It will end again: `ended` must run again then.
+            again = true;
+            Event::TaskRunStateChanged { task_run_id, state }
+        }
+    };
+    Ok(Some((event, again)))
+}
+
+/// Kestra answers a restart with the execution in RESTARTED, before the executor moves it on;
+/// the engine did both in one step, so show the state at that point.
+pub(crate) fn as_restarted(execution: &mut Execution) {
+    let histories = execution.state.histories();
+    if let Some(at) = histories
+        .iter()
+        .rposition(|h| h.state == StateType::Restarted)
+        && let Ok(state) =
+            saker_core::State::from_histories(StateType::Restarted, histories[..=at].to_vec())
+    {
+        execution.state = state;
+    }
+}
+
 /// The parent task run of a child execution, from the child's `trigger` (Subflow, ForEachItem).
-fn parent_of(execution: &Execution) -> Option<(ExecutionId, TaskRunId)> {
+pub(crate) fn parent_of(execution: &Execution) -> Option<(ExecutionId, TaskRunId)> {
     let variables = execution.trigger.as_ref()?.variables.as_ref()?;
     let parent = variables.get("executionId")?.as_str()?;
     let run = variables.get("taskRunId")?.as_str()?;
@@ -437,7 +621,7 @@ impl<S: Store> Driver<S> {
         stats.running.store(running, Ordering::Relaxed);
     }
 
-    async fn apply_control(
+    pub(crate) async fn apply_control(
         &mut self,
         id: &ExecutionId,
         control: Control,
@@ -460,96 +644,27 @@ impl<S: Store> Driver<S> {
         let Some(live) = self.lives.get_mut(id) else {
             return Err(ControlError::NotFound(id.as_str().to_owned()));
         };
-        let state = live.execution.state.current();
-        let event = match control {
-            Control::Unqueue { state: target } => return self.unqueue(id, target).await,
-            Control::ForceRun => match state {
-                StateType::Queued => return self.unqueue(id, StateType::Running).await,
-                StateType::Paused => Event::ResumeRequested {
-                    task_run_id: None,
-                    inputs: JsonMap::new(),
-                },
-                s if s.is_terminated() => {
-                    return Err(ControlError::WrongState(format!(
-                        "Cannot force run execution: only non-terminated executions can be \
-                         force run (state {s})"
-                    )));
-                }
-                _ => return Ok(live.execution.clone()),
-            },
-            Control::Kill => {
-                if state.is_terminated() {
-                    return Err(ControlError::WrongState(format!(
-                        "Execution is already finished, can't kill it (state {state})"
-                    )));
-                }
-                Event::KillRequested
+        // Leaving the concurrency queue is the loop's business, not the engine's.
+        match (&control, live.execution.state.current()) {
+            (Control::Unqueue { state: target }, _) => return self.unqueue(id, *target).await,
+            (Control::ForceRun, StateType::Queued) => {
+                return self.unqueue(id, StateType::Running).await;
             }
-            Control::Pause => {
-                if state != StateType::Running && state != StateType::Created {
-                    return Err(ControlError::Invalid(format!(
-                        "The execution is not running (state {state})"
-                    )));
-                }
-                Event::PauseRequested
-            }
-            Control::Resume {
-                task_run_id,
-                inputs,
-            } => {
-                if state != StateType::Paused {
-                    return Err(ControlError::WrongState(format!(
-                        "Execution is not paused, can't resume it (state {state})"
-                    )));
-                }
-                Event::ResumeRequested {
-                    task_run_id,
-                    inputs,
-                }
-            }
-            Control::Restart => {
-                if !state.is_terminated() && state != StateType::Paused {
-                    return Err(ControlError::WrongState(format!(
-                        "Execution must be terminated or paused to be restarted (state {state})"
-                    )));
-                }
-                // It will end again: `ended` must run again then.
-                live.ended = false;
-                Event::RestartRequested
-            }
-            Control::ChangeTaskRunState { task_run_id, state } => {
-                saker_engine::check_change_state(&live.execution, task_run_id.as_str(), state)
-                    .map_err(|e| match e {
-                        saker_engine::ReplayError::UnknownTaskRun(_) => {
-                            ControlError::TaskRunNotFound(e.to_string())
-                        }
-                        saker_engine::ReplayError::WrongState(m) => ControlError::WrongState(m),
-                        saker_engine::ReplayError::Invalid(m) => ControlError::Invalid(m),
-                    })?;
-                // It will end again: `ended` must run again then.
-                live.ended = false;
-                Event::TaskRunStateChanged { task_run_id, state }
-            }
+            _ => {}
+        }
+        let Some((event, again)) = control_event(&live.execution, control)? else {
+            return Ok(live.execution.clone());
         };
+        if again {
+            live.ended = false;
+        }
         let restart = matches!(event, Event::RestartRequested);
         // Through the same batch path as every event (pending is empty between turns).
         self.pending.push_back((id.clone(), event));
         self.handle_pending().await?;
         let mut execution = self.live_execution(id)?;
         if restart {
-            // Kestra answers a restart with the execution in RESTARTED, before the executor
-            // moves it on; the engine did both in one step, so show the state at that point.
-            let histories = execution.state.histories();
-            if let Some(at) = histories
-                .iter()
-                .rposition(|h| h.state == StateType::Restarted)
-                && let Ok(state) = saker_core::State::from_histories(
-                    StateType::Restarted,
-                    histories[..=at].to_vec(),
-                )
-            {
-                execution.state = state;
-            }
+            as_restarted(&mut execution);
         }
         Ok(execution)
     }
@@ -564,7 +679,7 @@ impl<S: Store> Driver<S> {
 
     /// Inserts an execution loaded from the store (already saved), linked to its parent task
     /// run when the parent is in memory and still waits for it.
-    fn insert_live(&mut self, flow: Arc<Flow>, execution: Execution) {
+    pub(crate) fn insert_live(&mut self, flow: Arc<Flow>, execution: Execution) {
         let parent = parent_of(&execution).and_then(|(parent_id, task_run_id)| {
             let parent = self.lives.get(&parent_id)?;
             let run = parent.execution.find_task_run(task_run_id.as_str())?;
@@ -609,10 +724,12 @@ impl<S: Store> Driver<S> {
             return;
         }
         let mut error_logs = self.error_logs.lock().unwrap_or_else(|e| e.into_inner());
-        for id in evicted {
-            self.lives.remove(&id);
+        for id in &evicted {
+            self.lives.remove(id);
             error_logs.remove(id.as_str());
         }
+        drop(error_logs);
+        self.release(evicted);
     }
 
     /// Resumes every unfinished execution of the store: loads them with their flow revision,
@@ -623,6 +740,16 @@ impl<S: Store> Driver<S> {
     /// reports children that ended while nobody listened, and finishes kills in progress.
     pub(crate) async fn recover(&mut self) -> Result<usize, RuntimeError> {
         let executions = self.rt.store.unfinished_executions().await?;
+        self.resume_loaded(executions).await
+    }
+
+    /// Takes `executions` (as loaded from the store) into memory and resumes the unfinished
+    /// ones as [`Driver::recover`] describes: the start of a loop, or an executor taking over
+    /// the executions of another whose lease ended. Returns how many were taken.
+    pub(crate) async fn resume_loaded(
+        &mut self,
+        executions: Vec<Execution>,
+    ) -> Result<usize, RuntimeError> {
         let mut ids = Vec::new();
         for execution in executions {
             let flow = self
@@ -635,16 +762,7 @@ impl<S: Store> Driver<S> {
             match flow {
                 Ok(flow) => {
                     ids.push(execution.id.clone());
-                    self.lives.insert(
-                        execution.id.clone(),
-                        Live {
-                            flow,
-                            execution,
-                            parent: None,
-                            timers: Vec::new(),
-                            ended: false,
-                        },
-                    );
+                    self.insert_live(flow, execution);
                 }
                 Err(message) => {
                     eprintln!(
@@ -654,8 +772,15 @@ impl<S: Store> Driver<S> {
                 }
             }
         }
-        // Parents first in the list or not, every execution is in memory now: link children.
-        for id in &ids {
+        // Parents first in the list or not, every execution is in memory now: link children
+        // (those just loaded, and those already here whose parent just arrived).
+        let orphans: Vec<ExecutionId> = self
+            .lives
+            .iter()
+            .filter(|(_, live)| live.parent.is_none() && !live.ended)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &orphans {
             let Some(child) = self.lives.get(id) else {
                 continue;
             };
@@ -677,6 +802,7 @@ impl<S: Store> Driver<S> {
                 });
             }
         }
+        ids.retain(|id| self.lives.get(id).is_some_and(|live| !live.ended));
         for id in &ids {
             self.resume_one(id).await?;
         }
@@ -700,7 +826,7 @@ impl<S: Store> Driver<S> {
         Ok(ids.len())
     }
 
-    async fn resume_one(&mut self, id: &ExecutionId) -> Result<(), RuntimeError> {
+    pub(crate) async fn resume_one(&mut self, id: &ExecutionId) -> Result<(), RuntimeError> {
         let Some(live) = self.lives.get(id) else {
             return Ok(());
         };
@@ -767,7 +893,7 @@ impl<S: Store> Driver<S> {
 
     /// A Subflow run waiting for its child: nothing to do when the child is in memory (it was
     /// linked), else report the child's end (or its loss).
-    async fn recover_child(
+    pub(crate) async fn recover_child(
         &mut self,
         id: &ExecutionId,
         run: &saker_core::TaskRun,

@@ -55,6 +55,12 @@ pub struct ServerConfig {
     /// The range `/executions/search` and `/logs/search` cover when a request gives no date
     /// (`startDate`, `endDate`, `timeRange`); `None`: everything.
     pub search_time_range: Option<Duration>,
+    /// Whether this process runs the triggers (`false`: the webserver component, a separate
+    /// scheduler runs them).
+    pub triggers: bool,
+    /// Whether the REST API is served (`false`: the scheduler component, only `/ping`,
+    /// `/health` and `/metrics`).
+    pub api: bool,
 }
 
 /// Kestra's default `micronaut.server.max-request-size` is 10 MB.
@@ -73,6 +79,8 @@ impl Default for ServerConfig {
             auth: None,
             termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
             search_time_range: Some(DEFAULT_SEARCH_TIME_RANGE),
+            triggers: true,
+            api: true,
         }
     }
 }
@@ -286,6 +294,7 @@ fn api<S: Store>() -> Router<Shared<S>> {
     Router::new()
         .route("/configs", get(misc::configs::<S>))
         .route("/workers", get(misc::workers::<S>))
+        .route("/executors", get(misc::executors::<S>))
         .route("/openapi.json", get(misc::openapi))
         .route("/plugins", get(misc::plugins))
         .route("/plugins/schemas/{kind}", get(misc::schema))
@@ -479,13 +488,17 @@ fn api<S: Store>() -> Router<Shared<S>> {
 /// The whole HTTP application.
 pub fn router<S: Store>(app: Shared<S>) -> Router {
     let limit = app.config.max_body_bytes;
-    let api = api::<S>();
     let mut router = Router::new()
         .route("/ping", get(misc::ping))
         .route("/health", get(misc::health::<S>))
-        .route("/metrics", get(prometheus::render::<S>))
-        .nest("/api/v1/main", api.clone())
-        .nest("/api/v1", api)
+        .route("/metrics", get(prometheus::render::<S>));
+    if app.config.api {
+        let api = api::<S>();
+        router = router
+            .nest("/api/v1/main", api.clone())
+            .nest("/api/v1", api);
+    }
+    let mut router = router
         .fallback(misc::not_found)
         .layer(DefaultBodyLimit::max(limit));
     // Inside the error shaping (a 401 gets Kestra's error body), outside the routes.
@@ -509,7 +522,9 @@ pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    app.start_triggers().await.map_err(std::io::Error::other)?;
+    if app.config.triggers {
+        app.start_triggers().await.map_err(std::io::Error::other)?;
+    }
     tokio::spawn(prometheus::watch(app.clone()));
     let router = router(app.clone());
     let stopping = app.stopping.clone();

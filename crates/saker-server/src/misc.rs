@@ -19,7 +19,8 @@ pub async fn ping() -> &'static str {
 pub async fn health<S: Store>(State(app): State<Shared<S>>) -> axum::response::Response {
     use axum::response::IntoResponse;
     use std::sync::atomic::Ordering;
-    let store = match app.store().list_flows(Some("\u{0}health")).await {
+    // A namespace no flow has (not NUL: PostgreSQL text refuses it).
+    let store = match app.store().list_flows(Some("\u{1}health")).await {
         Ok(_) => json!({"status": "UP"}),
         Err(e) => json!({"status": "DOWN", "details": {"error": e.to_string()}}),
     };
@@ -61,6 +62,19 @@ pub async fn workers<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<V
     };
     let live = queue
         .live_workers(std::time::Duration::from_secs(90))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!(live)))
+}
+
+/// The live executors (heartbeat within the last 90 s) when several executor processes share
+/// the database (`saker server executor`); empty otherwise. Saker's own endpoint.
+pub async fn executors<S: Store>(State(app): State<Shared<S>>) -> ApiResult<Json<Value>> {
+    let Some(inbox) = app.service.inbox() else {
+        return Ok(Json(json!([])));
+    };
+    let live = inbox
+        .live_executors(std::time::Duration::from_secs(90))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!(live)))

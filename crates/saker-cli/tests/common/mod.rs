@@ -105,3 +105,23 @@ pub fn wait_for_ping(port: u16) {
     }
     panic!("the server did not answer /ping");
 }
+
+/// Terminal states an execution or a task run went through, from its state history.
+pub fn terminal_states(state: &Value) -> Vec<String> {
+    const TERMINAL: [&str; 6] = [
+        "SUCCESS",
+        "WARNING",
+        "FAILED",
+        "KILLED",
+        "CANCELLED",
+        "SKIPPED",
+    ];
+    state["histories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["state"].as_str())
+        .filter(|s| TERMINAL.contains(s))
+        .map(str::to_owned)
+        .collect()
+}

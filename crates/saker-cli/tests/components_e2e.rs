@@ -1,0 +1,294 @@
+//! The components for real, on one PostgreSQL database (a fresh one per test, from
+//! `SAKER_TEST_PG_URL`): 1 webserver, 2 executors, 3 workers, 1 scheduler. Executions of a
+//! mixed flow (Return, shell, Parallel, Subflow) are posted over HTTP; mid-run one worker is
+//! SIGKILLed and one executor is SIGKILLed and started again. Every execution ends SUCCESS and
+//! no task run ends twice.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Proc, free_port, json_request, request, terminal_states};
+use saker_queue_pg::testdb::TestDb;
+use serde_json::{Value, json};
+
+/// One key for every process (each would otherwise create its own in the data directory).
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn saker(dir: &Path, args: &[&str], log: &str) -> Proc {
+    let log = std::fs::File::create(dir.join(log)).expect("a log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(args)
+        .env("SAKER_ENCRYPTION_KEY", KEY)
+        .env("SAKER_DATA_DIR", "data")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the process starts");
+    Proc(child)
+}
+
+fn wait_ping(port: u16, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = request(port, "GET", path, b"", None) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing answers {path} on port {port}");
+}
+
+fn executor(dir: &Path, url: &str, log: &str) -> Proc {
+    saker(
+        dir,
+        &["server", "executor", "--database-url", url, "--lease", "3"],
+        log,
+    )
+}
+
+fn worker(dir: &Path, url: &str, log: &str) -> Proc {
+    saker(
+        dir,
+        &[
+            "server",
+            "worker",
+            "--threads",
+            "2",
+            "--queue-url",
+            url,
+            "--database-url",
+            url,
+            "--lease",
+            "3",
+        ],
+        log,
+    )
+}
+
+const CHILD: &str = r#"id: child
+namespace: qa
+tasks:
+  - id: hello
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo child
+"#;
+
+const FLOW: &str = r#"id: mixed
+namespace: qa
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ execution.id }}"
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: shell
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands:
+          - sleep 0.5
+          - echo shell {{ outputs.first.value }}
+      - id: fast
+        type: io.kestra.plugin.core.debug.Return
+        format: fast
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: qa
+    flowId: child
+  - id: last
+    type: io.kestra.plugin.core.debug.Return
+    format: "done {{ outputs.first.value }}"
+"#;
+
+fn execution(port: u16, id: &str) -> Value {
+    let (status, execution) =
+        json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+    assert_eq!(status, 200, "{execution}");
+    execution
+}
+
+/// Processed once: ended SUCCESS once, and so did every task run.
+fn check_once(execution: &Value, runs: usize) {
+    let id = &execution["id"];
+    assert_eq!(
+        terminal_states(&execution["state"]),
+        vec!["SUCCESS".to_owned()],
+        "{execution}"
+    );
+    let list = execution["taskRunList"].as_array().unwrap();
+    assert_eq!(list.len(), runs, "{id}");
+    for run in list {
+        assert_eq!(
+            terminal_states(&run["state"]),
+            vec!["SUCCESS".to_owned()],
+            "task run {} of {id} ended once",
+            run["taskId"]
+        );
+    }
+}
+
+#[test]
+fn components_survive_a_killed_worker_and_a_restarted_executor() {
+    run(100);
+}
+
+/// The issue's full size (a few minutes on a debug build): `cargo nextest run --run-ignored
+/// only -p saker-cli components`.
+#[test]
+#[ignore = "1,000 executions: minutes"]
+fn a_thousand_executions_on_the_components() {
+    run(1000);
+}
+
+fn run(total: usize) {
+    let db = {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime
+            .block_on(TestDb::create("e2e_components"))
+            .expect("a test database")
+    };
+    // Small pools: seven processes share the test server's connection limit.
+    let url = format!("{}?max_connections=3", db.url());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    // The webserver migrates the database first; the others start beside it.
+    let port = free_port();
+    let port_text = port.to_string();
+    let _web = saker(
+        path,
+        &[
+            "server",
+            "webserver",
+            "--database-url",
+            &url,
+            "--port",
+            &port_text,
+        ],
+        "webserver.log",
+    );
+    wait_ping(port, "/ping");
+    let health_port = free_port();
+    let health_text = health_port.to_string();
+    let _scheduler = saker(
+        path,
+        &[
+            "server",
+            "scheduler",
+            "--database-url",
+            &url,
+            "--port",
+            &health_text,
+        ],
+        "scheduler.log",
+    );
+    let mut doomed_executor = Some(executor(path, &url, "executor1.log"));
+    let _executor2 = executor(path, &url, "executor2.log");
+    let mut doomed_worker = Some(worker(path, &url, "worker1.log"));
+    let _worker2 = worker(path, &url, "worker2.log");
+    let _worker3 = worker(path, &url, "worker3.log");
+    wait_ping(health_port, "/health");
+    let (status, _) = request(health_port, "GET", "/api/v1/flows/search", b"", None).unwrap();
+    assert_eq!(status, 404, "the scheduler serves no API");
+
+    for source in [CHILD, FLOW] {
+        let (status, created) = json_request(
+            port,
+            "POST",
+            "/api/v1/flows",
+            source.as_bytes(),
+            Some("application/x-yaml"),
+        );
+        assert_eq!(status, 200, "{created}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut live = (Value::Null, Value::Null);
+    while Instant::now() < deadline {
+        live = (
+            json_request(port, "GET", "/api/v1/executors", b"", None).1,
+            json_request(port, "GET", "/api/v1/workers", b"", None).1,
+        );
+        if live.0.as_array().is_some_and(|e| e.len() == 2)
+            && live.1.as_array().is_some_and(|w| w.len() == 3)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(live.0.as_array().map(Vec::len), Some(2), "{live:?}");
+    assert_eq!(live.1.as_array().map(Vec::len), Some(3), "{live:?}");
+
+    // `wait=true` through the webserver: the end comes back from an executor's notes.
+    let (status, waited) = json_request(
+        port,
+        "POST",
+        "/api/v1/executions/qa/mixed?wait=true",
+        b"",
+        None,
+    );
+    assert_eq!(status, 200, "{waited}");
+    assert_eq!(waited["state"]["current"], json!("SUCCESS"), "{waited}");
+
+    let mut ids = Vec::new();
+    for _ in 0..total {
+        let (status, execution) =
+            json_request(port, "POST", "/api/v1/executions/qa/mixed", b"", None);
+        assert_eq!(status, 200, "{execution}");
+        ids.push(execution["id"].as_str().unwrap().to_owned());
+    }
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut finished = Vec::new();
+    let mut restarted = None;
+    while Instant::now() < deadline {
+        finished = ids
+            .iter()
+            .map(|id| execution(port, id))
+            .filter(|e| !terminal_states(&e["state"]).is_empty())
+            .collect::<Vec<_>>();
+        if doomed_worker.is_some() && finished.len() >= total / 10 {
+            let mut worker = doomed_worker.take().unwrap();
+            worker.0.kill().expect("SIGKILL the worker");
+            let _ = worker.0.wait();
+            let mut old = doomed_executor.take().unwrap();
+            old.0.kill().expect("SIGKILL the executor");
+            let _ = old.0.wait();
+            restarted = Some(executor(path, &url, "executor3.log"));
+        }
+        if finished.len() == total {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        restarted.is_some(),
+        "the worker and the executor died mid-run"
+    );
+    assert_eq!(finished.len(), total, "every execution ended");
+    for execution in &finished {
+        check_once(execution, 6);
+        let runs = execution["taskRunList"].as_array().unwrap();
+        let last = runs.iter().find(|r| r["taskId"] == "last").unwrap();
+        assert_eq!(
+            last["outputs"]["value"],
+            json!(format!("done {}", execution["id"].as_str().unwrap()))
+        );
+        let sub = runs.iter().find(|r| r["taskId"] == "sub").unwrap();
+        let child = self::execution(port, sub["outputs"]["executionId"].as_str().unwrap());
+        check_once(&child, 1);
+    }
+    // The killed executor's executions were taken over by the others.
+    let logs: String = ["executor2.log", "executor3.log"]
+        .iter()
+        .map(|log| std::fs::read_to_string(path.join(log)).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("took over "), "{logs}");
+    drop(restarted);
+    drop(db);
+}
