@@ -108,6 +108,25 @@ tasks:
     format: "done {{ outputs.first.value }}"
 "#;
 
+/// How many executions each executor process (by pid) owns now.
+fn owned_by_pid(url: &str) -> std::collections::HashMap<u32, i64> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        let rows: Vec<(i32, i64)> = sqlx::query_as(
+            "SELECT e.pid, count(o.execution_id) FROM saker_executors e \
+             LEFT JOIN saker_execution_owners o ON o.executor_id = e.id GROUP BY e.pid",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("owners");
+        pool.close().await;
+        rows.into_iter()
+            .map(|(pid, count)| (u32::try_from(pid).unwrap_or_default(), count))
+            .collect()
+    })
+}
+
 fn execution(port: u16, id: &str) -> Value {
     let (status, execution) =
         json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
@@ -189,8 +208,10 @@ fn run(total: usize) {
         ],
         "scheduler.log",
     );
-    let mut doomed_executor = Some(executor(path, &url, "executor1.log"));
-    let _executor2 = executor(path, &url, "executor2.log");
+    let mut executors = vec![
+        Some(executor(path, &url, "executor1.log")),
+        Some(executor(path, &url, "executor2.log")),
+    ];
     let mut doomed_worker = Some(worker(path, &url, "worker1.log"));
     let _worker2 = worker(path, &url, "worker2.log");
     let _worker3 = worker(path, &url, "worker3.log");
@@ -236,31 +257,49 @@ fn run(total: usize) {
     assert_eq!(status, 200, "{waited}");
     assert_eq!(waited["state"]["current"], json!("SUCCESS"), "{waited}");
 
+    // The worker and the executor owning the most unfinished executions die mid-run: while
+    // executions are still being posted (they run about as fast as they are posted), once a
+    // third is posted and that executor owns some (one claim may take them all).
     let mut ids = Vec::new();
-    for _ in 0..total {
+    let mut restarted = None;
+    let mut killed_log = String::new();
+    for posted in 0..total {
         let (status, execution) =
             json_request(port, "POST", "/api/v1/executions/qa/mixed", b"", None);
         assert_eq!(status, 200, "{execution}");
         ids.push(execution["id"].as_str().unwrap().to_owned());
+        if restarted.is_some() || posted < total / 3 {
+            continue;
+        }
+        let owned = owned_by_pid(db.url());
+        let (doomed, count) = executors
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let pid = e.as_ref().map(|e| e.0.id()).unwrap_or_default();
+                (i, owned.get(&pid).copied().unwrap_or(0))
+            })
+            .max_by_key(|(_, count)| *count)
+            .unwrap();
+        if count > 0 {
+            let mut worker = doomed_worker.take().unwrap();
+            worker.0.kill().expect("SIGKILL the worker");
+            let _ = worker.0.wait();
+            let mut old = executors[doomed].take().unwrap();
+            old.0.kill().expect("SIGKILL the executor");
+            let _ = old.0.wait();
+            killed_log = format!("executor{}.log", doomed + 1);
+            restarted = Some(executor(path, &url, "executor3.log"));
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(1800);
     let mut finished = Vec::new();
-    let mut restarted = None;
     while Instant::now() < deadline {
         finished = ids
             .iter()
             .map(|id| execution(port, id))
             .filter(|e| !terminal_states(&e["state"]).is_empty())
             .collect::<Vec<_>>();
-        if doomed_worker.is_some() && finished.len() >= total / 10 {
-            let mut worker = doomed_worker.take().unwrap();
-            worker.0.kill().expect("SIGKILL the worker");
-            let _ = worker.0.wait();
-            let mut old = doomed_executor.take().unwrap();
-            old.0.kill().expect("SIGKILL the executor");
-            let _ = old.0.wait();
-            restarted = Some(executor(path, &url, "executor3.log"));
-        }
         if finished.len() == total {
             break;
         }
@@ -284,8 +323,9 @@ fn run(total: usize) {
         check_once(&child, 1);
     }
     // The killed executor's executions were taken over by the others.
-    let logs: String = ["executor2.log", "executor3.log"]
+    let logs: String = ["executor1.log", "executor2.log", "executor3.log"]
         .iter()
+        .filter(|log| **log != killed_log)
         .map(|log| std::fs::read_to_string(path.join(log)).unwrap_or_default())
         .collect();
     assert!(logs.contains("took over "), "{logs}");

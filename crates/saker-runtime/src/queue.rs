@@ -43,7 +43,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub const FALLBACK_POLL: Duration = Duration::from_secs(2);
 
 /// A queue failure (the database is unreachable, a payload does not decode...).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("job queue: {0}")]
 pub struct QueueError(pub String);
 

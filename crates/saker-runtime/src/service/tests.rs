@@ -443,7 +443,8 @@ tasks:
     while queue.depth().await.unwrap() != (0, 0) {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the queue keeps rows"
+            "the queue keeps rows: {:?}",
+            queue.depth().await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
