@@ -988,11 +988,21 @@ impl<S: Store> Driver<S> {
             thread: "executor".to_owned(),
             message: String::new(),
         };
+        let cancel = CancellationToken::new();
+        let killed = cancel.clone();
         tokio::spawn(async move {
             let queued = match payload {
                 Ok(payload) => queue.submit(payload).await.map_err(|e| e.to_string()),
                 Err(message) => Err(message),
             };
+            // A kill that came before the job was in the queue found nothing to mark: send it
+            // again now that the job is there (a kill is idempotent).
+            if queued.is_ok() && killed.is_cancelled() {
+                let task_run_id = task_run_id.as_str().to_owned();
+                if let Err(error) = queue.kill(&task_run_id).await {
+                    eprintln!("error: killing task run {task_run_id}: {error}");
+                }
+            }
             if let Err(message) = queued {
                 let entry = LogEntry {
                     message: format!("cannot queue the task run for the workers: {message}"),
@@ -1004,7 +1014,7 @@ impl<S: Store> Driver<S> {
                 let _ = tx.send(Msg::Event(execution_id, Event::TaskRunResult(result)));
             }
         });
-        CancellationToken::new()
+        cancel
     }
 
     /// The services of a worker attempt.
