@@ -208,7 +208,7 @@ fn run(total: usize) {
         ],
         "scheduler.log",
     );
-    let mut executors = vec![
+    let mut executors = [
         Some(executor(path, &url, "executor1.log")),
         Some(executor(path, &url, "executor2.log")),
     ];
