@@ -173,9 +173,10 @@ def render(result, previous, template_path):
           + (f" (their part took {took / 60:.0f} min)" if took else "") + ".")
     if pf:
         w("")
-        w(f"The peers' figures come from an earlier invocation, `bench/suite.py --peers-only` "
-          f"(`bench/results/{pf['file']}`, {pf['date']}, load {pf['load1'][0]:.1f} at its start and "
-          f"{pf['load1'][1]:.1f} at its end), one engine at a time, not in the same invocation as Saker's runs.")
+        w(f"The peers' figures come from a separate invocation on this machine, `bench/suite.py "
+          f"--peers-only` (`bench/results/{pf['file']}`, {pf['date']}, load {pf['load1'][0]:.1f} at "
+          f"its start and {pf['load1'][1]:.1f} at its end), one engine at a time, not in the same "
+          f"invocation as Saker's runs: compare the load columns.")
     w("")
     w(goals(ctx))
     tables = workload_tables(ctx)
