@@ -19,6 +19,29 @@ async fn two_executors_share_the_executions_and_take_over_a_dead_one() {
     crate::inbox::suite::two_executors(rt, Arc::new(MemoryInbox::new())).await;
 }
 
+/// Flow concurrency limits hold across executors (see the scenario's documentation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_limits_are_global() {
+    let rt = Runtime::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryKvStore::new()),
+    );
+    crate::inbox::suite::global_concurrency(rt, Arc::new(MemoryInbox::new())).await;
+}
+
+/// Controls claimed by an executor that died before applying them are applied by the next
+/// owner, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn controls_survive_a_take_over() {
+    let rt = Runtime::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryKvStore::new()),
+    );
+    crate::inbox::suite::controls_survive_a_take_over(rt, Arc::new(MemoryInbox::new())).await;
+}
+
 /// A kill of a parent reaches its child owned by another executor, and the child's end comes
 /// back to the parent's owner through the inbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
