@@ -207,7 +207,7 @@ impl ExecutorQueue for PgInbox {
                      SET executor_id = EXCLUDED.executor_id, lease_until = EXCLUDED.lease_until \
                      WHERE o.executor_id = EXCLUDED.executor_id \
                        OR o.lease_until <= clock_timestamp() \
-                   RETURNING o.execution_id) \
+                   RETURNING o.execution_id), \
                  prev AS ( \
                    SELECT m.seq, m.claimed_by FROM saker_inbox m JOIN won USING (execution_id) \
                    WHERE m.claimed_by IS DISTINCT FROM $1) \

@@ -102,7 +102,9 @@ mod inbox {
         saker_runtime::inbox::suite::two_executors(rt, Arc::new(inbox.keeping(db))).await;
     }
 
-    async fn cluster_runtime(name: &str) -> (Runtime<saker_store_sql::SqlStore>, Arc<dyn ExecutorQueue>) {
+    async fn cluster_runtime(
+        name: &str,
+    ) -> (Runtime<saker_store_sql::SqlStore>, Arc<dyn ExecutorQueue>) {
         let db = TestDb::create(name).await.expect("test database");
         let store = saker_store_sql::open(db.url()).await.expect("store");
         let inbox = PgInbox::connect(db.url(), 8).await.expect("inbox");

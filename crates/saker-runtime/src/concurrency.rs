@@ -109,7 +109,10 @@ impl<S: Store> Driver<S> {
             if let Some((queue, slots)) = self.slots(flow)
                 && let Err(error) = queue.free_slot(slots, id.as_str()).await
             {
-                eprintln!("warning: freeing the concurrency slot of {}: {error}", id.as_str());
+                eprintln!(
+                    "warning: freeing the concurrency slot of {}: {error}",
+                    id.as_str()
+                );
             }
         }
     }
@@ -154,9 +157,7 @@ impl<S: Store> Driver<S> {
             return Ok(());
         };
         if let Some((queue, slots)) = self.slots(&live.flow) {
-            queue
-                .take_slot(slots, id.as_str(), SlotMode::Force)
-                .await?;
+            queue.take_slot(slots, id.as_str(), SlotMode::Force).await?;
         }
         Ok(())
     }
