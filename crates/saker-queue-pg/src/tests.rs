@@ -91,15 +91,8 @@ mod inbox {
     /// Two executors on one PostgreSQL store and inbox (see the scenario's documentation).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_executors_on_postgres() {
-        let db = TestDb::create("cluster").await.expect("test database");
-        let store = saker_store_sql::open(db.url()).await.expect("store");
-        let inbox = PgInbox::connect(db.url(), 8).await.expect("inbox");
-        let rt = Runtime::new(
-            store,
-            Arc::new(MemoryStorage::new()),
-            Arc::new(MemoryKvStore::new()),
-        );
-        saker_runtime::inbox::suite::two_executors(rt, Arc::new(inbox.keeping(db))).await;
+        let (rt, inbox) = cluster_runtime("cluster").await;
+        saker_runtime::inbox::suite::two_executors(rt, inbox).await;
     }
 
     async fn cluster_runtime(

@@ -1440,6 +1440,18 @@ tasks:
         assert!(inbox.free_slot(slots, "probe").await.unwrap().is_empty());
     }
 
+    /// Every execution of the limited flow succeeded, never more than 2 at once.
+    fn succeeded_two_at_a_time(done: &[saker_core::Execution]) {
+        for execution in done {
+            assert_eq!(
+                execution.state.current(),
+                StateType::Success,
+                "{execution:?}"
+            );
+        }
+        assert_eq!(most_running_at_once(done), 2);
+    }
+
     async fn executor<S: Store>(
         rt: &Runtime<S>,
         inbox: &Arc<dyn ExecutorQueue>,
@@ -1473,14 +1485,7 @@ tasks:
             via.submit(limited.clone(), execution).await.unwrap();
         }
         let done = all_ended(&*store, &ids).await;
-        for execution in &done {
-            assert_eq!(
-                execution.state.current(),
-                StateType::Success,
-                "{execution:?}"
-            );
-        }
-        assert_eq!(most_running_at_once(&done), 2);
+        succeeded_two_at_a_time(&done);
         let queued = done
             .iter()
             .filter(|e| states(e).contains(&StateType::Queued))
@@ -1575,14 +1580,7 @@ tasks:
         }
         a.abort();
         let done = all_ended(&*store, &ids).await;
-        for execution in &done {
-            assert_eq!(
-                execution.state.current(),
-                StateType::Success,
-                "{execution:?}"
-            );
-        }
-        assert_eq!(most_running_at_once(&done), 2);
+        succeeded_two_at_a_time(&done);
         b.shutdown().await;
         api.shutdown().await;
     }
@@ -1654,6 +1652,12 @@ tasks:
                     .any(|r| r.task_id == "again" && r.state.current() == StateType::Paused)
         })
         .await;
+        // ... acknowledges it (the answer came once the change was saved, before that) ...
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while inbox.depth().await.unwrap().0 != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never acknowledged");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         // ... and dies; the same resume is in the inbox again as if it had not acknowledged it.
         a.abort();
         let control = |control: Control| InboxMessage::Control {
