@@ -1452,6 +1452,15 @@ tasks:
         assert_eq!(most_running_at_once(done), 2);
     }
 
+    /// Waits (2 minutes at most) until every message left the inbox.
+    async fn all_acknowledged(inbox: &Arc<dyn ExecutorQueue>) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while inbox.depth().await.unwrap().0 != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "messages left");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn executor<S: Store>(
         rt: &Runtime<S>,
         inbox: &Arc<dyn ExecutorQueue>,
@@ -1653,11 +1662,7 @@ tasks:
         })
         .await;
         // ... acknowledges it (the answer came once the change was saved, before that) ...
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while inbox.depth().await.unwrap().0 != 0 {
-            assert!(tokio::time::Instant::now() < deadline, "never acknowledged");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        all_acknowledged(&inbox).await;
         // ... and dies; the same resume is in the inbox again as if it had not acknowledged it.
         a.abort();
         let control = |control: Control| InboxMessage::Control {
@@ -1693,11 +1698,7 @@ tasks:
             ]
         );
         // Once `b` settled every message, the stale resume was not applied.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        while inbox.depth().await.unwrap().0 != 0 {
-            assert!(tokio::time::Instant::now() < deadline, "messages left");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        all_acknowledged(&inbox).await;
         let still = store.get_execution(&stale).await.unwrap().unwrap();
         assert_eq!(states(&still), states(&again));
         api.control(&stale, resume()).await.unwrap();
