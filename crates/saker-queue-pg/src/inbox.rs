@@ -4,9 +4,13 @@
 //!   is one statement: it picks the executions of the oldest inbox messages that are unowned,
 //!   owned by the claimer or whose lease ended, upserts their ownership with a conditional
 //!   `ON CONFLICT … DO UPDATE … WHERE` (the row lock serializes two claimers: the second one
-//!   re-checks the condition against the first one's committed row and loses), then deletes
-//!   and returns every message of the executions it won. Owner rows are upserted in
-//!   execution-id order so concurrent claims lock them in one order.
+//!   re-checks the condition against the first one's committed row and loses), then marks
+//!   (`claimed_by`) and returns every message of the executions it won that it had not
+//!   claimed yet. Owner rows are upserted in execution-id order so concurrent claims lock
+//!   them in one order. An acknowledgement deletes the claimer's messages.
+//! - Concurrency slots (`saker_concurrency_slots`) are taken and freed by two functions of
+//!   migration 3, each one statement under a per-flow transaction-scoped advisory lock; freeing
+//!   posts the `Dequeued` messages in the same transaction.
 //! - A heartbeat renews every live lease of the executor in one `UPDATE`; a reaper takes over
 //!   expired rows with `FOR UPDATE SKIP LOCKED`.
 //! - A trigger notifies `saker_inbox` on new messages; notes travel on `saker_executions` as
@@ -17,7 +21,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use saker_runtime::inbox::{Delivery, ExecutorInfo, ExecutorQueue, InboxMessage, Note};
+use saker_runtime::inbox::{
+    Delivery, ExecutorInfo, ExecutorQueue, FlowSlots, InboxMessage, Note, Slot, SlotMode,
+};
 use saker_runtime::queue::{BoxFuture, QueueError, SignalSenders};
 use sqlx::Row;
 use sqlx::postgres::{PgListener, PgPool};
@@ -190,8 +196,9 @@ impl ExecutorQueue for PgInbox {
                 "WITH ids AS ( \
                    SELECT m.execution_id, min(m.seq) AS first FROM saker_inbox m \
                    LEFT JOIN saker_execution_owners o ON o.execution_id = m.execution_id \
-                   WHERE o.execution_id IS NULL OR o.executor_id = $1 \
-                     OR o.lease_until <= clock_timestamp() \
+                   WHERE (o.execution_id IS NULL OR o.executor_id = $1 \
+                     OR o.lease_until <= clock_timestamp()) \
+                     AND m.claimed_by IS DISTINCT FROM $1 \
                    GROUP BY m.execution_id ORDER BY first LIMIT $2), \
                  won AS ( \
                    INSERT INTO saker_execution_owners AS o (execution_id, executor_id, lease_until) \
@@ -200,9 +207,13 @@ impl ExecutorQueue for PgInbox {
                      SET executor_id = EXCLUDED.executor_id, lease_until = EXCLUDED.lease_until \
                      WHERE o.executor_id = EXCLUDED.executor_id \
                        OR o.lease_until <= clock_timestamp() \
-                   RETURNING o.execution_id) \
-                 DELETE FROM saker_inbox m USING won WHERE m.execution_id = won.execution_id \
-                 RETURNING m.seq, m.execution_id, m.payload",
+                   RETURNING o.execution_id), \
+                 prev AS ( \
+                   SELECT m.seq, m.claimed_by FROM saker_inbox m JOIN won USING (execution_id) \
+                   WHERE m.claimed_by IS DISTINCT FROM $1) \
+                 UPDATE saker_inbox m SET claimed_by = $1 FROM prev WHERE m.seq = prev.seq \
+                 RETURNING m.seq, m.execution_id, m.payload, \
+                   prev.claimed_by IS NOT NULL AS redelivered",
                 lease = lease_sql(3)
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -217,17 +228,107 @@ impl ExecutorQueue for PgInbox {
                 let seq: i64 = row.try_get("seq").map_err(err)?;
                 let execution_id: String = row.try_get("execution_id").map_err(err)?;
                 let payload: String = row.try_get("payload").map_err(err)?;
+                let redelivered: bool = row.try_get("redelivered").map_err(err)?;
                 match decode(&payload) {
                     Ok(message) => deliveries.push(Delivery {
                         seq,
                         execution_id,
                         message,
+                        redelivered,
                     }),
-                    Err(error) => eprintln!("warning: inbox message {seq} dropped: {error}"),
+                    Err(error) => {
+                        // Never applicable: acknowledged at once so it is not claimed again.
+                        eprintln!("warning: inbox message {seq} dropped: {error}");
+                        sqlx::query("DELETE FROM saker_inbox WHERE seq = $1")
+                            .bind(seq)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(err)?;
+                    }
                 }
             }
             deliveries.sort_by_key(|d| d.seq);
             Ok(deliveries)
+        })
+    }
+
+    fn ack<'a>(
+        &'a self,
+        executor: &'a str,
+        done: &'a [i64],
+        retry: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(async move {
+            if done.is_empty() && retry.is_empty() {
+                return Ok(());
+            }
+            sqlx::query(
+                "WITH done AS ( \
+                   DELETE FROM saker_inbox WHERE claimed_by = $1 AND seq = ANY($2)) \
+                 UPDATE saker_inbox SET claimed_by = NULL \
+                 WHERE claimed_by = $1 AND seq = ANY($3)",
+            )
+            .bind(executor)
+            .bind(done)
+            .bind(retry)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+            if !retry.is_empty() {
+                // No insert, so no notification: wake this process's claimers directly.
+                SignalSenders::bump(&self.wake);
+            }
+            Ok(())
+        })
+    }
+
+    fn take_slot<'a>(
+        &'a self,
+        flow: FlowSlots<'a>,
+        execution_id: &'a str,
+        mode: SlotMode,
+    ) -> BoxFuture<'a, Result<Slot, QueueError>> {
+        Box::pin(async move {
+            let mode = match mode {
+                SlotMode::Queue => "queue",
+                SlotMode::Refuse => "refuse",
+                SlotMode::Force => "force",
+            };
+            let slot: String = sqlx::query_scalar("SELECT saker_take_slot($1, $2, $3, $4, $5)")
+                .bind(flow.namespace)
+                .bind(flow.flow_id)
+                .bind(execution_id)
+                .bind(i32::try_from(flow.limit).unwrap_or(i32::MAX))
+                .bind(mode)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
+            match slot.as_str() {
+                "running" => Ok(Slot::Running),
+                "queued" => Ok(Slot::Queued),
+                "full" => Ok(Slot::Full),
+                other => Err(QueueError(format!("unexpected slot answer {other}"))),
+            }
+        })
+    }
+
+    fn free_slot<'a>(
+        &'a self,
+        flow: FlowSlots<'a>,
+        execution_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, QueueError>> {
+        Box::pin(async move {
+            let given: Vec<String> =
+                sqlx::query_scalar("SELECT saker_free_slot($1, $2, $3, $4, $5)")
+                    .bind(flow.namespace)
+                    .bind(flow.flow_id)
+                    .bind(execution_id)
+                    .bind(i32::try_from(flow.limit).unwrap_or(i32::MAX))
+                    .bind(encode(&InboxMessage::Dequeued)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err)?;
+            Ok(given)
         })
     }
 

@@ -24,6 +24,10 @@ use sqlx::{Connection, Row};
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_queue.sql")),
     (2, include_str!("../migrations/0002_inbox.sql")),
+    (
+        3,
+        include_str!("../migrations/0003_inbox_acks_and_slots.sql"),
+    ),
 ];
 
 /// How long the row of a worker that stopped heartbeating is kept (listed as dead meanwhile).

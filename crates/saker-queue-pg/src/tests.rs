@@ -26,7 +26,7 @@ async fn concurrent_migrations() {
         .fetch_all(a.pool())
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     drop((a, b));
 }
 
@@ -91,7 +91,14 @@ mod inbox {
     /// Two executors on one PostgreSQL store and inbox (see the scenario's documentation).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_executors_on_postgres() {
-        let db = TestDb::create("cluster").await.expect("test database");
+        let (rt, inbox) = cluster_runtime("cluster").await;
+        saker_runtime::inbox::suite::two_executors(rt, inbox).await;
+    }
+
+    async fn cluster_runtime(
+        name: &str,
+    ) -> (Runtime<saker_store_sql::SqlStore>, Arc<dyn ExecutorQueue>) {
+        let db = TestDb::create(name).await.expect("test database");
         let store = saker_store_sql::open(db.url()).await.expect("store");
         let inbox = PgInbox::connect(db.url(), 8).await.expect("inbox");
         let rt = Runtime::new(
@@ -99,7 +106,21 @@ mod inbox {
             Arc::new(MemoryStorage::new()),
             Arc::new(MemoryKvStore::new()),
         );
-        saker_runtime::inbox::suite::two_executors(rt, Arc::new(inbox.keeping(db))).await;
+        (rt, Arc::new(inbox.keeping(db)))
+    }
+
+    /// Flow concurrency limits hold across executors on PostgreSQL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrency_limits_are_global_on_postgres() {
+        let (rt, inbox) = cluster_runtime("cluster_concurrency").await;
+        saker_runtime::inbox::suite::global_concurrency(rt, inbox).await;
+    }
+
+    /// Controls survive the death of the executor that claimed them, on PostgreSQL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn controls_survive_a_take_over_on_postgres() {
+        let (rt, inbox) = cluster_runtime("cluster_controls").await;
+        saker_runtime::inbox::suite::controls_survive_a_take_over(rt, inbox).await;
     }
 
     /// The same with the attempts on a PostgreSQL job queue run by a worker loop: each

@@ -5,7 +5,9 @@
 //! start. A pump claims its inbox messages (woken by the inbox, with a slow fallback poll) and
 //! hands them to the loop: `Submit` loads the execution saved by the poster and starts it,
 //! `Control` is applied as a local control, `ChildEnded` completes a Subflow run from the
-//! child's stored end. Every third of the lease a task beside the loop renews its leases
+//! child's stored end, `Dequeued` starts a QUEUED execution its flow's slot was given to.
+//! Messages are acknowledged once the change they caused is committed, so the executor that
+//! takes over a dead one's executions gets the messages it claimed and never applied. Every third of the lease a task beside the loop renews its leases
 //! (executions it holds but no longer owns — its lease ended and another executor took them —
 //! leave its memory) and takes over executions whose owner's lease ended, resuming them
 //! exactly as a restart does. Children and replays it creates are owned before they are saved; ended
@@ -54,6 +56,10 @@ pub(crate) struct Membership {
     pub(crate) queue: Arc<dyn ExecutorQueue>,
     pub(crate) info: ExecutorInfo,
     pub(crate) lease: Duration,
+    /// Wakes the claimer when executions were taken over: their messages became claimable
+    /// without any new message (no notification), so waiting for the fallback poll would
+    /// delay them.
+    pub(crate) nudge: tokio::sync::Notify,
 }
 
 /// What the inbox side sends the loop.
@@ -81,6 +87,7 @@ impl<S: Store> Runtime<S> {
             queue: inbox,
             info,
             lease: lease.max(Duration::from_millis(30)),
+            nudge: tokio::sync::Notify::new(),
         }));
         self
     }
@@ -142,6 +149,7 @@ async fn pump_inbox(membership: Arc<Membership>, tx: UnboundedSender<Msg>) {
         }
         tokio::select! {
             _ = wake.changed() => {}
+            () = membership.nudge.notified() => {}
             () = tokio::time::sleep(FALLBACK_POLL) => {}
             () = tx.closed() => return,
         }
@@ -177,6 +185,7 @@ async fn keep_alive(membership: Arc<Membership>, tx: UnboundedSender<Msg>) {
             .await
         {
             Ok(ids) if !ids.is_empty() => {
+                membership.nudge.notify_one();
                 owned.extend(ids.iter().cloned());
                 let ids = ids.into_iter().map(ExecutionId::from).collect();
                 if tx.send(Msg::Inbox(InboxMsg::Reaped(ids))).is_err() {
@@ -376,7 +385,10 @@ pub(crate) async fn control_remote<S: Store>(
     inbox
         .post(vec![(
             id.as_str().to_owned(),
-            InboxMessage::Control { control },
+            InboxMessage::Control {
+                control,
+                seen: Some(before.state.histories().len()),
+            },
         )])
         .await
         .map_err(RuntimeError::from)?;
@@ -428,12 +440,30 @@ impl<S: Store> Driver<S> {
         }
         match message {
             InboxMsg::Claimed(deliveries) => {
-                for delivery in deliveries {
-                    self.deliver(delivery).await?;
-                    // Each message's events are applied before the next message (a Submit
-                    // then a Kill of one execution, in order).
-                    self.handle_pending().await?;
+                let mut done = Vec::with_capacity(deliveries.len());
+                let mut retry = Vec::new();
+                let mut failed = Ok(());
+                let mut deliveries = deliveries.into_iter();
+                for delivery in deliveries.by_ref() {
+                    let seq = delivery.seq;
+                    // Each message's events are applied (and committed) before the next
+                    // message (a Submit then a Kill of one execution, in order).
+                    let applied = match self.deliver(delivery).await {
+                        Ok(()) => self.handle_pending().await,
+                        Err(error) => Err(error),
+                    };
+                    match applied {
+                        Ok(()) => done.push(seq),
+                        Err(error) => {
+                            retry.push(seq);
+                            failed = Err(error);
+                            break;
+                        }
+                    }
                 }
+                retry.extend(deliveries.map(|d| d.seq));
+                self.settle(&done, &retry).await;
+                failed?;
             }
             InboxMsg::Lost(ids) => {
                 for id in ids {
@@ -459,8 +489,32 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
+    /// Acknowledges the messages whose change is committed (they leave the inbox) and gives
+    /// back those that failed. Awaited before the turn goes on, so an execution is never
+    /// released with messages still claimed. When it fails, the messages stay claimed by this
+    /// executor: delivered again only to whoever owns the execution next (their controls
+    /// are checked again then: see [`Driver::deliver`]).
+    async fn settle(&self, done: &[i64], retry: &[i64]) {
+        let Some(membership) = &self.rt.inbox else {
+            return;
+        };
+        if let Err(error) = membership.queue.ack(&membership.info.id, done, retry).await {
+            eprintln!("error: acknowledging inbox messages: {error}");
+        }
+    }
+
     /// One claimed message.
+    ///
+    /// A message delivered again after a take-over may have been applied by the executor that
+    /// died before acknowledging it. Submit (started once: the execution is in memory or not
+    /// CREATED any more), ChildEnded (the Subflow run is ended already), Dequeued (no longer
+    /// QUEUED), Kill (refused once ended; a second kill of a KILLING execution changes
+    /// nothing) and Unqueue (only QUEUED executions) are idempotent. Pause, Resume, Restart,
+    /// ChangeTaskRunState and ForceRun are not (a Resume applied twice would resume the next
+    /// Pause too): delivered again, they are applied only if the execution's state history
+    /// has the length the poster saw, since each of them adds a state once applied.
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), RuntimeError> {
+        let redelivered = delivery.redelivered;
         let id = ExecutionId::from(delivery.execution_id);
         match delivery.message {
             InboxMessage::Submit => {
@@ -498,9 +552,23 @@ impl<S: Store> Driver<S> {
                     }
                 }
             }
-            InboxMessage::Control { control } => {
+            InboxMessage::Control { control, seen } => {
                 if !self.lives.contains_key(&id) {
                     self.adopt(vec![id.clone()]).await?;
+                }
+                let moved_on = |live: &crate::Live| {
+                    seen.is_some_and(|seen| live.execution.state.histories().len() != seen)
+                };
+                if redelivered
+                    && !matches!(control, Control::Kill | Control::Unqueue { .. })
+                    && self.lives.get(&id).is_some_and(moved_on)
+                {
+                    eprintln!(
+                        "warning: request on execution {} delivered again after a take-over \
+                         was applied already (its state changed since it was posted): skipped",
+                        id.as_str()
+                    );
+                    return Ok(());
                 }
                 match self.apply_control(&id, control).await {
                     Ok(_) => {}
@@ -525,6 +593,13 @@ impl<S: Store> Driver<S> {
                 if let Some(run) = run {
                     self.recover_child(&id, &run).await?;
                 }
+            }
+            InboxMessage::Dequeued => {
+                if !self.lives.contains_key(&id) {
+                    // Resumed with its slot (a take-over starts what holds one).
+                    self.adopt(vec![id.clone()]).await?;
+                }
+                self.slot_given(&id).await?;
             }
         }
         Ok(())
@@ -602,6 +677,7 @@ impl<S: Store> Driver<S> {
         tokio::spawn(async move {
             let message = InboxMessage::Control {
                 control: Control::Kill,
+                seen: None,
             };
             if let Err(error) = membership
                 .queue

@@ -9,8 +9,18 @@
 //! - Whoever wants something done to an execution (the API, the scheduler, an executor whose
 //!   child execution ended) **posts** a message to the execution's inbox. A claim takes, in one
 //!   transaction, the oldest messages of executions that are unowned, owned by the claimer, or
-//!   whose owner's lease ended, wins their ownership, and deletes only the messages it won: two
-//!   claimers never both own one execution, and one execution's messages are applied in order.
+//!   whose owner's lease ended, wins their ownership, and marks the messages it won as its own:
+//!   two claimers never both own one execution, and one execution's messages are applied in
+//!   order. A message leaves the inbox only when its claimer **acknowledges** it, once the
+//!   state change it caused is committed ([`ExecutorQueue::ack`]); the messages a dead
+//!   executor claimed and never acknowledged are delivered again to the executor that takes
+//!   its executions over, marked [`Delivery::redelivered`].
+//! - Flow `concurrency` limits are counted here, for the whole cluster: an execution takes one
+//!   of its flow's **slots** ([`ExecutorQueue::take_slot`]) before it starts, atomically (two
+//!   executors admitting at the same moment cannot both pass the limit), or waits in the
+//!   flow's queue; freeing a slot ([`ExecutorQueue::free_slot`]) gives it to the oldest queued
+//!   execution and posts [`InboxMessage::Dequeued`] to that execution's inbox in the same
+//!   commit, so its owner (whichever executor it is) starts it.
 //! - Executors **publish** a small note after each commit (execution id and state, or a log
 //!   line); processes without a loop (webserver, scheduler) turn them back into the service's
 //!   broadcasts by re-reading the store ([`crate::service::Service::remote`]).
@@ -42,12 +52,20 @@ const NOTES_CAPACITY: usize = 4096;
 pub enum InboxMessage {
     /// Start the execution, already saved CREATED in the store by the poster.
     Submit,
-    /// Kill, pause, resume, restart, change a task run's state.
-    Control { control: Control },
+    /// Kill, pause, resume, restart, change a task run's state. `seen`: the length of the
+    /// execution's state history when the poster checked the request, so a redelivered
+    /// control that was already applied is not applied twice (see [`crate::cluster`]).
+    Control {
+        control: Control,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen: Option<usize>,
+    },
     /// A child execution of task run `task_run_id` ended on another executor: read it from
     /// the store and complete the Subflow run.
     #[serde(rename_all = "camelCase")]
     ChildEnded { task_run_id: String },
+    /// The execution, QUEUED by its flow's concurrency limit, was given a slot: start it.
+    Dequeued,
 }
 
 /// A claimed message.
@@ -56,6 +74,38 @@ pub struct Delivery {
     pub seq: i64,
     pub execution_id: String,
     pub message: InboxMessage,
+    /// Claimed before by an executor that never acknowledged it (it died, or stalled past its
+    /// lease): its change may already be committed.
+    pub redelivered: bool,
+}
+
+/// A flow's concurrency limit, as the slots count it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlowSlots<'a> {
+    pub namespace: &'a str,
+    pub flow_id: &'a str,
+    pub limit: u32,
+}
+
+/// How an execution asks for a slot of its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotMode {
+    /// Wait in the flow's queue when every slot is taken (`behavior: QUEUE`).
+    Queue,
+    /// Take nothing when every slot is taken (`CANCEL`, `FAIL`).
+    Refuse,
+    /// Take a slot whatever the limit (an unqueue into RUNNING, a force run, an execution
+    /// found running at a take-over).
+    Force,
+}
+
+/// What an execution holds after [`ExecutorQueue::take_slot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Running,
+    Queued,
+    /// Every slot is taken and the execution did not queue.
+    Full,
 }
 
 /// A live executor, as it reports itself.
@@ -109,13 +159,46 @@ pub trait ExecutorQueue: Send + Sync + 'static {
 
     /// Takes up to `max` messages (oldest first) of executions that are unowned, owned by
     /// `executor`, or whose owner's lease ended; `executor` owns them afterwards (lease
-    /// `lease`). Only messages whose ownership was won are taken.
+    /// `lease`). Only messages whose ownership was won are taken; they stay in the inbox,
+    /// claimed by `executor` (not delivered to it again), until acknowledged. Messages another
+    /// executor claimed without acknowledging them are delivered again (`redelivered`).
     fn claim<'a>(
         &'a self,
         executor: &'a str,
         max: usize,
         lease: Duration,
     ) -> BoxFuture<'a, Result<Vec<Delivery>, QueueError>>;
+
+    /// Settles claimed messages: those of `done` leave the inbox (their change is committed);
+    /// those of `retry` become claimable again (their change failed). Only messages claimed
+    /// by `executor` are touched (an executor that lost an execution cannot settle its
+    /// messages for the new owner).
+    fn ack<'a>(
+        &'a self,
+        executor: &'a str,
+        done: &'a [i64],
+        retry: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>>;
+
+    /// Asks for one of `flow`'s concurrency slots for `execution_id` (see [`SlotMode`]).
+    /// Atomic against every other slot operation of the flow; an execution that already
+    /// holds a slot or a queue place gets the same answer again (a `Force` turns a queue
+    /// place into a slot).
+    fn take_slot<'a>(
+        &'a self,
+        flow: FlowSlots<'a>,
+        execution_id: &'a str,
+        mode: SlotMode,
+    ) -> BoxFuture<'a, Result<Slot, QueueError>>;
+
+    /// `execution_id` ended: frees its slot or queue place, then gives the free slots to the
+    /// oldest queued executions of the flow, posting [`InboxMessage::Dequeued`] to each in the
+    /// same commit. Returns those executions.
+    fn free_slot<'a>(
+        &'a self,
+        flow: FlowSlots<'a>,
+        execution_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, QueueError>>;
 
     /// Makes `executor` the owner of executions it creates itself (subflow children,
     /// replays); returns the ids it owns afterwards (not those another live owner holds).
@@ -182,9 +265,12 @@ pub struct MemoryInbox {
 #[derive(Default)]
 struct MemoryInner {
     next: i64,
-    messages: BTreeMap<i64, (String, InboxMessage)>,
+    /// By seq: execution id, message, the executor that claimed it.
+    messages: BTreeMap<i64, (String, InboxMessage, Option<String>)>,
     owners: HashMap<String, (String, tokio::time::Instant)>,
     executors: HashMap<String, (ExecutorInfo, tokio::time::Instant)>,
+    /// By execution id: namespace, flow id, running (or queued), order of arrival.
+    slots: HashMap<String, (String, String, bool, i64)>,
 }
 
 impl Default for MemoryInbox {
@@ -221,6 +307,19 @@ impl MemoryInner {
         }
         free
     }
+
+    fn post(&mut self, execution_id: String, message: InboxMessage) {
+        self.next += 1;
+        let seq = self.next;
+        self.messages.insert(seq, (execution_id, message, None));
+    }
+
+    fn running(&self, flow: FlowSlots<'_>) -> usize {
+        self.slots
+            .values()
+            .filter(|(ns, id, running, _)| *running && ns == flow.namespace && id == flow.flow_id)
+            .count()
+    }
 }
 
 impl ExecutorQueue for MemoryInbox {
@@ -228,10 +327,8 @@ impl ExecutorQueue for MemoryInbox {
         Box::pin(async move {
             {
                 let mut inner = self.lock();
-                for message in messages {
-                    inner.next += 1;
-                    let seq = inner.next;
-                    inner.messages.insert(seq, message);
+                for (execution_id, message) in messages {
+                    inner.post(execution_id, message);
                 }
             }
             SignalSenders::bump(&self.wake);
@@ -250,24 +347,136 @@ impl ExecutorQueue for MemoryInbox {
             let candidates: Vec<(i64, String)> = inner
                 .messages
                 .iter()
-                .map(|(seq, (id, _))| (*seq, id.clone()))
+                .filter(|(_, (_, _, by))| by.as_deref() != Some(executor))
+                .map(|(seq, (id, _, _))| (*seq, id.clone()))
                 .collect();
+            // Up to `max` executions, each with all its claimable messages (as PostgreSQL).
+            let mut taken: Vec<String> = Vec::new();
+            let mut refused: Vec<String> = Vec::new();
             let mut won = Vec::new();
             for (seq, id) in candidates {
-                if won.len() >= max {
-                    break;
+                let mine = taken.contains(&id);
+                if !mine {
+                    if refused.contains(&id) || taken.len() >= max {
+                        continue;
+                    }
+                    if !inner.take(&id, executor, lease) {
+                        refused.push(id);
+                        continue;
+                    }
+                    taken.push(id.clone());
                 }
-                if inner.take(&id, executor, lease)
-                    && let Some((execution_id, message)) = inner.messages.remove(&seq)
-                {
+                if let Some((execution_id, message, by)) = inner.messages.get_mut(&seq) {
                     won.push(Delivery {
                         seq,
-                        execution_id,
-                        message,
+                        execution_id: execution_id.clone(),
+                        message: message.clone(),
+                        redelivered: by.is_some(),
                     });
+                    *by = Some(executor.to_owned());
                 }
             }
             Ok(won)
+        })
+    }
+
+    fn ack<'a>(
+        &'a self,
+        executor: &'a str,
+        done: &'a [i64],
+        retry: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        Box::pin(async move {
+            {
+                let mut inner = self.lock();
+                let mine =
+                    |m: &(String, InboxMessage, Option<String>)| m.2.as_deref() == Some(executor);
+                for seq in done {
+                    if inner.messages.get(seq).is_some_and(mine) {
+                        inner.messages.remove(seq);
+                    }
+                }
+                for seq in retry {
+                    if let Some(message) = inner.messages.get_mut(seq).filter(|m| mine(m)) {
+                        message.2 = None;
+                    }
+                }
+            }
+            if !retry.is_empty() {
+                SignalSenders::bump(&self.wake);
+            }
+            Ok(())
+        })
+    }
+
+    fn take_slot<'a>(
+        &'a self,
+        flow: FlowSlots<'a>,
+        execution_id: &'a str,
+        mode: SlotMode,
+    ) -> BoxFuture<'a, Result<Slot, QueueError>> {
+        Box::pin(async move {
+            let mut inner = self.lock();
+            if let Some((_, _, running, _)) = inner.slots.get_mut(execution_id) {
+                if mode == SlotMode::Force {
+                    *running = true;
+                }
+                return Ok(if *running {
+                    Slot::Running
+                } else {
+                    Slot::Queued
+                });
+            }
+            let free = mode == SlotMode::Force || inner.running(flow) < flow.limit as usize;
+            if !free && mode == SlotMode::Refuse {
+                return Ok(Slot::Full);
+            }
+            inner.next += 1;
+            let order = inner.next;
+            let row = (
+                flow.namespace.to_owned(),
+                flow.flow_id.to_owned(),
+                free,
+                order,
+            );
+            inner.slots.insert(execution_id.to_owned(), row);
+            Ok(if free { Slot::Running } else { Slot::Queued })
+        })
+    }
+
+    fn free_slot<'a>(
+        &'a self,
+        flow: FlowSlots<'a>,
+        execution_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, QueueError>> {
+        Box::pin(async move {
+            let mut given = Vec::new();
+            {
+                let mut inner = self.lock();
+                inner.slots.remove(execution_id);
+                while inner.running(flow) < flow.limit as usize {
+                    let oldest = inner
+                        .slots
+                        .iter()
+                        .filter(|(_, (ns, id, running, _))| {
+                            !running && ns == flow.namespace && id == flow.flow_id
+                        })
+                        .min_by_key(|(_, (_, _, _, order))| *order)
+                        .map(|(id, _)| id.clone());
+                    let Some(next) = oldest else {
+                        break;
+                    };
+                    if let Some(row) = inner.slots.get_mut(&next) {
+                        row.2 = true;
+                    }
+                    inner.post(next.clone(), InboxMessage::Dequeued);
+                    given.push(next);
+                }
+            }
+            if !given.is_empty() {
+                SignalSenders::bump(&self.wake);
+            }
+            Ok(given)
         })
     }
 
@@ -436,7 +645,12 @@ pub mod suite {
     fn kill() -> InboxMessage {
         InboxMessage::Control {
             control: Control::Kill,
+            seen: None,
         }
+    }
+
+    fn seqs(deliveries: &[Delivery]) -> Vec<i64> {
+        deliveries.iter().map(|d| d.seq).collect()
     }
 
     fn ids(deliveries: &[Delivery]) -> Vec<(&str, &InboxMessage)> {
@@ -454,6 +668,7 @@ pub mod suite {
                 task_run_id: Some(saker_core::TaskRunId::new("r1")),
                 inputs: serde_json::json!({"a": 1}).as_object().cloned().unwrap(),
             },
+            seen: Some(3),
         };
         inbox
             .post(vec![
@@ -468,6 +683,12 @@ pub mod suite {
             vec![("e1", &InboxMessage::Submit), ("e1", &resume)]
         );
         assert!(first[0].seq < first[1].seq);
+        assert!(first.iter().all(|d| !d.redelivered));
+        assert!(
+            inbox.claim("a", 10, LONG).await.unwrap().is_empty(),
+            "a claimed message is not delivered to its claimer twice"
+        );
+        inbox.ack("a", &seqs(&first), &[]).await.unwrap();
         inbox.post(vec![("e1".into(), kill())]).await.unwrap();
         assert!(
             inbox.claim("b", 10, LONG).await.unwrap().is_empty(),
@@ -484,6 +705,19 @@ pub mod suite {
         assert_eq!(ids(&b), vec![("e2", &child)], "unowned executions are free");
         let a = inbox.claim("a", 10, LONG).await.unwrap();
         assert_eq!(ids(&a), vec![("e1", &kill())]);
+        assert_eq!(
+            inbox.depth().await.unwrap(),
+            (2, 2),
+            "kept until acknowledged"
+        );
+        inbox.ack("b", &seqs(&a), &[]).await.unwrap();
+        assert_eq!(
+            inbox.depth().await.unwrap(),
+            (2, 2),
+            "only the claimer acknowledges"
+        );
+        inbox.ack("a", &seqs(&a), &[]).await.unwrap();
+        inbox.ack("b", &seqs(&b), &[]).await.unwrap();
         assert_eq!(inbox.depth().await.unwrap(), (0, 2));
     }
 
@@ -517,6 +751,7 @@ pub mod suite {
                 let mut idle = 0;
                 while idle < 3 {
                     let got = inbox.claim(&me, 7, LONG).await.unwrap();
+                    inbox.ack(&me, &seqs(&got), &[]).await.unwrap();
                     if got.is_empty() {
                         idle += 1;
                     } else {
@@ -576,6 +811,7 @@ pub mod suite {
         inbox.post(vec![("e1".into(), kill())]).await.unwrap();
         let claimed = inbox.claim("alive", 10, LONG).await.unwrap();
         assert_eq!(ids(&claimed), vec![("e1", &kill())]);
+        inbox.ack("alive", &seqs(&claimed), &[]).await.unwrap();
         assert_eq!(
             inbox.reap("reaper", 10, LONG).await.unwrap(),
             vec!["e2".to_owned()]
@@ -595,6 +831,160 @@ pub mod suite {
             inbox.own("other", &["e1".into()], LONG).await.unwrap(),
             vec!["e1".to_owned()],
             "a released execution is free"
+        );
+    }
+
+    /// A message claimed by an executor that dies before acknowledging it is delivered again,
+    /// in order and marked, to the executor that takes the execution over; a failed message
+    /// is given back to be claimed again; a late acknowledgement of the dead one changes
+    /// nothing.
+    pub async fn redelivery(inbox: Arc<dyn ExecutorQueue>) {
+        inbox
+            .post(vec![
+                ("e1".into(), InboxMessage::Submit),
+                ("e1".into(), kill()),
+            ])
+            .await
+            .unwrap();
+        // "dead" claims both with a lease already over, and never acknowledges them.
+        let lost = inbox.claim("dead", 10, Duration::ZERO).await.unwrap();
+        assert_eq!(lost.len(), 2);
+        inbox
+            .post(vec![("e1".into(), InboxMessage::Dequeued)])
+            .await
+            .unwrap();
+        let again = inbox.claim("heir", 10, LONG).await.unwrap();
+        assert_eq!(
+            ids(&again),
+            vec![
+                ("e1", &InboxMessage::Submit),
+                ("e1", &kill()),
+                ("e1", &InboxMessage::Dequeued)
+            ]
+        );
+        assert_eq!(
+            again.iter().map(|d| d.redelivered).collect::<Vec<_>>(),
+            vec![true, true, false]
+        );
+        inbox.ack("dead", &seqs(&lost), &[]).await.unwrap();
+        assert_eq!(inbox.depth().await.unwrap(), (3, 1));
+        // The heir applied the first two; the third failed and is claimed again.
+        inbox
+            .ack("heir", &seqs(&again[..2]), &seqs(&again[2..]))
+            .await
+            .unwrap();
+        assert!(inbox.claim("other", 10, LONG).await.unwrap().is_empty());
+        let retried = inbox.claim("heir", 10, LONG).await.unwrap();
+        assert_eq!(ids(&retried), vec![("e1", &InboxMessage::Dequeued)]);
+        assert!(
+            !retried[0].redelivered,
+            "given back, not lost by a dead executor"
+        );
+        inbox.ack("heir", &seqs(&retried), &[]).await.unwrap();
+        assert_eq!(inbox.depth().await.unwrap(), (0, 1));
+    }
+
+    /// Concurrency slots: many executions asking at once get exactly `limit` slots, the others
+    /// a queue place (or nothing); asking again gives the same answer; a freed slot goes to
+    /// the oldest queued execution with a `Dequeued` message; a forced one passes the limit.
+    pub async fn concurrency_slots(inbox: Arc<dyn ExecutorQueue>) {
+        let flow = FlowSlots {
+            namespace: "n",
+            flow_id: "f",
+            limit: 2,
+        };
+        let mut askers = tokio::task::JoinSet::new();
+        for n in 0..24 {
+            let inbox = inbox.clone();
+            askers.spawn(async move {
+                let flow = FlowSlots {
+                    namespace: "n",
+                    flow_id: "f",
+                    limit: 2,
+                };
+                let id = format!("q{n:02}");
+                let slot = inbox.take_slot(flow, &id, SlotMode::Queue).await.unwrap();
+                (id, slot)
+            });
+        }
+        let mut running = Vec::new();
+        let mut queued = 0;
+        while let Some(answer) = askers.join_next().await {
+            let (id, slot) = answer.unwrap();
+            match slot {
+                Slot::Running => running.push(id),
+                Slot::Queued => queued += 1,
+                Slot::Full => panic!("a queueing request was refused"),
+            }
+        }
+        assert_eq!((running.len(), queued), (2, 22), "{running:?}");
+        for id in &running {
+            assert_eq!(
+                inbox.take_slot(flow, id, SlotMode::Queue).await.unwrap(),
+                Slot::Running
+            );
+        }
+        let other = FlowSlots {
+            flow_id: "g",
+            ..flow
+        };
+        assert_eq!(
+            inbox
+                .take_slot(other, "g1", SlotMode::Refuse)
+                .await
+                .unwrap(),
+            Slot::Running,
+            "slots are counted per flow"
+        );
+        assert_eq!(
+            inbox.take_slot(flow, "r1", SlotMode::Refuse).await.unwrap(),
+            Slot::Full
+        );
+        // A freed slot goes to a queued execution, through its inbox.
+        let given = inbox.free_slot(flow, &running[0]).await.unwrap();
+        assert_eq!(given.len(), 1);
+        assert!(!running.contains(&given[0]));
+        let messages = inbox.claim("x", 100, LONG).await.unwrap();
+        assert_eq!(
+            ids(&messages),
+            vec![(given[0].as_str(), &InboxMessage::Dequeued)]
+        );
+        assert_eq!(
+            inbox
+                .take_slot(flow, &given[0], SlotMode::Queue)
+                .await
+                .unwrap(),
+            Slot::Running
+        );
+        // In order of arrival; a forced one runs over the limit; a queue place freed gives
+        // nothing.
+        let one = FlowSlots {
+            flow_id: "h",
+            limit: 1,
+            ..flow
+        };
+        for (id, slot) in [
+            ("h1", Slot::Running),
+            ("h2", Slot::Queued),
+            ("h3", Slot::Queued),
+            ("h4", Slot::Queued),
+        ] {
+            assert_eq!(
+                inbox.take_slot(one, id, SlotMode::Queue).await.unwrap(),
+                slot
+            );
+        }
+        assert_eq!(inbox.free_slot(one, "h1").await.unwrap(), vec!["h2"]);
+        assert_eq!(
+            inbox.take_slot(one, "h4", SlotMode::Force).await.unwrap(),
+            Slot::Running
+        );
+        assert!(inbox.free_slot(one, "h2").await.unwrap().is_empty());
+        assert!(inbox.free_slot(one, "h3").await.unwrap().is_empty());
+        assert!(inbox.free_slot(one, "h4").await.unwrap().is_empty());
+        assert_eq!(
+            inbox.take_slot(one, "h5", SlotMode::Refuse).await.unwrap(),
+            Slot::Running
         );
     }
 
@@ -948,6 +1338,382 @@ tasks:
         api.shutdown().await;
     }
 
+    const LIMITED: &str = r#"
+id: limited
+namespace: cluster
+concurrency:
+  limit: 2
+  behavior: QUEUE
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.2S
+"#;
+
+    /// A flow of one long Sleep with a concurrency limit of 1 and `behavior`.
+    fn single(behavior: &str) -> String {
+        format!(
+            "id: single-{}\nnamespace: cluster\nconcurrency:\n  limit: 1\n  behavior: \
+             {behavior}\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    \
+             duration: PT5M\n",
+            behavior.to_lowercase()
+        )
+    }
+
+    /// Waits (2 minutes at most) until the stored execution `id` satisfies `ready`.
+    async fn wait_for<S: Store>(
+        store: &S,
+        id: &saker_core::ExecutionId,
+        what: &str,
+        ready: impl Fn(&saker_core::Execution) -> bool,
+    ) -> saker_core::Execution {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let execution = store.get_execution(id).await.unwrap();
+            if let Some(execution) = execution.as_ref().filter(|e| ready(e)) {
+                return execution.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "execution {} never became {what}: {:?}",
+                id.as_str(),
+                execution.map(|e| e.state.current())
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn in_state(state: StateType) -> impl Fn(&saker_core::Execution) -> bool {
+        move |e| e.state.current() == state
+    }
+
+    fn states(execution: &saker_core::Execution) -> Vec<StateType> {
+        execution
+            .state
+            .histories()
+            .iter()
+            .map(|h| h.state)
+            .collect()
+    }
+
+    /// The most executions running at once, from their stored state histories: each runs from
+    /// its first RUNNING to its end (an end and a start at the same instant do not overlap:
+    /// the slot was freed first).
+    fn most_running_at_once(executions: &[saker_core::Execution]) -> usize {
+        let mut edges = Vec::new();
+        for execution in executions {
+            let histories = execution.state.histories();
+            let start = histories.iter().find(|h| h.state == StateType::Running);
+            let end = histories.iter().rev().find(|h| h.state.is_terminated());
+            if let (Some(start), Some(end)) = (start, end) {
+                edges.push((start.date, 1i32));
+                edges.push((end.date, -1));
+            }
+        }
+        edges.sort();
+        let (mut now, mut most) = (0i32, 0i32);
+        for (_, step) in edges {
+            now += step;
+            most = most.max(now);
+        }
+        usize::try_from(most).unwrap_or(0)
+    }
+
+    /// Waits until `flow` has a free slot (the end of an execution is saved before its slot
+    /// is freed): a probe takes it and gives it back.
+    async fn slot_free(inbox: &Arc<dyn ExecutorQueue>, flow: &saker_flow::Flow) {
+        let slots = FlowSlots {
+            namespace: &flow.namespace,
+            flow_id: &flow.id,
+            limit: flow.concurrency.as_ref().map_or(1, |c| c.limit),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while inbox
+            .take_slot(slots, "probe", SlotMode::Refuse)
+            .await
+            .unwrap()
+            != Slot::Running
+        {
+            assert!(tokio::time::Instant::now() < deadline, "no slot freed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(inbox.free_slot(slots, "probe").await.unwrap().is_empty());
+    }
+
+    /// Every execution of the limited flow succeeded, never more than 2 at once.
+    fn succeeded_two_at_a_time(done: &[saker_core::Execution]) {
+        for execution in done {
+            assert_eq!(
+                execution.state.current(),
+                StateType::Success,
+                "{execution:?}"
+            );
+        }
+        assert_eq!(most_running_at_once(done), 2);
+    }
+
+    /// Waits (2 minutes at most) until every message left the inbox.
+    async fn all_acknowledged(inbox: &Arc<dyn ExecutorQueue>) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while inbox.depth().await.unwrap().0 != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "messages left");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn executor<S: Store>(
+        rt: &Runtime<S>,
+        inbox: &Arc<dyn ExecutorQueue>,
+        lease: Duration,
+    ) -> crate::service::Service<S> {
+        let rt = rt
+            .clone()
+            .with_inbox(inbox.clone(), ExecutorInfo::this_process(), lease);
+        crate::service::Service::start(rt).await.unwrap().0
+    }
+
+    /// Flow `concurrency` counted for the whole cluster. A flow limited to 2 (QUEUE) gets 45
+    /// executions, submitted to two executors and through the inbox: all end SUCCESS and
+    /// never more than 2 ran at once. CANCEL and FAIL refuse an execution on one executor
+    /// while the other runs one; a forced run passes the limit, unqueue cancels, and a freed
+    /// slot starts the queued execution of the other executor. Then an executor dies holding
+    /// running and queued executions: the other finishes them all, still within the limit.
+    pub async fn global_concurrency<S: Store>(rt: Runtime<S>, inbox: Arc<dyn ExecutorQueue>) {
+        use crate::service::Service;
+        let lease = Duration::from_secs(1);
+        let a = executor(&rt, &inbox, lease).await;
+        let b = executor(&rt, &inbox, lease).await;
+        let api = Service::remote(rt.clone(), inbox.clone());
+        let store = rt.store().clone();
+        let limited = stored(&*store, LIMITED).await;
+        let mut ids = Vec::new();
+        for n in 0..45 {
+            let execution = execution_of(&limited);
+            ids.push(execution.id.clone());
+            let via = [&a, &b, &api][n % 3];
+            via.submit(limited.clone(), execution).await.unwrap();
+        }
+        let done = all_ended(&*store, &ids).await;
+        succeeded_two_at_a_time(&done);
+        let queued = done
+            .iter()
+            .filter(|e| states(e).contains(&StateType::Queued))
+            .count();
+        assert!(queued > 0, "the limit never queued anything");
+
+        // CANCEL and FAIL: one runs on `a`, the next one, on `b`, ends at once.
+        for (behavior, refused) in [
+            ("CANCEL", StateType::Cancelled),
+            ("FAIL", StateType::Failed),
+        ] {
+            let flow = stored(&*store, &single(behavior)).await;
+            let first = execution_of(&flow);
+            let first_id = first.id.clone();
+            a.submit(flow.clone(), first).await.unwrap();
+            wait_for(&*store, &first_id, "RUNNING", in_state(StateType::Running)).await;
+            let second = execution_of(&flow);
+            let second_id = second.id.clone();
+            b.submit(flow.clone(), second).await.unwrap();
+            let second = wait_for(&*store, &second_id, "ended", |e| e.state.is_terminated()).await;
+            assert_eq!(states(&second), vec![StateType::Created, refused]);
+            assert!(second.task_run_list.is_empty());
+            api.control(&first_id, Control::Kill).await.unwrap();
+            wait_for(&*store, &first_id, "KILLED", in_state(StateType::Killed)).await;
+            // The slot is free again, for the other executor.
+            slot_free(&inbox, &flow).await;
+            let third = execution_of(&flow);
+            let third_id = third.id.clone();
+            b.submit(flow.clone(), third).await.unwrap();
+            wait_for(&*store, &third_id, "RUNNING", in_state(StateType::Running)).await;
+            api.control(&third_id, Control::Kill).await.unwrap();
+            wait_for(&*store, &third_id, "KILLED", in_state(StateType::Killed)).await;
+        }
+
+        // QUEUE with force run and unqueue, across the executors.
+        let flow = stored(&*store, &single("QUEUE")).await;
+        let mut x = Vec::new();
+        for via in [&a, &b, &b, &a] {
+            let execution = execution_of(&flow);
+            x.push(execution.id.clone());
+            via.submit(flow.clone(), execution).await.unwrap();
+            let first = x.len() == 1;
+            let expected = if first {
+                StateType::Running
+            } else {
+                StateType::Queued
+            };
+            wait_for(&*store, x.last().unwrap(), "admitted", in_state(expected)).await;
+        }
+        api.control(&x[1], Control::ForceRun).await.unwrap();
+        wait_for(&*store, &x[1], "RUNNING", in_state(StateType::Running)).await;
+        api.control(
+            &x[3],
+            Control::Unqueue {
+                state: StateType::Cancelled,
+            },
+        )
+        .await
+        .unwrap();
+        wait_for(&*store, &x[3], "CANCELLED", in_state(StateType::Cancelled)).await;
+        // x0 ends: x1 (forced) still holds the only slot, x2 waits.
+        api.control(&x[0], Control::Kill).await.unwrap();
+        wait_for(&*store, &x[0], "KILLED", in_state(StateType::Killed)).await;
+        // x1 (on `b`) ends: x2 (on `b`) gets the slot.
+        api.control(&x[1], Control::Kill).await.unwrap();
+        let x2 = wait_for(&*store, &x[2], "RUNNING", in_state(StateType::Running)).await;
+        let x1 = wait_for(&*store, &x[1], "KILLED", in_state(StateType::Killed)).await;
+        let x0 = store.get_execution(&x[0]).await.unwrap().unwrap();
+        assert_eq!(
+            states(&x2),
+            vec![StateType::Created, StateType::Queued, StateType::Running]
+        );
+        let killed_at = |e: &saker_core::Execution| e.state.histories().last().unwrap().date;
+        let started_at = x2.state.histories().last().unwrap().date;
+        assert!(started_at >= killed_at(&x1) && started_at >= killed_at(&x0));
+        api.control(&x[2], Control::Kill).await.unwrap();
+        wait_for(&*store, &x[2], "KILLED", in_state(StateType::Killed)).await;
+
+        // `a` dies holding running and queued executions of the limited flow.
+        let slow = stored(&*store, &LIMITED.replace("PT0.2S", "PT2S")).await;
+        let mut ids = Vec::new();
+        for via in [&a, &a, &a, &a, &b, &b, &b, &b] {
+            let execution = execution_of(&slow);
+            ids.push(execution.id.clone());
+            via.submit(slow.clone(), execution).await.unwrap();
+        }
+        for id in &ids {
+            wait_for(&*store, id, "admitted", |e| {
+                matches!(e.state.current(), StateType::Running | StateType::Queued)
+            })
+            .await;
+        }
+        a.abort();
+        let done = all_ended(&*store, &ids).await;
+        succeeded_two_at_a_time(&done);
+        b.shutdown().await;
+        api.shutdown().await;
+    }
+
+    const PAUSER: &str = r#"
+id: pauser
+namespace: cluster
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+  - id: done
+    type: io.kestra.plugin.core.debug.Return
+    format: done
+"#;
+
+    /// Controls survive the death of the executor that claimed them. Executor `a` holds a
+    /// sleeping execution and two paused ones; it dies, and the kill and resumes posted to
+    /// them are claimed in its name (or by its dying pump) and never applied. Once its lease
+    /// ended, `b` applies them: the kill and the first resume once; the second resume was
+    /// already applied by `a` before it died (its execution moved on to its next Pause
+    /// since), so `b` does not apply it again.
+    pub async fn controls_survive_a_take_over<S: Store>(
+        rt: Runtime<S>,
+        inbox: Arc<dyn ExecutorQueue>,
+    ) {
+        use crate::service::Service;
+        // Long enough for the claim in the dead executor's name to come before its lease ends.
+        let lease = Duration::from_secs(3);
+        let a = executor(&rt, &inbox, lease).await;
+        let b = executor(&rt, &inbox, lease).await;
+        let api = Service::remote(rt.clone(), inbox.clone());
+        let store = rt.store().clone();
+        let sleeper = stored(&*store, &single("QUEUE").replace("single-queue", "sleeper")).await;
+        let pauser = stored(&*store, PAUSER).await;
+        let twice = stored(
+            &*store,
+            &PAUSER.replace("id: pauser", "id: twice").replace(
+                "  - id: done",
+                "  - id: again\n    type: io.kestra.plugin.core.flow.Pause\n  - id: done",
+            ),
+        )
+        .await;
+        let mut ids = Vec::new();
+        for flow in [&sleeper, &pauser, &twice] {
+            let execution = execution_of(flow);
+            ids.push(execution.id.clone());
+            a.submit(flow.clone(), execution).await.unwrap();
+        }
+        let (killed, resumed, stale) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+        wait_for(&*store, &killed, "sleeping", |e| {
+            e.task_run_list
+                .first()
+                .is_some_and(|r| r.state.current() == StateType::Running)
+        })
+        .await;
+        let paused = wait_for(&*store, &resumed, "PAUSED", in_state(StateType::Paused)).await;
+        let seen = paused.state.histories().len();
+        wait_for(&*store, &stale, "PAUSED", in_state(StateType::Paused)).await;
+        // `a` applies a resume of `stale` (it pauses again at its second Pause)...
+        let resume = || Control::Resume {
+            task_run_id: None,
+            inputs: serde_json::Map::new(),
+        };
+        api.control(&stale, resume()).await.unwrap();
+        let again = wait_for(&*store, &stale, "paused again", |e| {
+            e.state.current() == StateType::Paused
+                && e.task_run_list
+                    .iter()
+                    .any(|r| r.task_id == "again" && r.state.current() == StateType::Paused)
+        })
+        .await;
+        // ... acknowledges it (the answer came once the change was saved, before that) ...
+        all_acknowledged(&inbox).await;
+        // ... and dies; the same resume is in the inbox again as if it had not acknowledged it.
+        a.abort();
+        let control = |control: Control| InboxMessage::Control {
+            control,
+            seen: Some(seen),
+        };
+        inbox
+            .post(vec![
+                (killed.as_str().to_owned(), control(Control::Kill)),
+                (resumed.as_str().to_owned(), control(resume())),
+                (stale.as_str().to_owned(), control(resume())),
+            ])
+            .await
+            .unwrap();
+        let dead = a.runtime().executor_id().unwrap().to_owned();
+        inbox.claim(&dead, 10, lease).await.unwrap();
+        assert_eq!(
+            inbox.depth().await.unwrap().0,
+            3,
+            "claimed messages stay until acknowledged"
+        );
+        let done = all_ended(&*store, &[killed.clone(), resumed.clone()]).await;
+        assert_eq!(done[0].state.current(), StateType::Killed);
+        assert_eq!(
+            states(&done[1]),
+            vec![
+                StateType::Created,
+                StateType::Running,
+                StateType::Paused,
+                StateType::Restarted,
+                StateType::Running,
+                StateType::Success
+            ]
+        );
+        // Once `b` settled every message, the stale resume was not applied.
+        all_acknowledged(&inbox).await;
+        let still = store.get_execution(&stale).await.unwrap().unwrap();
+        assert_eq!(states(&still), states(&again));
+        api.control(&stale, resume()).await.unwrap();
+        let ended = all_ended(&*store, std::slice::from_ref(&stale)).await;
+        assert_eq!(ended[0].state.current(), StateType::Success);
+        // Resumed twice in all: once per Pause.
+        let restarts = states(&ended[0])
+            .iter()
+            .filter(|s| **s == StateType::Restarted)
+            .count();
+        assert_eq!(restarts, 2, "{:?}", states(&ended[0]));
+        b.shutdown().await;
+        api.shutdown().await;
+    }
+
     /// Expands the suite for a backend: `$make` is an async expression giving a fresh
     /// `Arc<dyn ExecutorQueue>`.
     #[macro_export]
@@ -964,6 +1730,14 @@ tasks:
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn inbox_expired_leases() {
                 $crate::inbox::suite::expired_leases($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn inbox_redelivery() {
+                $crate::inbox::suite::redelivery($make).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn inbox_concurrency_slots() {
+                $crate::inbox::suite::concurrency_slots($make).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn inbox_liveness() {

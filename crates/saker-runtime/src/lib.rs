@@ -480,13 +480,27 @@ impl<S: Store> Driver<S> {
         new: Vec<NewExecution>,
     ) -> Result<Vec<(ExecutionId, concurrency::Admission)>, RuntimeError> {
         let mut admitted = Vec::with_capacity(new.len());
+        // Slots taken in executor mode, given back when the batch is not stored.
+        let mut slotted: Vec<(Arc<Flow>, ExecutionId)> = Vec::new();
         for NewExecution {
             flow,
             mut execution,
             parent,
         } in new
         {
-            let admission = self.admit(&flow, &mut execution);
+            let admission = match self.admit(&flow, &mut execution).await {
+                Ok(admission) => admission,
+                Err(error) => {
+                    for (id, _) in &admitted {
+                        self.lives.remove(id);
+                    }
+                    self.forget_slots(&slotted).await;
+                    return Err(error);
+                }
+            };
+            if flow.concurrency.is_some() && self.rt.inbox.is_some() {
+                slotted.push((flow.clone(), execution.id.clone()));
+            }
             let id = execution.id.clone();
             let live = Live {
                 flow,
@@ -507,6 +521,7 @@ impl<S: Store> Driver<S> {
             for (id, _) in &admitted {
                 self.lives.remove(id);
             }
+            self.forget_slots(&slotted).await;
             return Err(error.into());
         }
         Ok(admitted)
@@ -1053,12 +1068,8 @@ impl<S: Store> Driver<S> {
         if let Some(hub) = &self.hub {
             hub.ended(&live.execution);
         }
-        if concurrency::queues(&live.flow) {
-            let (namespace, flow_id) = (
-                live.execution.namespace.clone(),
-                live.execution.flow_id.clone(),
-            );
-            self.dequeue(&namespace, &flow_id).await?;
+        if live.flow.concurrency.is_some() {
+            self.slot_freed(id).await?;
         }
         let parent_here = self
             .lives

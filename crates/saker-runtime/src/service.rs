@@ -577,6 +577,24 @@ impl<S: Store> Driver<S> {
                 (new, s.reply)
             })
             .unzip();
+        // An executor owns what it is handed directly, as what it claims.
+        if let Some(membership) = &self.rt.inbox {
+            let ids: Vec<String> = new
+                .iter()
+                .map(|n| n.execution.id.as_str().to_owned())
+                .collect();
+            if let Err(error) = membership
+                .queue
+                .own(&membership.info.id, &ids, membership.lease)
+                .await
+            {
+                let error = RuntimeError::from(error);
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+                return Ok(());
+            }
+        }
         let stored = self.store_new(new).await;
         for reply in replies {
             let _ = reply.send(stored.as_ref().map(|_| ()).map_err(Clone::clone));
@@ -657,6 +675,8 @@ impl<S: Store> Driver<S> {
         };
         if again {
             live.ended = false;
+            // Running again: it counts against its flow's limit until it ends again.
+            self.hold_slot(id).await?;
         }
         let restart = matches!(event, Event::RestartRequested);
         // Through the same batch path as every event (pending is empty between turns).
@@ -801,6 +821,9 @@ impl<S: Store> Driver<S> {
                     outputs_uri: None,
                 });
             }
+        }
+        if self.rt.inbox.is_some() {
+            self.reclaim_slots(&ids).await?;
         }
         ids.retain(|id| self.lives.get(id).is_some_and(|live| !live.ended));
         for id in &ids {

@@ -9,14 +9,33 @@ use saker_task::memory::{MemoryKvStore, MemoryStorage};
 use crate::Runtime;
 use crate::inbox::MemoryInbox;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_executors_share_the_executions_and_take_over_a_dead_one() {
-    let rt = Runtime::new(
+fn memory_runtime() -> Runtime<MemoryStore> {
+    Runtime::new(
         Arc::new(MemoryStore::new()),
         Arc::new(MemoryStorage::new()),
         Arc::new(MemoryKvStore::new()),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_executors_share_the_executions_and_take_over_a_dead_one() {
+    let rt = memory_runtime();
     crate::inbox::suite::two_executors(rt, Arc::new(MemoryInbox::new())).await;
+}
+
+/// Flow concurrency limits hold across executors (see the scenario's documentation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_limits_are_global() {
+    let rt = memory_runtime();
+    crate::inbox::suite::global_concurrency(rt, Arc::new(MemoryInbox::new())).await;
+}
+
+/// Controls claimed by an executor that died before applying them are applied by the next
+/// owner, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn controls_survive_a_take_over() {
+    let rt = memory_runtime();
+    crate::inbox::suite::controls_survive_a_take_over(rt, Arc::new(MemoryInbox::new())).await;
 }
 
 /// A kill of a parent reaches its child owned by another executor, and the child's end comes
@@ -38,7 +57,9 @@ async fn a_kill_reaches_a_child_on_another_executor() {
         Arc::new(MemoryStorage::new()),
         Arc::new(MemoryKvStore::new()),
     );
-    let lease = Duration::from_secs(1);
+    // Long enough that a loaded machine does not delay a renewal past it (a take-over of the
+    // parent would leave its executor with nothing, not with the parent alone).
+    let lease = Duration::from_secs(6);
     let with_inbox = || {
         rt.clone()
             .with_inbox(inbox.clone(), ExecutorInfo::this_process(), lease)
