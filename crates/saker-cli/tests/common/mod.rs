@@ -2,6 +2,8 @@
 //! connection), so the tests drive the real binary with nothing between them and it.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod components;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
