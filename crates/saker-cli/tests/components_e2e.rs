@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::components::{executor, scheduler, webserver, worker};
-use common::{json_request, request, terminal_states};
+use common::{json_request, post_flow, request, terminal_states};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
 
@@ -136,14 +136,7 @@ fn run(total: usize) {
     assert_eq!(status, 404, "the scheduler serves no API");
 
     for source in [CHILD, FLOW] {
-        let (status, created) = json_request(
-            port,
-            "POST",
-            "/api/v1/flows",
-            source.as_bytes(),
-            Some("application/x-yaml"),
-        );
-        assert_eq!(status, 200, "{created}");
+        post_flow(port, source);
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut live = (Value::Null, Value::Null);

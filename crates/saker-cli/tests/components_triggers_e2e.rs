@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::components::{executor, scheduler, webserver, worker};
-use common::{json_request, terminal_states};
+use common::{json_request, post_flow, terminal_states};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
 
@@ -22,17 +22,6 @@ fn database(name: &str) -> (TestDb, String) {
         .expect("a test database");
     let url = format!("{}?max_connections=3", db.url());
     (db, url)
-}
-
-fn post_flow(port: u16, source: &str) {
-    let (status, created) = json_request(
-        port,
-        "POST",
-        "/api/v1/flows",
-        source.as_bytes(),
-        Some("application/x-yaml"),
-    );
-    assert_eq!(status, 200, "{created}");
 }
 
 fn put_flow(port: u16, namespace: &str, id: &str, source: &str) {

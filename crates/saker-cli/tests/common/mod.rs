@@ -86,6 +86,18 @@ pub fn json_request(
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
+/// Creates a flow through the API (a YAML body); panics unless it is created.
+pub fn post_flow(port: u16, source: &str) {
+    let (status, created) = json_request(
+        port,
+        "POST",
+        "/api/v1/flows",
+        source.as_bytes(),
+        Some("application/x-yaml"),
+    );
+    assert_eq!(status, 200, "{created}");
+}
+
 /// A child process killed when the test ends, whatever happens.
 pub struct Proc(pub std::process::Child);
 
