@@ -191,7 +191,11 @@ type Revisions = HashMap<(String, String), u32>;
 /// reloads that flow at once; every `poll`, and after the listening connection was lost, the
 /// stored revisions are compared with the known ones and the flows that differ are reloaded
 /// (the notes missed). Call after the triggers are loaded.
-async fn follow_flows(app: saker_server::Shared<SqlStore>, changes: Option<FlowChanges>, poll: Duration) {
+async fn follow_flows(
+    app: saker_server::Shared<SqlStore>,
+    changes: Option<FlowChanges>,
+    poll: Duration,
+) {
     // What the load just read; a change committed since then has its note waiting.
     let mut known = stored_revisions(&app).await.unwrap_or_default();
     let mut changes = changes;

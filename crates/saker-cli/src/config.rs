@@ -587,7 +587,10 @@ fn resolve(
         check_database_url(url).map_err(|e| ("database.url", e))?;
     }
     let retention = retention_config(config.retention)?;
-    let flow_poll = config.scheduler.flow_poll.map_or(DEFAULT_FLOW_POLL, |p| p.0);
+    let flow_poll = config
+        .scheduler
+        .flow_poll
+        .map_or(DEFAULT_FLOW_POLL, |p| p.0);
     if flow_poll.is_zero() {
         return Err(("scheduler.flow-poll", "must be longer than zero".to_owned()));
     }
@@ -1029,7 +1032,10 @@ retention:
             Ok(Duration::from_secs(300))
         );
         assert_eq!(
-            poll("scheduler:\n  flow-poll: PT5M\n", &[("SAKER_SCHEDULER_FLOW_POLL", "1h")]),
+            poll(
+                "scheduler:\n  flow-poll: PT5M\n",
+                &[("SAKER_SCHEDULER_FLOW_POLL", "1h")]
+            ),
             Ok(Duration::from_secs(3600))
         );
         insta::assert_snapshot!(error("scheduler:\n  flow-poll: 0s\n"), @"saker.yml:2: scheduler.flow-poll: must be longer than zero");

@@ -112,7 +112,8 @@ fn webhooks_are_served_by_the_webserver_component() {
     assert_eq!(created["state"]["current"], json!("CREATED"), "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let ended = eventually("the webhook's execution ends", || {
-        let (_, execution) = json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+        let (_, execution) =
+            json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
         (!terminal_states(&execution["state"]).is_empty()).then_some(execution)
     });
     assert_eq!(terminal_states(&ended["state"]), ["SUCCESS"], "{ended}");
@@ -137,8 +138,16 @@ fn webhooks_are_served_by_the_webserver_component() {
     assert_eq!((status, outputs), (200, json!({"who": "waiting"})));
 
     let (status, error) = webhook(port, "GET", "/api/v1/executions/webhook/qa/hooked/nope", "");
-    assert_eq!((status, &error["message"]), (404, &json!("Webhook not found")));
-    let (status, error) = webhook(port, "GET", "/api/v1/executions/webhook/qa/other/s3cret", "");
+    assert_eq!(
+        (status, &error["message"]),
+        (404, &json!("Webhook not found"))
+    );
+    let (status, error) = webhook(
+        port,
+        "GET",
+        "/api/v1/executions/webhook/qa/other/s3cret",
+        "",
+    );
     assert_eq!((status, &error["message"]), (404, &json!("Flow not found")));
 
     put_flow(
@@ -147,13 +156,28 @@ fn webhooks_are_served_by_the_webserver_component() {
         "hooked",
         &HOOKED.replace("tasks:", "disabled: true\ntasks:"),
     );
-    let (status, error) = webhook(port, "POST", "/api/v1/executions/webhook/qa/hooked/s3cret", "");
+    let (status, error) = webhook(
+        port,
+        "POST",
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        "",
+    );
     assert_eq!((status, &error["message"]), (404, &json!("Flow not found")));
     put_flow(port, "qa", "hooked", HOOKED);
-    let (status, again) = webhook(port, "GET", "/api/v1/executions/webhook/qa/hooked/s3cret", "");
+    let (status, again) = webhook(
+        port,
+        "GET",
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        "",
+    );
     assert_eq!(status, 200, "enabled again: {again}");
     delete_flow(port, "qa", "hooked");
-    let (status, error) = webhook(port, "POST", "/api/v1/executions/webhook/qa/hooked/s3cret", "");
+    let (status, error) = webhook(
+        port,
+        "POST",
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        "",
+    );
     assert_eq!((status, &error["message"]), (404, &json!("Flow not found")));
     drop(db);
 }

@@ -658,7 +658,10 @@ async fn flow_changes_reach_other_processes_once_committed() {
         .unwrap();
     assert_eq!(next().await, saved("one"));
     // Told after the commit: the follower reads the revision it was told about.
-    let record = follower.get_flow("company.team", "one", None).await.unwrap();
+    let record = follower
+        .get_flow("company.team", "one", None)
+        .await
+        .unwrap();
     assert_eq!(record.map(|r| r.revision), Some(1));
     writer
         .put_flow("company.team", "one", "id: one")
