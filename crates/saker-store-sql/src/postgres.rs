@@ -602,7 +602,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        crate::flow_changes::notify(&mut *tx, namespace, id).await?;
+        crate::flow_changes::notify(&mut tx, namespace, id).await?;
         tx.commit().await.map_err(db)?;
         Ok(record)
     }
@@ -789,7 +789,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        crate::flow_changes::notify(&mut *tx, namespace, id).await?;
+        crate::flow_changes::notify(&mut tx, namespace, id).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
     }
