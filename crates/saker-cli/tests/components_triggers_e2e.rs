@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::components::{executor, scheduler, webserver, worker};
+use common::components::{executor, logs, scheduler, webserver, worker};
 use common::{json_request, post_flow, terminal_states};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
@@ -46,14 +46,19 @@ fn delete_flow(port: u16, namespace: &str, id: &str) {
     assert_eq!(status, 204, "{deleted}");
 }
 
-/// Polls `look` every 100 ms until it gives something; panics with `what` after two minutes.
-fn eventually<T>(what: &str, mut look: impl FnMut() -> Option<T>) -> T {
+/// Polls `look` every 100 ms until it gives something; after two minutes, panics with `what`
+/// and the logs of the processes started in `dir`.
+fn eventually<T>(dir: &Path, what: &str, mut look: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(found) = look() {
             return found;
         }
-        assert!(Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "never happened: {what}\n{}",
+            logs(dir)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -111,7 +116,7 @@ fn webhooks_are_served_by_the_webserver_component() {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["state"]["current"], json!("CREATED"), "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
-    let ended = eventually("the webhook's execution ends", || {
+    let ended = eventually(path, "the webhook's execution ends", || {
         let (_, execution) =
             json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
         (!terminal_states(&execution["state"]).is_empty()).then_some(execution)
@@ -137,32 +142,28 @@ fn webhooks_are_served_by_the_webserver_component() {
     );
     assert_eq!((status, outputs), (200, json!({"who": "waiting"})));
 
-    let (status, error) = webhook(port, "GET", "/api/v1/executions/webhook/qa/hooked/nope", "");
-    assert_eq!(
-        (status, &error["message"]),
-        (404, &json!("Webhook not found"))
+    let not_found = |path: &str, message: &str| {
+        let (status, error) = webhook(port, "POST", path, "");
+        assert_eq!(
+            (status, &error["message"]),
+            (404, &json!(message)),
+            "{path}"
+        );
+    };
+    not_found(
+        "/api/v1/executions/webhook/qa/hooked/nope",
+        "Webhook not found",
     );
-    let (status, error) = webhook(
-        port,
-        "GET",
+    not_found(
         "/api/v1/executions/webhook/qa/other/s3cret",
-        "",
+        "Flow not found",
     );
-    assert_eq!((status, &error["message"]), (404, &json!("Flow not found")));
-
-    put_flow(
-        port,
-        "qa",
-        "hooked",
-        &HOOKED.replace("tasks:", "disabled: true\ntasks:"),
-    );
-    let (status, error) = webhook(
-        port,
-        "POST",
+    let disabled = HOOKED.replace("tasks:", "disabled: true\ntasks:");
+    put_flow(port, "qa", "hooked", &disabled);
+    not_found(
         "/api/v1/executions/webhook/qa/hooked/s3cret",
-        "",
+        "Flow not found",
     );
-    assert_eq!((status, &error["message"]), (404, &json!("Flow not found")));
     put_flow(port, "qa", "hooked", HOOKED);
     let (status, again) = webhook(
         port,
@@ -172,13 +173,10 @@ fn webhooks_are_served_by_the_webserver_component() {
     );
     assert_eq!(status, 200, "enabled again: {again}");
     delete_flow(port, "qa", "hooked");
-    let (status, error) = webhook(
-        port,
-        "POST",
+    not_found(
         "/api/v1/executions/webhook/qa/hooked/s3cret",
-        "",
+        "Flow not found",
     );
-    assert_eq!((status, &error["message"]), (404, &json!("Flow not found")));
     drop(db);
 }
 
@@ -228,7 +226,7 @@ fn flow_changes_reach_the_scheduler_component_at_once() {
     post_flow(port, &ticking("disabled"));
     post_flow(port, &ticking("deleted"));
     for id in ["disabled", "deleted"] {
-        eventually(&format!("flow {id} fires"), || {
+        eventually(path, &format!("flow {id} fires"), || {
             (executions(port, id) > 0).then_some(())
         });
     }
@@ -240,12 +238,12 @@ fn flow_changes_reach_the_scheduler_component_at_once() {
     );
     delete_flow(port, "qa", "deleted");
     post_flow(port, &ticking("sentinel"));
-    eventually("flow sentinel fires", || {
+    eventually(path, "flow sentinel fires", || {
         (executions(port, "sentinel") > 0).then_some(())
     });
     let quiet = (executions(port, "disabled"), executions(port, "deleted"));
     let fired = executions(port, "sentinel");
-    eventually("flow sentinel fires three more times", || {
+    eventually(path, "flow sentinel fires three more times", || {
         (executions(port, "sentinel") >= fired + 3).then_some(())
     });
     assert_eq!(

@@ -24,15 +24,35 @@ pub fn saker(dir: &Path, args: &[&str], log: &str) -> Proc {
     Proc(child)
 }
 
-pub fn wait_ping(port: u16, path: &str) {
+/// Whether `path` answers 200 on `port` within a minute.
+fn answers(port: u16, path: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok((200, _)) = request(port, "GET", path, b"", None) {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("nothing answers {path} on port {port}");
+    false
+}
+
+/// Every `*.log` of `dir` (the processes' stderr), for the message of a failed test.
+pub fn logs(dir: &Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            format!("== {}\n{text}", path.display())
+        })
+        .collect()
 }
 
 pub fn executor(dir: &Path, url: &str, log: &str) -> Proc {
@@ -78,7 +98,11 @@ pub fn webserver(dir: &Path, url: &str) -> (Proc, u16) {
         ],
         "webserver.log",
     );
-    wait_ping(port, "/ping");
+    assert!(
+        answers(port, "/ping"),
+        "the webserver does not answer\n{}",
+        logs(dir)
+    );
     (process, port)
 }
 
@@ -97,6 +121,10 @@ pub fn scheduler(dir: &Path, url: &str, extra: &[&str]) -> (Proc, u16) {
     ];
     args.extend_from_slice(extra);
     let process = saker(dir, &args, "scheduler.log");
-    wait_ping(port, "/health");
+    assert!(
+        answers(port, "/health"),
+        "the scheduler does not answer\n{}",
+        logs(dir)
+    );
     (process, port)
 }
