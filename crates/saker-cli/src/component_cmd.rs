@@ -5,9 +5,12 @@
 //! - executor: the executor loop in executor mode (`Runtime::with_inbox`): it owns the
 //!   executions it claims from the inbox, runnable attempts go to the PostgreSQL job queue
 //!   (`--workers 0`) and it may run queue workers itself (`--workers N`);
-//! - webserver: the REST API over a remote service (`Service::remote`), triggers off;
+//! - webserver: the REST API over a remote service (`Service::remote`), triggers off (webhooks
+//!   are answered from the stored flows);
 //! - scheduler: the triggers over a remote service, no API (`/ping`, `/health`, `/metrics`).
-//!   It reloads the stored flows every [`FLOW_POLL`] (flows change through the webserver).
+//!   Flows change through the webserver (or any process): the store notifies each change in
+//!   the transaction that saves it and [`follow_flows`] reloads that flow; the stored flows
+//!   are compared every `scheduler.flow-poll` and after a lost connection, for notes missed.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,13 +24,10 @@ use saker_runtime::queue::JobQueue;
 use saker_runtime::service::Service;
 use saker_server::{App, ServerConfig};
 use saker_storage::Store;
+use saker_store_sql::{FlowChange, SqlStore};
 
 use crate::config::{self, Settings};
 use crate::server_cmd::{basic_auth, build_runtime, serve_app, server_config, shutdown_signal};
-
-/// How often the scheduler component looks for flows created, changed or deleted through the
-/// webserver.
-pub(crate) const FLOW_POLL: Duration = Duration::from_secs(10);
 
 /// What every component takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -146,8 +146,17 @@ async fn start(component: Component, args: ComponentArgs) -> Result<(), String> 
             // The queue only serves `GET /api/v1/workers` here: nothing is dispatched.
             let queue: Arc<dyn JobQueue> =
                 Arc::new(PgQueue::connect(&url, 2).await.map_err(|e| e.to_string())?);
-            let service = Service::remote(rt.with_queue(queue), inbox);
             let scheduler = component == Component::Scheduler;
+            // Listening before the triggers load: no change committed after the load is missed.
+            let changes = if scheduler {
+                rt.store()
+                    .flow_changes()
+                    .await
+                    .map_err(|e| format!("cannot listen for flow changes: {e}"))?
+            } else {
+                None
+            };
+            let service = Service::remote(rt.with_queue(queue), inbox);
             let config = ServerConfig {
                 triggers: scheduler,
                 api: !scheduler,
@@ -157,7 +166,10 @@ async fn start(component: Component, args: ComponentArgs) -> Result<(), String> 
             if scheduler {
                 // Retention runs in one kind of process only: the scheduler's.
                 app.start_retention(settings.retention.clone());
-                tokio::spawn(follow_flows(app.clone()));
+                // Loaded here, before the changes are followed: a change must not be applied
+                // before the load, which would bring the older revision back.
+                app.start_triggers().await?;
+                tokio::spawn(follow_flows(app.clone(), changes, settings.flow_poll));
             }
             let banner = format!(
                 "Saker {} listening on http://{{local}} (store {location}",
@@ -170,57 +182,125 @@ async fn start(component: Component, args: ComponentArgs) -> Result<(), String> 
     }
 }
 
-/// The scheduler component: flows change through the webserver, another process, so the
-/// stored revisions are compared every [`FLOW_POLL`] and the triggers of changed flows reloaded.
-async fn follow_flows<S: Store>(app: saker_server::Shared<S>) {
-    let mut known: Option<HashMap<(String, String), u32>> = None;
-    let mut first = true;
+type FlowChanges = tokio::sync::mpsc::UnboundedReceiver<FlowChange>;
+
+/// The latest stored revision of every live flow.
+type Revisions = HashMap<(String, String), u32>;
+
+/// The scheduler component: flows change in other processes. Each change noted by the store
+/// reloads that flow at once; every `poll`, and after the listening connection was lost, the
+/// stored revisions are compared with the known ones and the flows that differ are reloaded
+/// (the notes missed). Call after the triggers are loaded.
+async fn follow_flows(
+    app: saker_server::Shared<SqlStore>,
+    changes: Option<FlowChanges>,
+    poll: Duration,
+) {
+    // What the load just read; a change committed since then has its note waiting.
+    let mut known = stored_revisions(&app).await.unwrap_or_default();
+    let mut changes = changes;
+    let mut ticks = tokio::time::interval(poll);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is now: the look above was it.
+    ticks.tick().await;
     loop {
-        if !first {
-            tokio::select! {
-                () = tokio::time::sleep(FLOW_POLL) => {}
-                () = app.stopping.cancelled() => return,
-            }
-        }
-        first = false;
-        let records = match app.store().list_flows(None).await {
-            Ok(records) => records,
-            Err(error) => {
-                eprintln!("warning: reading the flows: {error}");
-                continue;
-            }
+        let change = tokio::select! {
+            () = app.stopping.cancelled() => return,
+            _ = ticks.tick() => FlowChange::Resync,
+            change = async { changes.as_mut()?.recv().await }, if changes.is_some() => match change {
+                Some(change) => change,
+                None => {
+                    eprintln!("warning: flow changes are no longer heard: the triggers follow \
+                               them every {}s", poll.as_secs());
+                    changes = None;
+                    continue;
+                }
+            },
         };
-        let now: HashMap<(String, String), u32> = records
-            .iter()
-            .filter(|r| !r.deleted)
-            .map(|r| ((r.namespace.clone(), r.id.clone()), r.revision))
-            .collect();
-        // The first look (before the start loads every flow) only records the revisions.
-        let Some(before) = known.replace(now.clone()) else {
-            continue;
-        };
-        for ((namespace, id), revision) in &now {
-            if before.get(&(namespace.clone(), id.clone())) == Some(revision) {
-                continue;
-            }
-            let loaded = match app.flow(namespace, id, None).await {
-                Ok(flow) => app
-                    .scheduler
-                    .flow_changed(flow)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(error) => Err(error.message),
-            };
-            if let Err(message) = loaded {
-                eprintln!("warning: triggers of {namespace}.{id} not loaded: {message}");
-            }
-        }
-        for (namespace, id) in before.keys() {
-            if !now.contains_key(&(namespace.clone(), id.clone()))
-                && let Err(error) = app.scheduler.flow_deleted(namespace, id).await
-            {
-                eprintln!("warning: triggers of {namespace}.{id} not removed: {error}");
-            }
+        match change {
+            FlowChange::Saved { namespace, id } => reload(&app, &mut known, &namespace, &id).await,
+            FlowChange::Resync => resync(&app, &mut known).await,
         }
     }
+}
+
+async fn stored_revisions(app: &saker_server::Shared<SqlStore>) -> Option<Revisions> {
+    match app.store().list_flows(None).await {
+        Ok(records) => Some(
+            records
+                .iter()
+                .filter(|r| !r.deleted)
+                .map(|r| ((r.namespace.clone(), r.id.clone()), r.revision))
+                .collect(),
+        ),
+        Err(error) => {
+            eprintln!("warning: reading the flows: {error} (retried at the next look)");
+            None
+        }
+    }
+}
+
+/// Reloads the flows whose stored revision differs from the known one (deleted ones too).
+async fn resync(app: &saker_server::Shared<SqlStore>, known: &mut Revisions) {
+    let Some(stored) = stored_revisions(app).await else {
+        return;
+    };
+    let gone = known.keys().filter(|k| !stored.contains_key(*k));
+    let changed = stored.iter().filter(|(k, r)| known.get(*k) != Some(*r));
+    let differ: Vec<(String, String)> = gone.chain(changed.map(|(k, _)| k)).cloned().collect();
+    for (namespace, id) in differ {
+        reload(app, known, &namespace, &id).await;
+    }
+}
+
+/// Reloads the triggers of one flow from the store: its latest revision, or none when it is
+/// deleted.
+async fn reload(
+    app: &saker_server::Shared<SqlStore>,
+    known: &mut Revisions,
+    namespace: &str,
+    id: &str,
+) {
+    let key = (namespace.to_owned(), id.to_owned());
+    let record = match app.store().get_flow(namespace, id, None).await {
+        Ok(record) => record,
+        Err(error) => {
+            eprintln!("warning: reading flow {namespace}.{id}: {error} (retried at the next look)");
+            return;
+        }
+    };
+    let Some(record) = record else {
+        if let Err(error) = app.scheduler.flow_deleted(namespace, id).await {
+            eprintln!("warning: triggers of {namespace}.{id} not removed: {error}");
+            return;
+        }
+        known.remove(&key);
+        return;
+    };
+    match app.flow(namespace, id, Some(record.revision)).await {
+        Ok(flow) => {
+            if let Err(error) = app.scheduler.flow_changed(flow).await {
+                eprintln!(
+                    "warning: triggers of {namespace}.{id} not loaded: {error} (retried at the \
+                     next look)"
+                );
+                return;
+            }
+        }
+        // A revision that does not parse is not tried again until it changes.
+        Err(error) if error.status.as_u16() == 422 => {
+            eprintln!(
+                "warning: triggers of {namespace}.{id} not loaded: {}",
+                error.message
+            );
+        }
+        Err(error) => {
+            eprintln!(
+                "warning: reading flow {namespace}.{id}: {} (retried at the next look)",
+                error.message
+            );
+            return;
+        }
+    }
+    known.insert(key, record.revision);
 }

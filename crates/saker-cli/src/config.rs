@@ -45,6 +45,9 @@ pub(crate) struct Settings {
     pub retention: RetentionConfig,
     /// `server.search-time-range`: the default date range of the search endpoints.
     pub search_time_range: Option<Duration>,
+    /// `scheduler.flow-poll`: how often the scheduler component compares the stored flows with
+    /// the ones it loaded (it hears of each change at once; this catches the notes missed).
+    pub flow_poll: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,8 @@ pub(crate) const DEFAULT_DATA_DIR: &str = "data";
 pub(crate) const DEFAULT_REALM: &str = "Saker";
 /// Default `max-output-size` (task outputs bigger than this go to internal storage).
 pub(crate) const DEFAULT_MAX_OUTPUT_SIZE: usize = 1024 * 1024;
+/// Default `scheduler.flow-poll`.
+pub(crate) const DEFAULT_FLOW_POLL: Duration = Duration::from_secs(60);
 
 /// The value kind of a leaf key, for environment overrides.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,6 +109,7 @@ const LEAVES: &[(&str, Kind, &[&str])] = &[
     ("retention.logs", Kind::Text, &[]),
     ("retention.interval", Kind::Text, &[]),
     ("retention.batch-size", Kind::Integer, &[]),
+    ("scheduler.flow-poll", Kind::Text, &[]),
 ];
 
 /// The environment variable overriding `path`.
@@ -133,6 +139,14 @@ struct FileConfig {
     templates: TemplatesSection,
     max_output_size: Option<Size>,
     retention: RetentionSection,
+    scheduler: SchedulerSection,
+}
+
+/// `scheduler`: the scheduler component.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+struct SchedulerSection {
+    flow_poll: Option<Period>,
 }
 
 /// `retention`: ages after which the server deletes ended executions and log lines.
@@ -573,6 +587,13 @@ fn resolve(
         check_database_url(url).map_err(|e| ("database.url", e))?;
     }
     let retention = retention_config(config.retention)?;
+    let flow_poll = config
+        .scheduler
+        .flow_poll
+        .map_or(DEFAULT_FLOW_POLL, |p| p.0);
+    if flow_poll.is_zero() {
+        return Err(("scheduler.flow-poll", "must be longer than zero".to_owned()));
+    }
     let settings = Settings {
         host: server.host.unwrap_or_else(|| DEFAULT_HOST.to_owned()),
         port: server.port.unwrap_or(DEFAULT_PORT),
@@ -602,6 +623,7 @@ fn resolve(
             .map_or(Some(saker_server::DEFAULT_SEARCH_TIME_RANGE), |p| {
                 Some(p.0).filter(|range| !range.is_zero())
             }),
+        flow_poll,
     };
     Ok((settings, warnings))
 }
@@ -867,7 +889,8 @@ max-output-size: 2MB
                     | "server.search-time-range"
                     | "retention.executions"
                     | "retention.logs"
-                    | "retention.interval" => "PT1M".to_owned(),
+                    | "retention.interval"
+                    | "scheduler.flow-poll" => "PT1M".to_owned(),
                     "encryption.secret-key" => "MDEyMzQ1Njc4OWFiY2RlZg==".to_owned(),
                     _ => "x".to_owned(),
                 }),
@@ -996,5 +1019,25 @@ retention:
         assert_eq!(local.executions, Some(7 * day));
         assert_eq!(local.interval, Duration::from_secs(1));
         insta::assert_snapshot!(retention_from_vars(&vars(&[("SAKER_RETENTION_INTERVAL", "0s")])).unwrap_err(), @"SAKER_RETENTION_INTERVAL: must be longer than zero");
+    }
+
+    #[test]
+    fn scheduler_flow_poll() {
+        let poll = |text: &str, env: &[(&str, &str)]| {
+            parse("saker.yml", text, &vars(env)).map(|(settings, _)| settings.flow_poll)
+        };
+        assert_eq!(poll("", &[]), Ok(DEFAULT_FLOW_POLL));
+        assert_eq!(
+            poll("scheduler:\n  flow-poll: PT5M\n", &[]),
+            Ok(Duration::from_secs(300))
+        );
+        assert_eq!(
+            poll(
+                "scheduler:\n  flow-poll: PT5M\n",
+                &[("SAKER_SCHEDULER_FLOW_POLL", "1h")]
+            ),
+            Ok(Duration::from_secs(3600))
+        );
+        insta::assert_snapshot!(error("scheduler:\n  flow-poll: 0s\n"), @"saker.yml:2: scheduler.flow-poll: must be longer than zero");
     }
 }

@@ -109,6 +109,7 @@ pub(crate) fn local(args: LocalArgs) -> ExitCode {
             max_output_size,
             retention: config::retention_from_vars(&vars)?,
             search_time_range: Some(saker_server::DEFAULT_SEARCH_TIME_RANGE),
+            flow_poll: config::DEFAULT_FLOW_POLL,
         })
     })();
     match settings {

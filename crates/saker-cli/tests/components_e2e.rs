@@ -6,68 +6,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, json_request, request, terminal_states};
+use common::components::{executor, scheduler, webserver, worker};
+use common::{json_request, post_flow, request, terminal_states};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
-
-/// One key for every process (each would otherwise create its own in the data directory).
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-fn saker(dir: &Path, args: &[&str], log: &str) -> Proc {
-    let log = std::fs::File::create(dir.join(log)).expect("a log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_saker"))
-        .args(args)
-        .env("SAKER_ENCRYPTION_KEY", KEY)
-        .env("SAKER_DATA_DIR", "data")
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("the process starts");
-    Proc(child)
-}
-
-fn wait_ping(port: u16, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok((200, _)) = request(port, "GET", path, b"", None) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing answers {path} on port {port}");
-}
-
-fn executor(dir: &Path, url: &str, log: &str) -> Proc {
-    saker(
-        dir,
-        &["server", "executor", "--database-url", url, "--lease", "3"],
-        log,
-    )
-}
-
-fn worker(dir: &Path, url: &str, log: &str) -> Proc {
-    saker(
-        dir,
-        &[
-            "server",
-            "worker",
-            "--threads",
-            "2",
-            "--queue-url",
-            url,
-            "--database-url",
-            url,
-            "--lease",
-            "3",
-        ],
-        log,
-    )
-}
 
 const CHILD: &str = r#"id: child
 namespace: qa
@@ -179,35 +123,7 @@ fn run(total: usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path();
     // The webserver migrates the database first; the others start beside it.
-    let port = free_port();
-    let port_text = port.to_string();
-    let _web = saker(
-        path,
-        &[
-            "server",
-            "webserver",
-            "--database-url",
-            &url,
-            "--port",
-            &port_text,
-        ],
-        "webserver.log",
-    );
-    wait_ping(port, "/ping");
-    let health_port = free_port();
-    let health_text = health_port.to_string();
-    let _scheduler = saker(
-        path,
-        &[
-            "server",
-            "scheduler",
-            "--database-url",
-            &url,
-            "--port",
-            &health_text,
-        ],
-        "scheduler.log",
-    );
+    let (_web, port) = webserver(path, &url);
     let mut executors = [
         Some(executor(path, &url, "executor1.log")),
         Some(executor(path, &url, "executor2.log")),
@@ -215,19 +131,12 @@ fn run(total: usize) {
     let mut doomed_worker = Some(worker(path, &url, "worker1.log"));
     let _worker2 = worker(path, &url, "worker2.log");
     let _worker3 = worker(path, &url, "worker3.log");
-    wait_ping(health_port, "/health");
+    let (_scheduler, health_port) = scheduler(path, &url, &[]);
     let (status, _) = request(health_port, "GET", "/api/v1/flows/search", b"", None).unwrap();
     assert_eq!(status, 404, "the scheduler serves no API");
 
     for source in [CHILD, FLOW] {
-        let (status, created) = json_request(
-            port,
-            "POST",
-            "/api/v1/flows",
-            source.as_bytes(),
-            Some("application/x-yaml"),
-        );
-        assert_eq!(status, 200, "{created}");
+        post_flow(port, source);
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut live = (Value::Null, Value::Null);

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Proc, free_port, json_request, wait_for_ping};
+use common::{Proc, free_port, json_request, post_flow, wait_for_ping};
 use serde_json::{Value, json};
 
 fn spawn_server(dir: &Path, vars: &[(&str, &str)]) -> (Proc, u16) {
@@ -35,17 +35,6 @@ tasks:
     content: "hello"
     extension: .txt
 "#;
-
-fn post_flow(port: u16, source: &str) {
-    let (status, created) = json_request(
-        port,
-        "POST",
-        "/api/v1/flows",
-        source.as_bytes(),
-        Some("application/x-yaml"),
-    );
-    assert_eq!(status, 200, "{created}");
-}
 
 /// Runs `namespace.flow` and waits for its end (`?wait=true`).
 fn run(port: u16, namespace: &str, flow: &str) -> Value {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, json_request, request};
+use common::{free_port, json_request, post_flow, request};
 use serde_json::{Value, json};
 
 struct Server(Child);
@@ -39,17 +39,6 @@ fn spawn(dir: &Path) -> (Server, u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the server did not answer /ping");
-}
-
-fn post_flow(port: u16, source: &str) {
-    let (status, created) = json_request(
-        port,
-        "POST",
-        "/api/v1/flows",
-        source.as_bytes(),
-        Some("application/x-yaml"),
-    );
-    assert_eq!(status, 200, "{created}");
 }
 
 /// The template included, its task run ended SUCCESS.

@@ -918,7 +918,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             .map_err(TriggerError::Launch)
     }
 
-    /// Handles a webhook call.
+    /// Handles a webhook call to a flow this scheduler has loaded.
     pub async fn webhook(
         &self,
         namespace: &str,
@@ -931,7 +931,20 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             .flows
             .get(&(namespace.to_owned(), flow_id.to_owned()))
             .cloned();
-        let Some(flow) = flow else {
+        self.webhook_of(flow, key_text, request).await
+    }
+
+    /// Handles a webhook call to `flow`, the latest revision of the flow the call names
+    /// (`None`: no such flow, or deleted), wherever it was read: the server reads it from the
+    /// store, so a process that runs no triggers (the webserver component) answers as one that
+    /// does. A disabled flow is not found, as a flow the scheduler has not loaded.
+    pub async fn webhook_of(
+        &self,
+        flow: Option<Arc<Flow>>,
+        key_text: &str,
+        request: &WebhookRequest,
+    ) -> Result<WebhookOutcome, TriggerError> {
+        let Some(flow) = flow.filter(|f| !f.disabled && !f.deleted) else {
             return Ok(WebhookOutcome::FlowNotFound);
         };
         let Some(trigger) = webhook::find_trigger(

@@ -1109,6 +1109,29 @@ triggers:
         }
         other => panic!("{other:?}"),
     }
+    // A flow read elsewhere (the store) answers the same; disabled or absent, it is not found.
+    match h
+        .scheduler
+        .webhook_of(Some(flow(hooks)), "hooks-key", &get)
+        .await
+        .unwrap()
+    {
+        WebhookOutcome::Created { execution, .. } => {
+            assert_eq!(execution.trigger.unwrap().id, "dynamic");
+        }
+        other => panic!("{other:?}"),
+    }
+    let disabled = flow(&hooks.replace("tasks:", "disabled: true\ntasks:"));
+    assert!(disabled.disabled);
+    for absent in [None, Some(disabled)] {
+        assert_eq!(
+            h.scheduler
+                .webhook_of(absent, "hooks-key", &get)
+                .await
+                .unwrap(),
+            WebhookOutcome::FlowNotFound
+        );
+    }
     // A disabled trigger no longer answers.
     h.scheduler
         .set_disabled(&key("company.team", "hooks", "secret"), true)

@@ -99,6 +99,8 @@ pub struct App<S: Store> {
     pub scheduler: Scheduler<S, triggers::Launcher<S>>,
     /// What `/metrics` renders.
     pub metrics: prometheus::Metrics,
+    /// Set by the first [`App::start_triggers`].
+    triggers_started: std::sync::atomic::AtomicBool,
 }
 
 pub type Shared<S> = Arc<App<S>>;
@@ -126,13 +128,22 @@ impl<S: Store> App<S> {
                 flows: Mutex::default(),
                 scheduler,
                 metrics: prometheus::Metrics::new(),
+                triggers_started: std::sync::atomic::AtomicBool::new(false),
             }
         })
     }
 
     /// Loads the triggers of every stored flow, then runs the scheduler and feeds it every
-    /// change of state of an execution until the server stops.
+    /// change of state of an execution until the server stops. Only the first call does it
+    /// ([`serve`] calls it; the scheduler component calls it first, once it listens for flow
+    /// changes, so none is missed between the load and the listening).
     pub async fn start_triggers(self: &Arc<Self>) -> Result<(), String> {
+        if self
+            .triggers_started
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
         // Subscribe first: no change saved after the load may be missed. Triggers evaluate
         // state changes, each once (not every save of an execution).
         let mut updates = self.service.transitions();
@@ -204,8 +215,14 @@ impl<S: Store> App<S> {
         });
     }
 
-    /// Tells the scheduler a flow changed (after the store commit).
+    /// Tells the scheduler a flow changed (after the store commit). Not when this process runs
+    /// no triggers (the webserver component): the scheduler component hears of the change from
+    /// the store and is then the only one writing the trigger states (two writers could
+    /// overwrite a state the other just leased).
     pub(crate) async fn flow_changed(&self, namespace: &str, id: &str) -> ApiResult<()> {
+        if !self.config.triggers {
+            return Ok(());
+        }
         let flow = self.flow(namespace, id, None).await?;
         self.scheduler
             .flow_changed(flow)
@@ -213,8 +230,11 @@ impl<S: Store> App<S> {
             .map_err(|e| ApiError::invalid(e.to_string()))
     }
 
-    /// Tells the scheduler a flow was deleted.
+    /// Tells the scheduler a flow was deleted (not when this process runs no triggers).
     pub(crate) async fn flow_deleted(&self, namespace: &str, id: &str) -> ApiResult<()> {
+        if !self.config.triggers {
+            return Ok(());
+        }
         self.scheduler
             .flow_deleted(namespace, id)
             .await

@@ -1012,6 +1012,136 @@ async fn webhooks_start_executions_and_triggers_can_be_disabled() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
 }
 
+/// The webserver component runs no triggers: it answers webhooks from the stored flow, and
+/// every answer (executions, outputs when waiting, 204, 404s of a wrong key, a disabled
+/// trigger, a disabled or deleted flow) is the one a server running the triggers gives.
+#[tokio::test]
+async fn webhooks_answer_alike_without_triggers() {
+    const FLOW: &str = "id: hook\nnamespace: test\ninputs:\n  - id: who\n    type: STRING\n    defaults: nobody\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.who }} {{ trigger.body.who }}\"\noutputs:\n  - id: said\n    type: STRING\n    value: \"{{ outputs.echo.value }}\"\ntriggers:\n  - id: plain\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: plain-key\n    inputs:\n      who: \"{{ trigger.parameters.name[0] }}\"\n  - id: waits\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: \"{{ flow.id }}-wait\"\n    wait: true\n    returnOutputs: true\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExpressionCondition\n        expression: \"{{ trigger.body.who == 'me' }}\"\n  - id: off\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: off-key\n    disabled: true\n  - id: paused\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: paused-key\n";
+    let long_key = format!("/api/v1/executions/webhook/test/hook/{}", "k".repeat(300));
+    let mut answers = Vec::new();
+    for triggers in [true, false] {
+        let api = api_with(ServerConfig {
+            triggers,
+            ..ServerConfig::default()
+        })
+        .await;
+        let (status, created) = api.post_flow(FLOW).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let mut seen = Vec::new();
+        let mut call = async |what: &str, method: Method, uri: &str, body: &str| {
+            let (status, answer) = api
+                .json(method, uri, body.to_owned(), Some("application/json"))
+                .await;
+            seen.push(json!({"call": what, "status": status.as_u16(), "answer": redact(&answer)}));
+        };
+        call(
+            "created",
+            Method::POST,
+            "/api/v1/executions/webhook/test/hook/plain-key?name=ann",
+            r#"{"who": "you"}"#,
+        )
+        .await;
+        call(
+            "waited, outputs",
+            Method::POST,
+            "/api/v1/main/executions/webhook/test/hook/hook-wait",
+            r#"{"who": "me"}"#,
+        )
+        .await;
+        call(
+            "conditions false",
+            Method::POST,
+            "/api/v1/executions/webhook/test/hook/hook-wait",
+            r#"{"who": "someone else"}"#,
+        )
+        .await;
+        call(
+            "wrong key",
+            Method::GET,
+            "/api/v1/executions/webhook/test/hook/nope",
+            "",
+        )
+        .await;
+        call("key too long", Method::GET, &long_key, "").await;
+        call(
+            "trigger disabled in the flow",
+            Method::GET,
+            "/api/v1/executions/webhook/test/hook/off-key",
+            "",
+        )
+        .await;
+        call(
+            "unknown flow",
+            Method::GET,
+            "/api/v1/executions/webhook/test/nope/plain-key",
+            "",
+        )
+        .await;
+        // Disabled through the API: its state in the store (written by the scheduler).
+        api.app
+            .store()
+            .put_trigger(&saker_storage::TriggerRecord {
+                key: saker_storage::TriggerKey {
+                    namespace: "test".into(),
+                    flow_id: "hook".into(),
+                    trigger_id: "paused".into(),
+                },
+                next_execution_date: None,
+                disabled: true,
+                context: json!({}),
+                lease_owner: None,
+                lease_until: None,
+                updated: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+        call(
+            "trigger disabled through the API",
+            Method::GET,
+            "/api/v1/main/executions/webhook/test/hook/paused-key",
+            "",
+        )
+        .await;
+        let disabled = FLOW.replace("tasks:", "disabled: true\ntasks:");
+        let (status, updated) = api
+            .json(
+                Method::PUT,
+                "/api/v1/flows/test/hook",
+                disabled,
+                Some("application/x-yaml"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        call(
+            "flow disabled",
+            Method::POST,
+            "/api/v1/executions/webhook/test/hook/plain-key",
+            "",
+        )
+        .await;
+        let (status, _) = api
+            .json(
+                Method::DELETE,
+                "/api/v1/flows/test/hook",
+                Body::empty(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        call(
+            "flow deleted",
+            Method::POST,
+            "/api/v1/executions/webhook/test/hook/plain-key",
+            "",
+        )
+        .await;
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1], "with and without triggers");
+    insta::assert_json_snapshot!("webhook_answers", answers[0]);
+}
+
 mod actions;
 mod flows_io;
 mod namespace_io;

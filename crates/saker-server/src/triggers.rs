@@ -109,12 +109,22 @@ pub async fn webhook<S: Store>(
             .collect(),
         body: (!body.is_empty()).then(|| body.to_vec()),
     };
+    // The flow as stored, not as this process's scheduler loaded it: the webserver component
+    // runs no triggers, and answers as a process that does (a scheduler loads neither deleted
+    // flows nor stored revisions that no longer parse).
+    let flow = match app.flow(&ns, &flow_id, None).await {
+        Ok(flow) => Some(flow),
+        Err(e) if [StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY].contains(&e.status) => {
+            None
+        }
+        Err(e) => return Err(e),
+    };
     // Listen before the execution exists: it could end before we start listening. State
     // transitions are enough to see the end, and cost no copy per save.
     let mut updates = app.service.transitions();
     let outcome = app
         .scheduler
-        .webhook(&ns, &flow_id, &key, &request)
+        .webhook_of(flow, &key, &request)
         .await
         .map_err(trigger_error)?;
     match outcome {

@@ -9,6 +9,8 @@
 //! - [`sql`]: the SQL text and query builders, written once for SQLite and PostgreSQL (`$N`
 //!   placeholders, `ON CONFLICT`, `RETURNING`); only DDL, the JSON label filter, transaction
 //!   start and PostgreSQL's array-bound batch statements differ per dialect.
+//! - [`flow_changes`]: the `NOTIFY` sent with every flow revision saved on PostgreSQL, and the
+//!   listener other processes follow flow changes with.
 //! - [`codec`]: how values map to columns (instants as BIGINT nanoseconds, JSON as text);
 //!   `rows`: reading them back, the same code for both drivers.
 //! - [`testing`]: a fresh PostgreSQL database per test (`SAKER_TEST_PG_URL`).
@@ -18,6 +20,7 @@
 //! changed, in one transaction.
 
 pub mod codec;
+pub mod flow_changes;
 mod kv;
 mod postgres;
 mod rows;
@@ -26,6 +29,7 @@ pub mod sql;
 mod sqlite;
 pub mod testing;
 
+pub use flow_changes::FlowChange;
 pub use postgres::{PgStore, PoolSettings, pg_schema_version};
 pub use select::{SqlStore, open};
 pub use sqlite::{SqliteStore, schema_version};

@@ -6,7 +6,8 @@
 //!   of the runs no longer listed; executions not stored yet get a second statement. A usual
 //!   batch of 100 executions is BEGIN, one statement, COMMIT;
 //! - flow revisions are numbered under a transaction-scoped advisory lock per flow, so two
-//!   processes saving the same flow never race for a revision number;
+//!   processes saving the same flow never race for a revision number; the same transaction
+//!   notifies the flow change to other processes ([`crate::flow_changes`]);
 //! - migrations run on their own connection under sqlx's session advisory lock (one database,
 //!   one lock), so processes starting together apply each migration once.
 
@@ -601,6 +602,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        crate::flow_changes::notify(&mut tx, namespace, id).await?;
         tx.commit().await.map_err(db)?;
         Ok(record)
     }
@@ -787,6 +789,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        crate::flow_changes::notify(&mut tx, namespace, id).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
     }

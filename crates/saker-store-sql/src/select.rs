@@ -62,6 +62,17 @@ impl SqlStore {
         }
     }
 
+    /// Listens for the flow changes committed by any process (see [`crate::flow_changes`]);
+    /// `None` for SQLite, which one process owns.
+    pub async fn flow_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::FlowChange>>> {
+        match self {
+            SqlStore::Sqlite(_) => Ok(None),
+            SqlStore::Postgres(store) => store.flow_changes().await.map(Some),
+        }
+    }
+
     /// Closes every connection; the store is unusable afterwards.
     pub async fn close(&self) {
         match self {

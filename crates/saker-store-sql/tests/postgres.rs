@@ -13,7 +13,7 @@ use saker_core::{Label, StateType, TaskRun, TaskRunId};
 use saker_storage::suite::at;
 use saker_storage::{Changed, ExecutionQuery, LogFilter, Paging, Store, TriggerKey, TriggerRecord};
 use saker_store_sql::testing::TestDatabase;
-use saker_store_sql::{PgStore, SqlStore, open, pg_schema_version};
+use saker_store_sql::{FlowChange, PgStore, SqlStore, open, pg_schema_version};
 use saker_task::kv::{KvPut, KvStore, KvValue};
 use sqlx::{Connection, PgConnection};
 
@@ -631,4 +631,63 @@ async fn the_searched_columns_follow_the_execution() {
         .await
         .unwrap();
     assert_eq!(found.results, [e]);
+}
+
+/// Flow changes saved by one process reach a listener in another once committed, in commit
+/// order; a save that changes nothing is not told; a killed listening connection gives a
+/// resync, and notes flow again after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_changes_reach_other_processes_once_committed() {
+    let database = TestDatabase::create().await;
+    let writer = PgStore::connect(database.url()).await.unwrap();
+    let follower = PgStore::connect(database.url()).await.unwrap();
+    let mut changes = follower.flow_changes().await.unwrap();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(60), changes.recv())
+            .await
+            .expect("a flow change within a minute")
+            .expect("the listener runs")
+    };
+    let saved = |id: &str| FlowChange::Saved {
+        namespace: "company.team".to_owned(),
+        id: id.to_owned(),
+    };
+    writer
+        .put_flow("company.team", "one", "id: one")
+        .await
+        .unwrap();
+    assert_eq!(next().await, saved("one"));
+    // Told after the commit: the follower reads the revision it was told about.
+    let record = follower
+        .get_flow("company.team", "one", None)
+        .await
+        .unwrap();
+    assert_eq!(record.map(|r| r.revision), Some(1));
+    writer
+        .put_flow("company.team", "one", "id: one")
+        .await
+        .unwrap();
+    writer
+        .put_flow("company.team", "two", "id: two")
+        .await
+        .unwrap();
+    assert_eq!(next().await, saved("two"), "the unchanged save is not told");
+    assert!(writer.delete_flow("company.team", "one").await.unwrap());
+    assert_eq!(next().await, saved("one"));
+
+    let mut admin = raw(&database).await;
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listening connection");
+    assert_eq!(next().await, FlowChange::Resync);
+    writer
+        .put_flow("company.team", "three", "id: three")
+        .await
+        .unwrap();
+    assert_eq!(next().await, saved("three"));
 }

@@ -2,6 +2,8 @@
 //! connection), so the tests drive the real binary with nothing between them and it.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod components;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -82,6 +84,18 @@ pub fn json_request(
 ) -> (u16, Value) {
     let (status, body) = request(port, method, path, body, ctype).expect("the server answers");
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Creates a flow through the API (a YAML body); panics unless it is created.
+pub fn post_flow(port: u16, source: &str) {
+    let (status, created) = json_request(
+        port,
+        "POST",
+        "/api/v1/flows",
+        source.as_bytes(),
+        Some("application/x-yaml"),
+    );
+    assert_eq!(status, 200, "{created}");
 }
 
 /// A child process killed when the test ends, whatever happens.

@@ -1,0 +1,255 @@
+//! Triggers on the components for real (one PostgreSQL database per test, from
+//! `SAKER_TEST_PG_URL`): webhooks served by the webserver component, and flow changes made
+//! through the webserver reaching the scheduler component at once (its fallback poll is set to
+//! an hour, so only the store's notes can tell it).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::components::{executor, logs, scheduler, webserver, worker};
+use common::{json_request, post_flow, terminal_states};
+use saker_queue_pg::testdb::TestDb;
+use serde_json::{Value, json};
+
+/// A fresh database and its URL with a small pool (several processes share the test server's
+/// connection limit).
+fn database(name: &str) -> (TestDb, String) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime
+        .block_on(TestDb::create(name))
+        .expect("a test database");
+    let url = format!("{}?max_connections=3", db.url());
+    (db, url)
+}
+
+fn put_flow(port: u16, namespace: &str, id: &str, source: &str) {
+    let (status, updated) = json_request(
+        port,
+        "PUT",
+        &format!("/api/v1/flows/{namespace}/{id}"),
+        source.as_bytes(),
+        Some("application/x-yaml"),
+    );
+    assert_eq!(status, 200, "{updated}");
+}
+
+fn delete_flow(port: u16, namespace: &str, id: &str) {
+    let (status, deleted) = json_request(
+        port,
+        "DELETE",
+        &format!("/api/v1/flows/{namespace}/{id}"),
+        b"",
+        None,
+    );
+    assert_eq!(status, 204, "{deleted}");
+}
+
+/// Polls `look` every 100 ms until it gives something; after two minutes, panics with `what`
+/// and the logs of the processes started in `dir`.
+fn eventually<T>(dir: &Path, what: &str, mut look: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(found) = look() {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never happened: {what}\n{}",
+            logs(dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const HOOKED: &str = r#"id: hooked
+namespace: qa
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.body.who }}"
+outputs:
+  - id: who
+    type: STRING
+    value: "{{ outputs.echo.value }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: s3cret
+  - id: waits
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: w4it
+    wait: true
+    returnOutputs: true
+"#;
+
+fn webhook(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
+    json_request(
+        port,
+        method,
+        path,
+        body.as_bytes(),
+        Some("application/json"),
+    )
+}
+
+/// A webhook posted to the webserver component runs the flow (on an executor and a worker)
+/// with the body as `trigger.body`; `wait` answers with the outputs; a wrong key, a disabled
+/// flow and a deleted flow get standalone's 404s.
+#[test]
+fn webhooks_are_served_by_the_webserver_component() {
+    let (db, url) = database("e2e_webhooks");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let (_web, port) = webserver(path, &url);
+    let _executor = executor(path, &url, "executor.log");
+    let _worker = worker(path, &url, "worker.log");
+    post_flow(port, HOOKED);
+
+    let (status, created) = webhook(
+        port,
+        "POST",
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        r#"{"who": "webhook"}"#,
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["state"]["current"], json!("CREATED"), "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ended = eventually(path, "the webhook's execution ends", || {
+        let (_, execution) =
+            json_request(port, "GET", &format!("/api/v1/executions/{id}"), b"", None);
+        (!terminal_states(&execution["state"]).is_empty()).then_some(execution)
+    });
+    assert_eq!(terminal_states(&ended["state"]), ["SUCCESS"], "{ended}");
+    assert_eq!(ended["trigger"]["id"], json!("hook"));
+    assert_eq!(
+        ended["trigger"]["variables"]["body"],
+        json!({"who": "webhook"})
+    );
+    assert_eq!(
+        ended["taskRunList"][0]["outputs"]["value"],
+        json!("webhook"),
+        "{ended}"
+    );
+
+    // `wait`: the end comes back through the executor's notes; the `main` tenant form.
+    let (status, outputs) = webhook(
+        port,
+        "POST",
+        "/api/v1/main/executions/webhook/qa/hooked/w4it",
+        r#"{"who": "waiting"}"#,
+    );
+    assert_eq!((status, outputs), (200, json!({"who": "waiting"})));
+
+    let not_found = |path: &str, message: &str| {
+        let (status, error) = webhook(port, "POST", path, "");
+        assert_eq!(
+            (status, &error["message"]),
+            (404, &json!(message)),
+            "{path}"
+        );
+    };
+    not_found(
+        "/api/v1/executions/webhook/qa/hooked/nope",
+        "Webhook not found",
+    );
+    not_found(
+        "/api/v1/executions/webhook/qa/other/s3cret",
+        "Flow not found",
+    );
+    let disabled = HOOKED.replace("tasks:", "disabled: true\ntasks:");
+    put_flow(port, "qa", "hooked", &disabled);
+    not_found(
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        "Flow not found",
+    );
+    put_flow(port, "qa", "hooked", HOOKED);
+    let (status, again) = webhook(
+        port,
+        "GET",
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        "",
+    );
+    assert_eq!(status, 200, "enabled again: {again}");
+    delete_flow(port, "qa", "hooked");
+    not_found(
+        "/api/v1/executions/webhook/qa/hooked/s3cret",
+        "Flow not found",
+    );
+    drop(db);
+}
+
+/// A flow running every second.
+fn ticking(id: &str) -> String {
+    format!(
+        "id: {id}\nnamespace: qa\ntasks:\n  - id: tick\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ trigger.date }}}}\"\ntriggers:\n  - id: every-second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n    recoverMissedSchedules: NONE\n"
+    )
+}
+
+/// How many executions flow `qa.{id}` has.
+fn executions(port: u16, id: &str) -> u64 {
+    let (status, found) = json_request(
+        port,
+        "GET",
+        &format!("/api/v1/executions/search?namespace=qa&flowId={id}&size=1"),
+        b"",
+        None,
+    );
+    assert_eq!(status, 200, "{found}");
+    found["total"].as_u64().unwrap()
+}
+
+fn scheduler_config(dir: &Path) -> String {
+    let file = dir.join("saker.yml");
+    // Only the store's notes can tell the scheduler of a change within the test.
+    std::fs::write(&file, "scheduler:\n  flow-poll: 1h\n").unwrap();
+    file.display().to_string()
+}
+
+/// Flows created, disabled and deleted through the webserver reach the scheduler at once: a
+/// schedule created after the scheduler started fires; once a flow is disabled and another
+/// deleted, neither fires again (checked against a third flow created after both changes:
+/// the scheduler hears changes in commit order, so once the third fires the first two are
+/// off, and they stay quiet while it fires three more times).
+#[test]
+fn flow_changes_reach_the_scheduler_component_at_once() {
+    let (db, url) = database("e2e_flow_changes");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let config = scheduler_config(path);
+    let (_web, port) = webserver(path, &url);
+    let _executor = executor(path, &url, "executor.log");
+    let _worker = worker(path, &url, "worker.log");
+    let (_scheduler, _) = scheduler(path, &url, &["--config", &config]);
+
+    post_flow(port, &ticking("disabled"));
+    post_flow(port, &ticking("deleted"));
+    for id in ["disabled", "deleted"] {
+        eventually(path, &format!("flow {id} fires"), || {
+            (executions(port, id) > 0).then_some(())
+        });
+    }
+    put_flow(
+        port,
+        "qa",
+        "disabled",
+        &ticking("disabled").replace("tasks:", "disabled: true\ntasks:"),
+    );
+    delete_flow(port, "qa", "deleted");
+    post_flow(port, &ticking("sentinel"));
+    eventually(path, "flow sentinel fires", || {
+        (executions(port, "sentinel") > 0).then_some(())
+    });
+    let quiet = (executions(port, "disabled"), executions(port, "deleted"));
+    let fired = executions(port, "sentinel");
+    eventually(path, "flow sentinel fires three more times", || {
+        (executions(port, "sentinel") >= fired + 3).then_some(())
+    });
+    assert_eq!(
+        (executions(port, "disabled"), executions(port, "deleted")),
+        quiet,
+        "a disabled or deleted flow fires no more"
+    );
+    drop(db);
+}
