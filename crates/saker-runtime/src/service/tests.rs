@@ -705,6 +705,27 @@ fn assert_returns(execution: &Execution, n: usize) {
     }
 }
 
+/// A loop (not running) that has stored and started an execution of [`returns_flow`]`(n)`.
+async fn started_returns(n: usize) -> (Arc<MemoryStore>, Driver<MemoryStore>, ExecutionId) {
+    let store = Arc::new(MemoryStore::new());
+    let flow = stored_flow(&store, &returns_flow(n)).await;
+    let mut driver = driver(store.clone());
+    let execution = new_execution(&flow);
+    let id = execution.id.clone();
+    driver.start(flow, execution, None).await.unwrap();
+    (store, driver, id)
+}
+
+/// Starts a new service on `store` (the restart after a crash): it resumes execution `id` of
+/// [`returns_flow`]`(n)`, which ends as without the crash.
+async fn resume_and_check_returns(store: &Arc<MemoryStore>, id: &ExecutionId, n: usize) {
+    let (service, recovered) = Service::start(runtime(store.clone())).await.unwrap();
+    assert_eq!(recovered, 1);
+    let done = wait_for(store, id, is(StateType::Success)).await;
+    assert_returns(&done, n);
+    service.shutdown().await;
+}
+
 /// The loop runs inline tasks (Return) itself and commits a chain of them in steps of
 /// `INLINE_STEPS_PER_COMMIT`: one batch stores that many ended runs (their log lines before them)
 /// plus the next run, whose attempt waits in the channel. A crash there (the loop gone with that
@@ -712,13 +733,8 @@ fn assert_returns(execution: &Execution, n: usize) {
 /// output and state history as without the crash.
 #[tokio::test(flavor = "multi_thread")]
 async fn inline_tasks_share_a_commit_and_a_crash_after_it_resumes() {
-    let store = Arc::new(MemoryStore::new());
     let n = crate::INLINE_STEPS_PER_COMMIT * 2 + 10;
-    let flow = stored_flow(&store, &returns_flow(n)).await;
-    let mut driver = driver(store.clone());
-    let execution = new_execution(&flow);
-    let id = execution.id.clone();
-    driver.start(flow.clone(), execution, None).await.unwrap();
+    let (store, mut driver, id) = started_returns(n).await;
     driver.handle_pending().await.unwrap();
 
     let stored = store.get_execution(&id).await.unwrap().expect("stored");
@@ -748,24 +764,15 @@ async fn inline_tasks_share_a_commit_and_a_crash_after_it_resumes() {
     );
     drop(driver);
 
-    let (service, recovered) = Service::start(runtime(store.clone())).await.unwrap();
-    assert_eq!(recovered, 1);
-    let done = wait_for(&store, &id, is(StateType::Success)).await;
-    assert_returns(&done, n);
-    service.shutdown().await;
+    resume_and_check_returns(&store, &id, n).await;
 }
 
 /// A crash in the middle of a chain, before its commit: none of its steps is stored, and the
 /// resumed execution runs them again, with the same outputs and histories.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_before_an_inline_chain_is_committed_resumes_from_the_last_commit() {
-    let store = Arc::new(MemoryStore::new());
     let n = crate::INLINE_STEPS_PER_COMMIT + 5;
-    let flow = stored_flow(&store, &returns_flow(n)).await;
-    let mut driver = driver(store.clone());
-    let execution = new_execution(&flow);
-    let id = execution.id.clone();
-    driver.start(flow.clone(), execution, None).await.unwrap();
+    let (store, mut driver, id) = started_returns(n).await;
     store.refuse_saves_in(Some("inline"));
     assert!(driver.handle_pending().await.is_err(), "the commit fails");
     drop(driver);
@@ -774,24 +781,15 @@ async fn a_crash_before_an_inline_chain_is_committed_resumes_from_the_last_commi
     assert_eq!(stored.state.current(), StateType::Created);
     assert!(stored.task_run_list.is_empty(), "nothing of the chain");
 
-    let (service, recovered) = Service::start(runtime(store.clone())).await.unwrap();
-    assert_eq!(recovered, 1);
-    let done = wait_for(&store, &id, is(StateType::Success)).await;
-    assert_returns(&done, n);
-    service.shutdown().await;
+    resume_and_check_returns(&store, &id, n).await;
 }
 
 /// A kill between two steps of a chain: the attempt waiting in the channel is reported KILLED
 /// without running (as a cancelled worker attempt) and the execution ends KILLED.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_kill_between_inline_steps_kills_the_waiting_attempt() {
-    let store = Arc::new(MemoryStore::new());
     let n = crate::INLINE_STEPS_PER_COMMIT * 3;
-    let flow = stored_flow(&store, &returns_flow(n)).await;
-    let mut driver = driver(store.clone());
-    let execution = new_execution(&flow);
-    let id = execution.id.clone();
-    driver.start(flow.clone(), execution, None).await.unwrap();
+    let (store, mut driver, id) = started_returns(n).await;
     driver.handle_pending().await.unwrap();
     driver.pending.push_back((id.clone(), Event::KillRequested));
     driver.handle_pending().await.unwrap();
