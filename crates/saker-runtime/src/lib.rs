@@ -81,6 +81,9 @@ pub(crate) enum Msg {
     Command(service::Command),
     /// Executor mode: claimed inbox messages, ownership heartbeats and take-overs.
     Inbox(cluster::InboxMsg),
+    /// A dispatched task run the loop runs itself ([`Driver::run_inline`]), queued behind the
+    /// messages already waiting so a long chain of them does not starve the others.
+    Inline(ExecutionId, TaskRunId, String),
 }
 
 impl Msg {
@@ -90,6 +93,7 @@ impl Msg {
             self,
             Msg::Event(..)
                 | Msg::Timer(..)
+                | Msg::Inline(..)
                 | Msg::Log(_)
                 | Msg::Metrics(_)
                 | Msg::Command(service::Command::Submit(_))
@@ -134,6 +138,11 @@ impl<S: Store> Clone for Runtime<S> {
         }
     }
 }
+
+/// At most this many inline attempts ([`saker_task::RunnableTask::INLINE`]) are run before one
+/// commit: a chain of them (a ForEach of Returns) is committed in steps of this size, and the
+/// messages waiting in the channel (commands, other executions) are taken between two steps.
+const INLINE_STEPS_PER_COMMIT: usize = 64;
 
 /// How deep child executions (Subflow, ForEachItem) may nest by default: a flow calling itself
 /// at run time (directly or A→B→A) would otherwise never end.
@@ -634,6 +643,15 @@ impl<S: Store> Driver<S> {
                 }
             }
             Msg::Inbox(message) => self.inbox_message(message).await?,
+            Msg::Inline(id, task_run_id, task_id) => {
+                match self.run_inline(&id, &task_run_id, &task_id).await {
+                    Some(events) => self
+                        .pending
+                        .extend(events.into_iter().map(|event| (id.clone(), event))),
+                    // Things changed since (a drain began): the usual dispatch decides.
+                    None => self.dispatch_attempt(&id, task_run_id, &task_id),
+                }
+            }
         }
         Ok(true)
     }
@@ -642,7 +660,8 @@ impl<S: Store> Driver<S> {
     /// performs their actions in order: nothing is acted on before it is committed.
     async fn handle_pending(&mut self) -> Result<(), RuntimeError> {
         while !self.pending.is_empty() {
-            let batch: Vec<(ExecutionId, Event)> = self.pending.drain(..).collect();
+            let mut batch: VecDeque<(ExecutionId, Event)> = self.pending.drain(..).collect();
+            let mut inline_left = INLINE_STEPS_PER_COMMIT;
             let mut order: Vec<ExecutionId> = Vec::new();
             let mut changes: HashMap<ExecutionId, Changed> = HashMap::new();
             let mut actions: Vec<(ExecutionId, Action)> = Vec::new();
@@ -650,8 +669,7 @@ impl<S: Store> Driver<S> {
             // them all); a copy is made only for those, and only when someone listens.
             let mut transitions: Vec<Arc<Execution>> = Vec::new();
             let wants = self.hub.as_ref().is_some_and(|hub| hub.wants_transitions());
-            let now = host::now();
-            for (id, event) in batch {
+            while let Some((id, event)) = batch.pop_front() {
                 let Some(live) = self.lives.get_mut(&id) else {
                     continue;
                 };
@@ -660,7 +678,7 @@ impl<S: Store> Driver<S> {
                     &live.flow,
                     &mut live.execution,
                     event,
-                    now,
+                    host::now(),
                     &mut self.ids,
                     &*self.rt.services,
                 );
@@ -678,8 +696,26 @@ impl<S: Store> Driver<S> {
                 if wants && live.execution.state.current() != before {
                     transitions.push(Arc::new(live.execution.clone()));
                 }
-                actions.extend(applied.actions.into_iter().map(|a| (id.clone(), a)));
+                for action in applied.actions {
+                    // A task the loop runs itself is run now and its results applied in this
+                    // batch: a chain of them shares one commit (at most INLINE_STEPS_PER_COMMIT
+                    // attempts; the next ones go through the channel after the commit).
+                    if inline_left > 0
+                        && let Action::Dispatch {
+                            task_run_id,
+                            task_id,
+                        } = &action
+                        && let Some(events) = self.run_inline(&id, task_run_id, task_id).await
+                    {
+                        inline_left -= 1;
+                        batch.extend(events.into_iter().map(|event| (id.clone(), event)));
+                        continue;
+                    }
+                    actions.push((id.clone(), action));
+                }
             }
+            // The inline attempts' log lines and metrics, stored before the state ending them.
+            self.store_turn_logs().await?;
             let items: Vec<(&Execution, &Changed)> = order
                 .iter()
                 .filter_map(|id| Some((&self.lives.get(id)?.execution, changes.get(id)?)))
@@ -775,7 +811,7 @@ impl<S: Store> Driver<S> {
             Action::Dispatch {
                 task_run_id,
                 task_id,
-            } => self.dispatch(id, task_run_id, &task_id),
+            } => self.dispatch(id, task_run_id, task_id),
             Action::StartSubflow(start) => self.start_subflow(id, *start).await?,
             Action::ArmTimer { at, timer } => self.arm_timer(id, at, timer),
             Action::Log {
@@ -853,7 +889,104 @@ impl<S: Store> Driver<S> {
         })
     }
 
-    fn dispatch(&mut self, id: &ExecutionId, task_run_id: TaskRunId, task_id: &str) {
+    /// Starts an attempt of a dispatched task run: a task the loop runs itself goes through the
+    /// channel ([`Msg::Inline`]), any other to a worker.
+    fn dispatch(&mut self, id: &ExecutionId, task_run_id: TaskRunId, task_id: String) {
+        if self.runs_inline(id, &task_id) {
+            let _ = self.tx.send(Msg::Inline(id.clone(), task_run_id, task_id));
+        } else {
+            self.dispatch_attempt(id, task_run_id, &task_id);
+        }
+    }
+
+    /// Whether the loop runs `task_id` of execution `id` itself: an inline task
+    /// ([`saker_task::RunnableTask::INLINE`]), when attempts run in this process (not on queue
+    /// workers, which may be configured differently) and no drain is under way.
+    fn runs_inline(&self, id: &ExecutionId, task_id: &str) -> bool {
+        if self.is_draining() || self.rt.queue.is_some() {
+            return false;
+        }
+        let Some(task) = self
+            .lives
+            .get(id)
+            .and_then(|live| live.flow.find_task(task_id))
+        else {
+            return false;
+        };
+        task.kind == saker_flow::TaskKind::Runnable
+            && saker_task::Registry::global()
+                .runnable(task.canonical)
+                .is_some_and(|runnable| runnable.inline())
+    }
+
+    /// Runs one attempt of an inline task here and returns the events reporting it (RUNNING,
+    /// then its end), as a worker would send them; its log lines and metrics join the turn's,
+    /// stored before those events are. `None` when the task is not run inline.
+    async fn run_inline(
+        &mut self,
+        id: &ExecutionId,
+        task_run_id: &TaskRunId,
+        task_id: &str,
+    ) -> Option<Vec<Event>> {
+        if !self.runs_inline(id, task_id) {
+            return None;
+        }
+        let live = self.lives.get(id)?;
+        let run = live
+            .execution
+            .task_run_list
+            .iter()
+            .rev()
+            .find(|r| r.id == *task_run_id)?;
+        let running =
+            Event::TaskRunResult(saker_engine::TaskRunResult::running(task_run_id.clone()));
+        if run.state.is_terminated() {
+            // Ended while it waited in the channel (a kill): nothing to run.
+            return Some(Vec::new());
+        }
+        let killed = matches!(
+            live.execution.state.current(),
+            StateType::Killing | StateType::Killed
+        );
+        if killed && run.force_execution != Some(true) {
+            // Killed before it ran (the engine asked for it with `KillTaskRun`, which finds no
+            // worker to cancel): reported like a worker's cancelled attempt.
+            let killed =
+                saker_engine::TaskRunResult::ended(task_run_id.clone(), StateType::Killed, None);
+            return Some(vec![running, Event::TaskRunResult(killed)]);
+        }
+        let task = live.flow.find_task(task_id)?;
+        let (job, services, masks) = self.local_attempt(id, &live.flow, &live.execution, task, run);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (state, outputs) = worker::attempt(
+            job,
+            id,
+            services,
+            masks,
+            CancellationToken::new(),
+            &tx,
+            None,
+        )
+        .await;
+        drop(tx);
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                Msg::Log(entry) => self.turn_logs.push(entry),
+                Msg::Metrics(entries) => self.turn_metrics.extend(entries),
+                _ => {}
+            }
+        }
+        Some(vec![
+            running,
+            Event::TaskRunResult(saker_engine::TaskRunResult::ended(
+                task_run_id.clone(),
+                state,
+                outputs,
+            )),
+        ])
+    }
+
+    fn dispatch_attempt(&mut self, id: &ExecutionId, task_run_id: TaskRunId, task_id: &str) {
         if self.is_draining() {
             // Stopping: the run stays unfinished in the store and is dispatched at next start.
             return;
@@ -892,6 +1025,44 @@ impl<S: Store> Driver<S> {
             tokio::spawn(working_dir::run(block, cancel, self.tx.clone()));
             return;
         }
+        if let Some(queue) = self.rt.queue.clone() {
+            let error_logs = self.error_logs_of(id);
+            let job = self.job(id, flow, execution, task, run);
+            let cancel =
+                self.dispatch_to_queue(queue, id, flow, execution, job, error_logs.as_ref());
+            self.workers.insert(task_run_id, cancel);
+            return;
+        }
+        let (job, services, masks) = self.local_attempt(id, flow, execution, task, run);
+        let cancel = CancellationToken::new();
+        self.workers.insert(task_run_id, cancel.clone());
+        tokio::spawn(worker::run(
+            job,
+            id.clone(),
+            services,
+            masks,
+            cancel,
+            self.tx.clone(),
+        ));
+    }
+
+    /// The ERROR lines `errorLogs()` returns to the attempts of execution `id`.
+    fn error_logs_of(&self, id: &ExecutionId) -> Option<Arc<Vec<serde_json::Value>>> {
+        self.error_logs
+            .lock()
+            .ok()
+            .and_then(|l| l.get(id.as_str()).cloned())
+    }
+
+    /// The job of one attempt of `run`.
+    fn job(
+        &self,
+        id: &ExecutionId,
+        flow: &Flow,
+        execution: &Execution,
+        task: &saker_flow::Task,
+        run: &saker_core::TaskRun,
+    ) -> worker::Job {
         // ForEachItem's merge step reads its sibling's outputs from the variables, not through
         // a template of its own: it needs them all.
         let variables = if task.canonical == saker_flow::for_each_item::MERGE {
@@ -901,7 +1072,7 @@ impl<S: Store> Driver<S> {
         };
         let info = TaskRunInfo {
             execution_id: id.clone(),
-            task_run_id: task_run_id.clone(),
+            task_run_id: run.id.clone(),
             task_id: task.id.clone(),
             task_type: task.canonical.to_owned(),
             namespace: execution.namespace.clone(),
@@ -909,25 +1080,27 @@ impl<S: Store> Driver<S> {
             value: run.value.clone(),
             attempt: run.attempts.len() as u32 + 1,
         };
-        let job = worker::Job {
+        worker::Job {
             info,
             params: task.params.clone(),
             timeout: task.common.timeout.clone(),
             variables,
             task_runner: saker_task::TaskRunnerDef::of(task),
             max_output_size: self.rt.max_output_size,
-        };
-        let error_logs = self
-            .error_logs
-            .lock()
-            .ok()
-            .and_then(|l| l.get(id.as_str()).cloned());
-        if let Some(queue) = self.rt.queue.clone() {
-            let cancel =
-                self.dispatch_to_queue(queue, id, flow, execution, job, error_logs.as_ref());
-            self.workers.insert(task_run_id, cancel);
-            return;
         }
+    }
+
+    /// The job, services and secrets to mask of an attempt of `run` in this process.
+    fn local_attempt(
+        &self,
+        id: &ExecutionId,
+        flow: &Flow,
+        execution: &Execution,
+        task: &saker_flow::Task,
+        run: &saker_core::TaskRun,
+    ) -> (worker::Job, RunServices, Arc<Vec<String>>) {
+        let job = self.job(id, flow, execution, task, run);
+        let error_logs = self.error_logs_of(id);
         let mut services = self.run_services();
         if let Some(error_logs) = error_logs {
             services.expr = Arc::new(host::AttemptServices {
@@ -951,16 +1124,7 @@ impl<S: Store> Driver<S> {
                 masks = Arc::new(all);
             }
         }
-        let cancel = CancellationToken::new();
-        self.workers.insert(task_run_id, cancel.clone());
-        tokio::spawn(worker::run(
-            job,
-            id.clone(),
-            services,
-            masks,
-            cancel,
-            self.tx.clone(),
-        ));
+        (job, services, masks)
     }
 
     /// Queues one attempt for the workers; a job that cannot be queued fails its task run

@@ -882,7 +882,7 @@ impl<S: Store> Driver<S> {
                         self.pending
                             .push_back((id.clone(), Event::TaskRunResult(result)));
                     } else {
-                        self.dispatch(id, run.id.clone(), &run.task_id);
+                        self.dispatch(id, run.id.clone(), run.task_id.clone());
                     }
                 }
                 (TaskKind::Executable, StateType::Running) => {

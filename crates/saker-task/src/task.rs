@@ -184,6 +184,13 @@ pub trait RunnableTask: Send + Sync + 'static {
     /// The task's typed properties (the same struct the registration validates with).
     type Params: DeserializeOwned + Send;
 
+    /// Whether the executor may run the task itself, in the turn that created it, instead of
+    /// handing it to a worker: only for tasks that render their properties into outputs, log
+    /// lines and metrics, and touch nothing else (no process, no network, no storage write, no
+    /// waiting), so running one is as cheap as the executor's own rendering and running it again
+    /// after a crash is harmless (Return, Log, OutputValues).
+    const INLINE: bool = false;
+
     /// Runs one attempt. Expressions inside `params` are still unrendered: render them with
     /// [`RunContext::render_property`] and friends.
     fn run(
@@ -202,6 +209,11 @@ pub trait ErasedRunnable: Send + Sync {
         params: &'a Map<String, Value>,
         ctx: &'a mut RunContext,
     ) -> BoxFuture<'a, Result<TaskOutcome, TaskError>>;
+
+    /// [`RunnableTask::INLINE`].
+    fn inline(&self) -> bool {
+        false
+    }
 }
 
 /// Adapts a [`RunnableTask`] to [`ErasedRunnable`]; built by `register_plugin!`.
@@ -221,6 +233,10 @@ impl<T: RunnableTask> ErasedRunnable for Erased<T> {
             let params = parse_params::<T::Params>(params)?;
             T::run(params, ctx).await
         })
+    }
+
+    fn inline(&self) -> bool {
+        T::INLINE
     }
 }
 

@@ -661,3 +661,153 @@ async fn task_logs_and_metrics_are_stored_before_the_task_run_ends() {
     }
     service.shutdown().await;
 }
+
+/// A ForEach over `n` values, one at a time, with a Return body (the benchmark's `d` flows).
+fn returns_flow(n: usize) -> String {
+    let values: Vec<String> = (0..n).map(|i| format!("\"{i}\"")).collect();
+    format!(
+        "id: returns\nnamespace: inline\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 1\n    values: [{}]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n",
+        values.join(",")
+    )
+}
+
+fn returns_of(execution: &Execution) -> Vec<&saker_core::TaskRun> {
+    execution
+        .task_run_list
+        .iter()
+        .filter(|r| r.task_id == "ret")
+        .collect()
+}
+
+/// The Returns of [`returns_flow`] ended as a worker runs them: every value once, in order, each
+/// run CREATED → RUNNING → SUCCESS with one SUCCESS attempt and its value as output.
+fn assert_returns(execution: &Execution, n: usize) {
+    assert_eq!(execution.state.current(), StateType::Success);
+    let runs = returns_of(execution);
+    assert_eq!(runs.len(), n, "one run per value");
+    for (i, run) in runs.iter().enumerate() {
+        let value = i.to_string();
+        assert_eq!(
+            run.value.as_deref(),
+            Some(value.as_str()),
+            "iteration order"
+        );
+        let states: Vec<StateType> = run.state.histories().iter().map(|h| h.state).collect();
+        assert_eq!(
+            states,
+            [StateType::Created, StateType::Running, StateType::Success],
+            "{run:?}"
+        );
+        assert_eq!(run.attempts.len(), 1, "{run:?}");
+        assert_eq!(run.attempts[0].state.current(), StateType::Success);
+        let expected = json!({ "value": value });
+        assert_eq!(run.outputs.as_ref(), expected.as_object(), "{run:?}");
+    }
+}
+
+/// A loop (not running) that has stored and started an execution of [`returns_flow`]`(n)`.
+async fn started_returns(n: usize) -> (Arc<MemoryStore>, Driver<MemoryStore>, ExecutionId) {
+    let store = Arc::new(MemoryStore::new());
+    let flow = stored_flow(&store, &returns_flow(n)).await;
+    let mut driver = driver(store.clone());
+    let execution = new_execution(&flow);
+    let id = execution.id.clone();
+    driver.start(flow, execution, None).await.unwrap();
+    (store, driver, id)
+}
+
+/// Starts a new service on `store` (the restart after a crash): it resumes execution `id` of
+/// [`returns_flow`]`(n)`, which ends as without the crash.
+async fn resume_and_check_returns(store: &Arc<MemoryStore>, id: &ExecutionId, n: usize) {
+    let (service, recovered) = Service::start(runtime(store.clone())).await.unwrap();
+    assert_eq!(recovered, 1);
+    let done = wait_for(store, id, is(StateType::Success)).await;
+    assert_returns(&done, n);
+    service.shutdown().await;
+}
+
+/// The loop runs inline tasks (Return) itself and commits a chain of them in steps of
+/// `INLINE_STEPS_PER_COMMIT`: one batch stores that many ended runs (their log lines before them)
+/// plus the next run, whose attempt waits in the channel. A crash there (the loop gone with that
+/// message) loses nothing: a new service resumes the stored run and ends the execution with every
+/// output and state history as without the crash.
+#[tokio::test(flavor = "multi_thread")]
+async fn inline_tasks_share_a_commit_and_a_crash_after_it_resumes() {
+    let n = crate::INLINE_STEPS_PER_COMMIT * 2 + 10;
+    let (store, mut driver, id) = started_returns(n).await;
+    driver.handle_pending().await.unwrap();
+
+    let stored = store.get_execution(&id).await.unwrap().expect("stored");
+    let runs = returns_of(&stored);
+    assert_eq!(runs.len(), crate::INLINE_STEPS_PER_COMMIT + 1);
+    let (last, ended) = runs.split_last().unwrap();
+    assert!(
+        ended
+            .iter()
+            .all(|r| r.state.current() == StateType::Success)
+    );
+    assert_eq!(last.state.current(), StateType::Running, "dispatched");
+    for run in ended {
+        let filter = saker_storage::LogFilter {
+            task_run_id: Some(run.id.as_str().to_owned()),
+            ..saker_storage::LogFilter::execution(id.as_str())
+        };
+        assert_eq!(
+            store.logs(&filter).await.unwrap().len(),
+            1,
+            "its debug line"
+        );
+    }
+    assert!(
+        matches!(driver.rx.try_recv(), Ok(Msg::Inline(_, ref run, _)) if *run == last.id),
+        "the next attempt waits in the channel"
+    );
+    drop(driver);
+
+    resume_and_check_returns(&store, &id, n).await;
+}
+
+/// A crash in the middle of a chain, before its commit: none of its steps is stored, and the
+/// resumed execution runs them again, with the same outputs and histories.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_before_an_inline_chain_is_committed_resumes_from_the_last_commit() {
+    let n = crate::INLINE_STEPS_PER_COMMIT + 5;
+    let (store, mut driver, id) = started_returns(n).await;
+    store.refuse_saves_in(Some("inline"));
+    assert!(driver.handle_pending().await.is_err(), "the commit fails");
+    drop(driver);
+    store.refuse_saves_in(None);
+    let stored = store.get_execution(&id).await.unwrap().expect("stored");
+    assert_eq!(stored.state.current(), StateType::Created);
+    assert!(stored.task_run_list.is_empty(), "nothing of the chain");
+
+    resume_and_check_returns(&store, &id, n).await;
+}
+
+/// A kill between two steps of a chain: the attempt waiting in the channel is reported KILLED
+/// without running (as a cancelled worker attempt) and the execution ends KILLED.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_between_inline_steps_kills_the_waiting_attempt() {
+    let n = crate::INLINE_STEPS_PER_COMMIT * 3;
+    let (store, mut driver, id) = started_returns(n).await;
+    driver.handle_pending().await.unwrap();
+    driver.pending.push_back((id.clone(), Event::KillRequested));
+    driver.handle_pending().await.unwrap();
+    let waiting = driver.rx.try_recv().expect("the next attempt");
+    assert!(matches!(waiting, Msg::Inline(..)));
+    driver.accept(waiting).await.unwrap();
+    driver.handle_pending().await.unwrap();
+
+    let stored = store.get_execution(&id).await.unwrap().expect("stored");
+    assert_eq!(stored.state.current(), StateType::Killed);
+    let runs = returns_of(&stored);
+    assert_eq!(runs.len(), crate::INLINE_STEPS_PER_COMMIT + 1);
+    let (last, ended) = runs.split_last().unwrap();
+    assert!(
+        ended
+            .iter()
+            .all(|r| r.state.current() == StateType::Success)
+    );
+    assert_eq!(last.state.current(), StateType::Killed);
+    assert!(last.outputs.is_none(), "it did not run");
+}

@@ -15,6 +15,8 @@ pub struct Return;
 
 impl RunnableTask for Return {
     type Params = Params;
+    // Renders and returns: the executor runs it in the turn that created it.
+    const INLINE: bool = true;
 
     async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
         // Monotonic time only measures the render, it is not a wall-clock read.

@@ -18,6 +18,8 @@ pub struct Log;
 
 impl RunnableTask for Log {
     type Params = Params;
+    // Renders and returns: the executor runs it in the turn that created it.
+    const INLINE: bool = true;
 
     async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
         let level = ctx.render_opt(&params.level)?.unwrap_or(Level::Info);

@@ -15,6 +15,8 @@ pub struct OutputValues;
 
 impl RunnableTask for OutputValues {
     type Params = Params;
+    // Renders and returns: the executor runs it in the turn that created it.
+    const INLINE: bool = true;
 
     async fn run(params: Params, ctx: &mut RunContext) -> Result<TaskOutcome, TaskError> {
         let values = ctx.render_opt(&params.values)?.unwrap_or_default();
