@@ -705,6 +705,17 @@ fn assert_returns(execution: &Execution, n: usize) {
     }
 }
 
+/// The last of `runs`, after checking that every run before it ended SUCCESS.
+fn last_after_successes<'a>(runs: &[&'a saker_core::TaskRun]) -> &'a saker_core::TaskRun {
+    let (last, ended) = runs.split_last().expect("runs");
+    assert!(
+        ended
+            .iter()
+            .all(|r| r.state.current() == StateType::Success)
+    );
+    last
+}
+
 /// A loop (not running) that has stored and started an execution of [`returns_flow`]`(n)`.
 async fn started_returns(n: usize) -> (Arc<MemoryStore>, Driver<MemoryStore>, ExecutionId) {
     let store = Arc::new(MemoryStore::new());
@@ -740,14 +751,9 @@ async fn inline_tasks_share_a_commit_and_a_crash_after_it_resumes() {
     let stored = store.get_execution(&id).await.unwrap().expect("stored");
     let runs = returns_of(&stored);
     assert_eq!(runs.len(), crate::INLINE_STEPS_PER_COMMIT + 1);
-    let (last, ended) = runs.split_last().unwrap();
-    assert!(
-        ended
-            .iter()
-            .all(|r| r.state.current() == StateType::Success)
-    );
+    let last = last_after_successes(&runs);
     assert_eq!(last.state.current(), StateType::Running, "dispatched");
-    for run in ended {
+    for run in &runs[..runs.len() - 1] {
         let filter = saker_storage::LogFilter {
             task_run_id: Some(run.id.as_str().to_owned()),
             ..saker_storage::LogFilter::execution(id.as_str())
@@ -802,12 +808,7 @@ async fn a_kill_between_inline_steps_kills_the_waiting_attempt() {
     assert_eq!(stored.state.current(), StateType::Killed);
     let runs = returns_of(&stored);
     assert_eq!(runs.len(), crate::INLINE_STEPS_PER_COMMIT + 1);
-    let (last, ended) = runs.split_last().unwrap();
-    assert!(
-        ended
-            .iter()
-            .all(|r| r.state.current() == StateType::Success)
-    );
+    let last = last_after_successes(&runs);
     assert_eq!(last.state.current(), StateType::Killed);
     assert!(last.outputs.is_none(), "it did not run");
 }
