@@ -892,31 +892,26 @@ impl<S: Store> Driver<S> {
     /// Starts an attempt of a dispatched task run: a task the loop runs itself goes through the
     /// channel ([`Msg::Inline`]), any other to a worker.
     fn dispatch(&mut self, id: &ExecutionId, task_run_id: TaskRunId, task_id: String) {
-        if self.runs_inline(id, &task_id) {
+        if self.inline_task(id, &task_id).is_some() {
             let _ = self.tx.send(Msg::Inline(id.clone(), task_run_id, task_id));
         } else {
             self.dispatch_attempt(id, task_run_id, &task_id);
         }
     }
 
-    /// Whether the loop runs `task_id` of execution `id` itself: an inline task
+    /// The task `task_id` of execution `id` when the loop runs it itself: an inline task
     /// ([`saker_task::RunnableTask::INLINE`]), when attempts run in this process (not on queue
     /// workers, which may be configured differently) and no drain is under way.
-    fn runs_inline(&self, id: &ExecutionId, task_id: &str) -> bool {
+    fn inline_task(&self, id: &ExecutionId, task_id: &str) -> Option<&saker_flow::Task> {
         if self.is_draining() || self.rt.queue.is_some() {
-            return false;
+            return None;
         }
-        let Some(task) = self
-            .lives
-            .get(id)
-            .and_then(|live| live.flow.find_task(task_id))
-        else {
-            return false;
-        };
-        task.kind == saker_flow::TaskKind::Runnable
+        let task = self.lives.get(id)?.flow.find_task(task_id)?;
+        let inline = task.kind == saker_flow::TaskKind::Runnable
             && saker_task::Registry::global()
                 .runnable(task.canonical)
-                .is_some_and(|runnable| runnable.inline())
+                .is_some_and(|runnable| runnable.inline());
+        inline.then_some(task)
     }
 
     /// Runs one attempt of an inline task here and returns the events reporting it (RUNNING,
@@ -928,9 +923,7 @@ impl<S: Store> Driver<S> {
         task_run_id: &TaskRunId,
         task_id: &str,
     ) -> Option<Vec<Event>> {
-        if !self.runs_inline(id, task_id) {
-            return None;
-        }
+        let task = self.inline_task(id, task_id)?;
         let live = self.lives.get(id)?;
         let run = live
             .execution
@@ -955,7 +948,6 @@ impl<S: Store> Driver<S> {
                 saker_engine::TaskRunResult::ended(task_run_id.clone(), StateType::Killed, None);
             return Some(vec![running, Event::TaskRunResult(killed)]);
         }
-        let task = live.flow.find_task(task_id)?;
         let (job, services, masks) = self.local_attempt(id, &live.flow, &live.execution, task, run);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (state, outputs) = worker::attempt(
