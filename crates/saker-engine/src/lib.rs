@@ -148,21 +148,7 @@ impl Executor {
         let was_terminated = execution.state.is_terminated();
         let index = FlowIndex::new(flow);
         let is_flowable = |task_id: &str| index.task(task_id).is_some_and(|t| t.is_flowable());
-        let kept = self.memos().take(execution.id.as_str());
-        let memo = Memo::resume(kept, flow, execution, &is_flowable);
-        let mut cx = Cx {
-            flow,
-            index: FlowIndex::new(flow),
-            exec: execution,
-            now,
-            ids,
-            services,
-            expr: &self.expr,
-            actions: Vec::new(),
-            memo,
-            track: Track::default(),
-            branch_cache: Default::default(),
-        };
+        let mut cx = self.cx(flow, execution, now, ids, services);
         cx.begin_step();
         handlers::handle(&mut cx, event);
         sla::on_change(&mut cx);
@@ -210,6 +196,59 @@ impl Executor {
 }
 
 impl Executor {
+    /// The [`StartSubflow`] that the RUNNING Subflow run `task_run_id` issued when it started,
+    /// built again from `flow` and `execution` as they are now, with the same child execution
+    /// id (the run's `outputs.executionId`). A runtime that acts on actions only once the
+    /// parent is committed may die before the child is saved; at recovery it starts the child
+    /// again from this (at-least-once). `execution` is not changed. `Err` says why there is
+    /// nothing to start again (not such a run, or its properties no longer render).
+    pub fn subflow_start(
+        &self,
+        flow: &Flow,
+        execution: &mut Execution,
+        task_run_id: &TaskRunId,
+        now: Instant,
+        ids: &mut dyn IdSource,
+        services: &dyn EngineServices,
+    ) -> Result<StartSubflow, String> {
+        let cx = self.cx(flow, execution, now, ids, services);
+        let start = match cx.run(task_run_id).and_then(|run| cx.task_of(run)) {
+            Some(task) => subflow::start_again(&cx, task, task_run_id),
+            None => Err(format!("no task run {}", task_run_id.as_str())),
+        };
+        let id = cx.exec.id.as_str().to_owned();
+        self.memos().keep(&id, cx.memo);
+        start
+    }
+
+    /// The context of one call on `execution`, with its kept memo (see `memo.rs`).
+    fn cx<'a>(
+        &'a self,
+        flow: &'a Flow,
+        execution: &'a mut Execution,
+        now: Instant,
+        ids: &'a mut dyn IdSource,
+        services: &'a dyn EngineServices,
+    ) -> Cx<'a> {
+        let index = FlowIndex::new(flow);
+        let is_flowable = |task_id: &str| index.task(task_id).is_some_and(|t| t.is_flowable());
+        let kept = self.memos().take(execution.id.as_str());
+        let memo = Memo::resume(kept, flow, execution, &is_flowable);
+        Cx {
+            flow,
+            index,
+            exec: execution,
+            now,
+            ids,
+            services,
+            expr: &self.expr,
+            actions: Vec::new(),
+            memo,
+            track: Track::default(),
+            branch_cache: Default::default(),
+        }
+    }
+
     fn memos(&self) -> std::sync::MutexGuard<'_, Memos> {
         // A panic while holding the lock leaves only derived data behind: start over.
         match self.memos.lock() {

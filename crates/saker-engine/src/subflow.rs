@@ -55,6 +55,52 @@ pub(crate) fn start(cx: &mut Cx<'_>, task: &Task, run_id: &TaskRunId) {
             run.transition_with_attempt(StateType::Success, now);
         }
     }
+    let start = action(cx, task, run_id, request, execution_id, wait);
+    cx.actions.push(Action::StartSubflow(Box::new(start)));
+}
+
+/// The [`StartSubflow`] a RUNNING Subflow run issued when it started, built again from the
+/// flow and the execution as they are now (the same child id, from the run's
+/// `outputs.executionId`): for a runtime that finds the child was never saved.
+pub(crate) fn start_again(
+    cx: &Cx<'_>,
+    task: &Task,
+    run_id: &TaskRunId,
+) -> Result<StartSubflow, String> {
+    if task.canonical != SUBFLOW {
+        return Err(format!("{} is not a Subflow task", task.id));
+    }
+    let run = cx
+        .run(run_id)
+        .ok_or_else(|| format!("no task run {}", run_id.as_str()))?;
+    if run.state.current() != StateType::Running {
+        return Err(format!(
+            "task run {} is {}, not waiting for its child",
+            run_id.as_str(),
+            run.state.current()
+        ));
+    }
+    let execution_id = run
+        .outputs
+        .as_ref()
+        .and_then(|o| o.get("executionId"))
+        .and_then(Value::as_str)
+        .map(saker_core::ExecutionId::new)
+        .ok_or_else(|| format!("task run {} names no child execution", run_id.as_str()))?;
+    let request = render_request(cx, task, run_id, &JsonMap::new())?;
+    let wait = flag(task, "wait", true);
+    Ok(action(cx, task, run_id, request, execution_id, wait))
+}
+
+/// The [`StartSubflow`] of a Subflow run from its rendered properties.
+fn action(
+    cx: &Cx<'_>,
+    task: &Task,
+    run_id: &TaskRunId,
+    request: Request,
+    execution_id: saker_core::ExecutionId,
+    wait: bool,
+) -> StartSubflow {
     let Request {
         namespace,
         flow_id,
@@ -63,8 +109,7 @@ pub(crate) fn start(cx: &mut Cx<'_>, task: &Task, run_id: &TaskRunId) {
         labels,
         schedule_date,
     } = request;
-    let trigger = trigger(cx, task, run_id);
-    cx.actions.push(Action::StartSubflow(Box::new(StartSubflow {
+    StartSubflow {
         task_run_id: run_id.clone(),
         execution_id,
         namespace,
@@ -72,11 +117,11 @@ pub(crate) fn start(cx: &mut Cx<'_>, task: &Task, run_id: &TaskRunId) {
         revision,
         inputs,
         labels,
-        trigger,
+        trigger: trigger(cx, task, run_id),
         schedule_date,
         wait,
         outputs_uri: None,
-    })));
+    }
 }
 
 /// The rendered properties of a Subflow task (or of ForEachItem's executable step).

@@ -772,3 +772,94 @@ afterExecution:
     assert_eq!(run.task_state("on_success"), StateType::Success);
     assert_eq!(run.count("on_failure"), 0);
 }
+
+/// `Executor::subflow_start` builds again the StartSubflow a RUNNING Subflow run issued (same
+/// child id, inputs, labels and trigger), leaves the execution as it is, and refuses runs that
+/// wait for no child.
+#[test]
+fn a_subflow_start_is_built_again_from_the_stored_run() {
+    let yaml = r#"
+labels:
+  team: data
+tasks:
+  - id: child
+    type: Subflow
+    namespace: company.team
+    flowId: "child-{{ flow.id }}"
+    inheritLabels: true
+    inputs:
+      greeting: "hello {{ execution.id }}"
+  - id: fire
+    type: Subflow
+    namespace: company.team
+    flowId: other
+    wait: false
+"#;
+    let flow = common::flow(yaml);
+    let mut exec = saker_core::Execution::new(
+        saker_core::ExecutionId::new("exec"),
+        &saker_core::FlowRef::new(&flow.namespace, &flow.id, 1),
+        &[],
+        vec![saker_core::Label::new("team", "data")],
+        common::start(),
+    );
+    let executor = saker_engine::Executor::new();
+    let mut ids = saker_core::SequentialIds::new(7);
+    let services = saker_engine::NoEngineServices;
+    let now = common::start();
+    let actions = executor.apply(
+        &flow,
+        &mut exec,
+        saker_engine::Event::Created,
+        now,
+        &mut ids,
+        &services,
+    );
+    let first = actions
+        .iter()
+        .find_map(|a| match a {
+            saker_engine::Action::StartSubflow(start) => Some((**start).clone()),
+            _ => None,
+        })
+        .expect("the child started");
+    let run_id = first.task_run_id.clone();
+    let before = exec.clone();
+    let again = executor
+        .subflow_start(&flow, &mut exec, &run_id, now, &mut ids, &services)
+        .expect("built again");
+    assert_eq!(again, first);
+    assert_eq!(again.inputs["greeting"], "hello exec");
+    assert_eq!(exec, before, "the execution is left as it is");
+
+    // Once the child ended, the run waits for nothing.
+    let actions = executor.apply(
+        &flow,
+        &mut exec,
+        saker_engine::Event::SubflowEnded {
+            task_run_id: run_id.clone(),
+            execution_id: first.execution_id.clone(),
+            state: StateType::Success,
+            outputs: saker_core::JsonMap::new(),
+        },
+        now,
+        &mut ids,
+        &services,
+    );
+    let error = executor
+        .subflow_start(&flow, &mut exec, &run_id, now, &mut ids, &services)
+        .unwrap_err();
+    assert!(error.contains("not waiting"), "{error}");
+    // `wait: false` succeeds at once: nothing to start again either.
+    let fire = actions
+        .iter()
+        .find_map(|a| match a {
+            saker_engine::Action::StartSubflow(start) => Some(start.task_run_id.clone()),
+            _ => None,
+        })
+        .expect("the second child started");
+    assert!(
+        executor
+            .subflow_start(&flow, &mut exec, &fire, now, &mut ids, &services)
+            .is_err()
+    );
+}

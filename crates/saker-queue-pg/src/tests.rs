@@ -123,6 +123,15 @@ mod inbox {
         saker_runtime::inbox::suite::controls_survive_a_take_over(rt, inbox).await;
     }
 
+    /// A Subflow child its dead executor never saved is started by the executor taking over,
+    /// on PostgreSQL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_child_never_saved_is_started_after_a_take_over_on_postgres() {
+        let (rt, inbox) = cluster_runtime("cluster_lost_child").await;
+        saker_runtime::inbox::suite::a_child_never_saved_is_started_after_a_take_over(rt, inbox)
+            .await;
+    }
+
     /// The same with the attempts on a PostgreSQL job queue run by a worker loop: each
     /// executor takes the reports of the executions it owns, the new owner those of the
     /// executions it took over.

@@ -582,7 +582,9 @@ impl<S: Store> Driver<S> {
             }
             InboxMessage::ChildEnded { task_run_id } => {
                 if !self.lives.contains_key(&id) {
+                    // Resuming it looks at each of its waiting Subflow runs, this one too.
                     self.adopt(vec![id.clone()]).await?;
+                    return Ok(());
                 }
                 let run = self
                     .lives
@@ -607,7 +609,7 @@ impl<S: Store> Driver<S> {
 
     /// Loads executions this executor now owns (taken over, or addressed by a message while
     /// not in memory) and resumes the unfinished ones; returns how many were resumed.
-    async fn adopt(&mut self, ids: Vec<ExecutionId>) -> Result<usize, RuntimeError> {
+    pub(crate) async fn adopt(&mut self, ids: Vec<ExecutionId>) -> Result<usize, RuntimeError> {
         let mut executions = Vec::new();
         let mut missing = Vec::new();
         for id in ids {
@@ -620,8 +622,45 @@ impl<S: Store> Driver<S> {
                 None => missing.push(id),
             }
         }
-        self.release(missing);
+        // Released before going on, not in the background: resuming a parent below may own
+        // one of them again to start it (a Subflow child never saved), and a late release
+        // would drop that ownership.
+        if !missing.is_empty()
+            && let Some(membership) = &self.rt.inbox
+        {
+            let missing: Vec<String> = missing.iter().map(|id| id.as_str().to_owned()).collect();
+            if let Err(error) = membership
+                .queue
+                .release(&membership.info.id, &missing)
+                .await
+            {
+                eprintln!("warning: releasing executions that were never saved: {error}");
+            }
+        }
         self.resume_loaded(executions).await
+    }
+
+    /// The child of Subflow run `task_run_id` of `id` was never saved and another executor
+    /// holds its id: a lease later, the parent's owner (this executor or the next one) looks
+    /// again, through a `ChildEnded` message (see [`Driver::recover_child`]).
+    pub(crate) fn look_for_child_later(
+        &self,
+        id: &ExecutionId,
+        task_run_id: &saker_core::TaskRunId,
+    ) {
+        let Some(membership) = self.rt.inbox.clone() else {
+            return;
+        };
+        let message = InboxMessage::ChildEnded {
+            task_run_id: task_run_id.as_str().to_owned(),
+        };
+        let parent = id.as_str().to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(membership.lease).await;
+            if let Err(error) = membership.queue.post(vec![(parent, message)]).await {
+                eprintln!("error: asking to look for a subflow child again: {error}");
+            }
+        });
     }
 
     /// Owns an execution this loop creates (a subflow child, a replay) before it is saved, so

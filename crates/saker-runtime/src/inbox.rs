@@ -1714,6 +1714,80 @@ tasks:
         api.shutdown().await;
     }
 
+    /// An executor died between the commit of a parent whose Subflow run started and the save
+    /// of the child: the parent is stored RUNNING with the child's id, and the dead executor
+    /// still owns both ids, the child's with a lease ending later (owned after its last
+    /// renewal). The executor that takes the parent over cannot own the child id at first; it
+    /// looks again a lease later, meanwhile takes the child id over itself once its lease ends
+    /// (and gives it back: it is not in the store), then owns it and starts the child with the
+    /// recorded id: the parent ends SUCCESS with the child's outputs, each run once.
+    pub async fn a_child_never_saved_is_started_after_a_take_over<S: Store>(
+        rt: Runtime<S>,
+        inbox: Arc<dyn ExecutorQueue>,
+    ) {
+        let store = rt.store().clone();
+        stored(
+            &*store,
+            "id: doubler\nnamespace: cluster\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.n * 2 }}\"\noutputs:\n  - id: doubled\n    type: INT\n    value: \"{{ outputs.r.value }}\"\n",
+        )
+        .await;
+        let parent = stored(
+            &*store,
+            "id: caller\nnamespace: cluster\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: cluster\n    flowId: doubler\n    inputs:\n      n: 21\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.sub.outputs.doubled }}\"\n",
+        )
+        .await;
+        // The parent as the dead executor committed it, before acting on StartSubflow.
+        let mut execution = execution_of(&parent);
+        let actions = saker_engine::apply(
+            &parent,
+            &mut execution,
+            saker_engine::Event::Created,
+            crate::host::now(),
+            &mut crate::host::RandomIds,
+            &*rt.services,
+        );
+        let child_id = actions
+            .iter()
+            .find_map(|action| match action {
+                saker_engine::Action::StartSubflow(start) => Some(start.execution_id.clone()),
+                _ => None,
+            })
+            .expect("the Subflow run started");
+        store
+            .save_execution(&execution, &saker_storage::Changed::All)
+            .await
+            .unwrap();
+        let dead = "dead-executor";
+        let own = |id: &saker_core::ExecutionId, lease| {
+            let inbox = inbox.clone();
+            let id = id.as_str().to_owned();
+            async move { inbox.own(dead, &[id], lease).await.unwrap() }
+        };
+        assert_eq!(
+            own(&execution.id, Duration::from_millis(100)).await.len(),
+            1
+        );
+        assert_eq!(own(&child_id, Duration::from_millis(1500)).await.len(), 1);
+
+        let b = executor(&rt, &inbox, Duration::from_secs(1)).await;
+        let done = all_ended(&*store, std::slice::from_ref(&execution.id)).await;
+        processed_once(&done[0]);
+        let child = store
+            .get_execution(&child_id)
+            .await
+            .unwrap()
+            .expect("the child was started with the recorded id");
+        processed_once(&child);
+        assert_eq!(child.inputs["n"], serde_json::json!(21));
+        let value = done[0]
+            .task_run_list
+            .iter()
+            .find(|r| r.task_id == "after")
+            .and_then(|r| r.outputs.as_ref()?.get("value").cloned());
+        assert_eq!(value, Some(serde_json::json!("42")));
+        b.shutdown().await;
+    }
+
     /// Expands the suite for a backend: `$make` is an async expression giving a fresh
     /// `Arc<dyn ExecutorQueue>`.
     #[macro_export]

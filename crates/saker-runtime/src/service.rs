@@ -915,7 +915,7 @@ impl<S: Store> Driver<S> {
     }
 
     /// A Subflow run waiting for its child: nothing to do when the child is in memory (it was
-    /// linked), else report the child's end (or its loss).
+    /// linked), else report the child's end, or start it when it was never saved.
     pub(crate) async fn recover_child(
         &mut self,
         id: &ExecutionId,
@@ -933,21 +933,126 @@ impl<S: Store> Driver<S> {
         if self.lives.contains_key(&child_id) {
             return Ok(());
         }
-        let child = self.rt.store.get_execution(&child_id).await?;
-        let (state, outputs) = match child {
-            Some(child) if child.state.is_terminated() => (child.state.current(), child.outputs),
-            Some(_) => return Ok(()),
-            // The parent was saved but the child never was: the run cannot complete.
-            None => (StateType::Failed, JsonMap::new()),
-        };
+        match self.rt.store.get_execution(&child_id).await? {
+            Some(child) if child.state.is_terminated() => {
+                self.child_ended_in_store(id, &run.id, child);
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => self.start_child_again(id, run, child_id).await,
+        }
+    }
+
+    /// Reports the end of a stored child to its parent's Subflow run.
+    fn child_ended_in_store(
+        &mut self,
+        id: &ExecutionId,
+        task_run_id: &TaskRunId,
+        child: Execution,
+    ) {
         let event = Event::SubflowEnded {
-            task_run_id: run.id.clone(),
-            execution_id: child_id,
-            state,
-            outputs,
+            task_run_id: task_run_id.clone(),
+            execution_id: child.id,
+            state: child.state.current(),
+            outputs: child.outputs,
         };
         self.pending.push_back((id.clone(), event));
-        Ok(())
+    }
+
+    /// The parent was saved with its Subflow run RUNNING but the child never was: the process
+    /// (or the executor) that committed the parent died before acting on the change. The child
+    /// is started now with the id the parent recorded, from the same rendered request
+    /// (at-least-once, as a task run dispatched again).
+    ///
+    /// In executor mode the child id is owned first: the dead executor may still hold it (it
+    /// owns a child before saving it), until its lease ends; another executor may have taken
+    /// it over with the dead one's other executions and not released it yet. Both let it go
+    /// soon, so the parent looks again a lease later, through its own inbox (whoever owns the
+    /// parent then). A live creator that still saves the child reports its end the same way.
+    async fn start_child_again(
+        &mut self,
+        id: &ExecutionId,
+        run: &TaskRun,
+        child_id: ExecutionId,
+    ) -> Result<(), RuntimeError> {
+        let Some(live) = self.lives.get_mut(id) else {
+            return Ok(());
+        };
+        let killing = live.execution.state.current() == StateType::Killing;
+        let start = if killing {
+            Err("its execution is being killed".to_owned())
+        } else {
+            self.executor.subflow_start(
+                &live.flow,
+                &mut live.execution,
+                &run.id,
+                crate::host::now(),
+                &mut self.ids,
+                &*self.rt.services,
+            )
+        };
+        let start = match start {
+            Ok(start) => start,
+            Err(reason) => {
+                let message = format!(
+                    "The subflow execution {} was never created and is not started again: {reason}",
+                    child_id.as_str()
+                );
+                if let Some(entry) =
+                    self.executor_log(id, saker_engine::LogLevel::Warn, Some(&run.id), message)
+                {
+                    self.log(entry).await?;
+                }
+                let state = if killing {
+                    StateType::Killed
+                } else {
+                    StateType::Failed
+                };
+                let event = Event::SubflowEnded {
+                    task_run_id: run.id.clone(),
+                    execution_id: child_id,
+                    state,
+                    outputs: JsonMap::new(),
+                };
+                self.pending.push_back((id.clone(), event));
+                return Ok(());
+            }
+        };
+        if let Some(membership) = self.rt.inbox.clone() {
+            let owned = membership
+                .queue
+                .own(
+                    &membership.info.id,
+                    &[child_id.as_str().to_owned()],
+                    membership.lease,
+                )
+                .await?;
+            if owned.is_empty() {
+                self.look_for_child_later(id, &run.id);
+                return Ok(());
+            }
+            // Saved by its creator between the read above and this executor owning it.
+            if let Some(child) = self.rt.store.get_execution(&child_id).await? {
+                if child.state.is_terminated() {
+                    self.child_ended_in_store(id, &run.id, child);
+                } else {
+                    // Boxed: adopting resumes executions, which may come back here.
+                    Box::pin(self.adopt(vec![child_id])).await?;
+                }
+                return Ok(());
+            }
+        }
+        let message = format!(
+            "The subflow execution {} was never saved (its executor stopped after saving this \
+             task run): starting it now",
+            child_id.as_str()
+        );
+        if let Some(entry) =
+            self.executor_log(id, saker_engine::LogLevel::Warn, Some(&run.id), message)
+        {
+            self.log(entry).await?;
+        }
+        self.start_subflow(id, start).await
     }
 
     /// When a PAUSED Pause run with a duration (or timeout) is due, and into which state: its

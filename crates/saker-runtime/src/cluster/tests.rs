@@ -38,6 +38,17 @@ async fn controls_survive_a_take_over() {
     crate::inbox::suite::controls_survive_a_take_over(rt, Arc::new(MemoryInbox::new())).await;
 }
 
+/// A Subflow child its dead executor never saved is started by the executor taking over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_child_never_saved_is_started_after_a_take_over() {
+    let rt = memory_runtime();
+    crate::inbox::suite::a_child_never_saved_is_started_after_a_take_over(
+        rt,
+        Arc::new(MemoryInbox::new()),
+    )
+    .await;
+}
+
 /// A kill of a parent reaches its child owned by another executor, and the child's end comes
 /// back to the parent's owner through the inbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -812,3 +812,68 @@ async fn a_kill_between_inline_steps_kills_the_waiting_attempt() {
     assert_eq!(last.state.current(), StateType::Killed);
     assert!(last.outputs.is_none(), "it did not run");
 }
+
+/// A crash between the commit of a parent whose Subflow run started and the save of its child
+/// (the child's save fails here, as if the process died before it): the parent is stored with
+/// the child's id and no child. A new service starts the child with that id and the inputs the
+/// Subflow renders, and the parent ends with the child's outputs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_never_saved_before_a_crash_is_started_at_resumption() {
+    let store = Arc::new(MemoryStore::new());
+    stored_flow(
+        &store,
+        "id: child\nnamespace: kid\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.n * 2 }}\"\noutputs:\n  - id: doubled\n    type: INT\n    value: \"{{ outputs.r.value }}\"\n",
+    )
+    .await;
+    let parent = stored_flow(
+        &store,
+        "id: parent\nnamespace: svc\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: kid\n    flowId: child\n    inputs:\n      n: \"{{ 20 + 1 }}\"\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.call.outputs.doubled }}\"\n",
+    )
+    .await;
+    let mut driver = driver(store.clone());
+    let execution = new_execution(&parent);
+    let id = execution.id.clone();
+    driver.start(parent, execution, None).await.unwrap();
+    store.refuse_saves_in(Some("kid"));
+    assert!(
+        driver.handle_pending().await.is_err(),
+        "the child's save fails"
+    );
+    drop(driver);
+    store.refuse_saves_in(None);
+    let stored = store.get_execution(&id).await.unwrap().expect("stored");
+    let call = &stored.task_run_list[0];
+    assert_eq!(call.state.current(), StateType::Running);
+    let child_id = ExecutionId::new(
+        call.outputs.as_ref().unwrap()["executionId"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(store.get_execution(&child_id).await.unwrap().is_none());
+
+    let (service, recovered) = Service::start(runtime(store.clone())).await.unwrap();
+    assert_eq!(recovered, 1);
+    let done = wait_for(&store, &id, |e| e.state.is_terminated()).await;
+    assert_eq!(done.state.current(), StateType::Success, "{done:?}");
+    let child = store
+        .get_execution(&child_id)
+        .await
+        .unwrap()
+        .expect("the child was started with the recorded id");
+    assert_eq!(child.state.current(), StateType::Success);
+    assert_eq!(child.inputs["n"], json!(21));
+    let trigger = child.trigger.as_ref().unwrap().variables.as_ref().unwrap();
+    assert_eq!(trigger["executionId"], json!(id.as_str()));
+    assert_eq!(trigger["taskRunId"], json!(call.id.as_str()));
+    let outputs = |task: &str| {
+        done.task_run_list
+            .iter()
+            .find(|r| r.task_id == task)
+            .and_then(|r| r.outputs.clone())
+            .unwrap()
+    };
+    assert_eq!(outputs("call")["executionId"], json!(child_id.as_str()));
+    assert_eq!(outputs("call")["outputs"], json!({"doubled": 42}));
+    assert_eq!(outputs("after")["value"], json!("42"));
+    service.shutdown().await;
+}
