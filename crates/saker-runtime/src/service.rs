@@ -916,6 +916,10 @@ impl<S: Store> Driver<S> {
 
     /// A Subflow run waiting for its child: nothing to do when the child is in memory (it was
     /// linked), else report the child's end, or start it when it was never saved.
+    ///
+    /// ForEachItem's `_items` runs record no child ids (only counts), so nothing here finds
+    /// their children: one never saved, or one that ended while its parent was not told, is
+    /// not recovered yet.
     pub(crate) async fn recover_child(
         &mut self,
         id: &ExecutionId,
