@@ -293,6 +293,23 @@ fn bind_params<'q>(mut query: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<
     query
 }
 
+fn bind_logs<'q>(mut query: SqliteQuery<'q>, entries: &[LogEntry]) -> Result<SqliteQuery<'q>> {
+    for entry in entries {
+        query = query
+            .bind(entry.namespace.clone())
+            .bind(entry.flow_id.clone())
+            .bind(entry.task_id.clone())
+            .bind(entry.execution_id.clone())
+            .bind(entry.task_run_id.clone())
+            .bind(entry.attempt_number.map(i64::from))
+            .bind(instant_to_db(entry.timestamp)?)
+            .bind(level_to_db(entry.level))
+            .bind(entry.thread.clone())
+            .bind(entry.message.clone());
+    }
+    Ok(query)
+}
+
 fn bind_execution<'q>(query: SqliteQuery<'q>, row: &ExecutionRow) -> SqliteQuery<'q> {
     query
         .bind(row.id.clone())
@@ -525,6 +542,35 @@ impl Store for SqliteStore {
             };
             encoded.push((row, delta, *execution));
         }
+        // The usual save of a turn (one stored execution, some changed runs) is ONE round trip
+        // to the database thread, transaction included: a hop costs more than the statements.
+        // An execution not stored yet breaks the runs' foreign key: rolled back, then written
+        // whole below. (A header-only delta could not tell, so it takes the path below.)
+        if let [(row, Some(runs), _)] = &encoded[..]
+            && !runs.is_empty()
+        {
+            let mut conn = self.writer.acquire().await.map_err(db)?;
+            let text = format!("BEGIN IMMEDIATE; {}; COMMIT", delta_sql(runs.len()));
+            let mut query = bind_execution(sqlx::query(AssertSqlSafe(text)), row);
+            for run in runs.iter() {
+                query = query
+                    .bind(run.id.clone())
+                    .bind(run.position)
+                    .bind(run.value.clone());
+            }
+            match query.execute(&mut *conn).await {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    // Whatever ran of it is undone; a failed ROLLBACK means nothing was open.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    let missing = matches!(&error, sqlx::Error::Database(e)
+                        if e.kind() == sqlx::error::ErrorKind::ForeignKeyViolation);
+                    if !missing {
+                        return Err(db(error));
+                    }
+                }
+            }
+        }
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -549,27 +595,33 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
+        if entries.len() <= sql::LOGS_PER_INSERT {
+            // One round trip, transaction included (see `save_executions`).
+            let text = format!(
+                "BEGIN IMMEDIATE; {}; COMMIT",
+                sql::logs_insert(entries.len())
+            );
+            let query = bind_logs(sqlx::query(AssertSqlSafe(text)), entries)?;
+            let mut conn = self.writer.acquire().await.map_err(db)?;
+            return match query.execute(&mut *conn).await {
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    Err(db(error))
+                }
+            };
+        }
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
         for chunk in entries.chunks(sql::LOGS_PER_INSERT) {
-            let mut query = sqlx::query(AssertSqlSafe(sql::logs_insert(chunk.len())));
-            for entry in chunk {
-                query = query
-                    .bind(entry.namespace.clone())
-                    .bind(entry.flow_id.clone())
-                    .bind(entry.task_id.clone())
-                    .bind(entry.execution_id.clone())
-                    .bind(entry.task_run_id.clone())
-                    .bind(entry.attempt_number.map(i64::from))
-                    .bind(instant_to_db(entry.timestamp)?)
-                    .bind(level_to_db(entry.level))
-                    .bind(entry.thread.clone())
-                    .bind(entry.message.clone());
-            }
-            query.execute(&mut *tx).await.map_err(db)?;
+            let query = sqlx::query(AssertSqlSafe(sql::logs_insert(chunk.len())));
+            bind_logs(query, chunk)?
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)
     }

@@ -214,6 +214,23 @@ impl Workspace {
     }
 }
 
+impl Drop for Workspace {
+    /// Removing the directory is left to a blocking thread when there is a runtime: the task's
+    /// result is reported without waiting for the file system (an `rmdir` costs as much as a
+    /// few orchestration steps; a tree the script left behind, far more).
+    fn drop(&mut self) {
+        let Some(temp) = self._temp.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(temp));
+            }
+            Err(_) => drop(temp),
+        }
+    }
+}
+
 /// Writes `inputFiles` (rendered: name → content or `kestra://`/`nsfile://`/`file://` URI)
 /// into the working directory; a null content makes an empty file, like Kestra.
 pub async fn write_input_files(
@@ -757,7 +774,7 @@ mod tests {
 /// The script tasks run end to end, with real processes, against in-memory services.
 #[cfg(test)]
 mod run_tests {
-    use super::PROCESS_RUNNER;
+    use super::{PROCESS_RUNNER, Workspace};
     use crate::test_support::{env, run_in};
     use saker_core::StateType;
     use saker_task::memory::{MemoryEnv, test_info};
@@ -778,6 +795,35 @@ mod run_tests {
     async fn run(env: &MemoryEnv, ty: &str, props: Value) -> saker_task::TaskOutcome {
         let mut ctx = process_ctx(env, ty);
         run_in(&mut ctx, ty, props).await.unwrap()
+    }
+
+    /// The temporary working directory goes away after the task, whether the workspace is
+    /// dropped inside a runtime (on a blocking thread, after the result) or outside one (at once).
+    #[test]
+    fn the_working_directory_is_removed_after_the_task() {
+        let env = env();
+        let ctx = process_ctx(&env, SHELL);
+        let outside = Workspace::new(&ctx).unwrap();
+        std::fs::write(outside.dir.join("left.txt"), "x").unwrap();
+        let dir = outside.dir.clone();
+        drop(outside);
+        assert!(!dir.exists());
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let dir = runtime.block_on(async {
+            let inside = Workspace::new(&ctx).unwrap();
+            std::fs::create_dir(inside.dir.join("sub")).unwrap();
+            std::fs::write(inside.dir.join("sub/left.txt"), "x").unwrap();
+            let dir = inside.dir.clone();
+            drop(inside);
+            dir
+        });
+        // Dropping the runtime waits for its blocking tasks, the removal among them.
+        drop(runtime);
+        assert!(!dir.exists(), "{} was left behind", dir.display());
     }
 
     #[tokio::test]
