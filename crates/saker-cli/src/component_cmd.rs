@@ -11,6 +11,8 @@
 //!   Flows change through the webserver (or any process): the store notifies each change in
 //!   the transaction that saves it and [`follow_flows`] reloads that flow; the stored flows
 //!   are compared every `scheduler.flow-poll` and after a lost connection, for notes missed.
+//!   Trigger states changed by the webserver's API (backfills, `disabled`, unlock) are noted
+//!   the same way and read again (all of them at each of those looks).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -188,9 +190,11 @@ type FlowChanges = tokio::sync::mpsc::UnboundedReceiver<FlowChange>;
 type Revisions = HashMap<(String, String), u32>;
 
 /// The scheduler component: flows change in other processes. Each change noted by the store
-/// reloads that flow at once; every `poll`, and after the listening connection was lost, the
-/// stored revisions are compared with the known ones and the flows that differ are reloaded
-/// (the notes missed). Call after the triggers are loaded.
+/// reloads that flow at once (a trigger state changed by the webserver's API: that trigger's
+/// record is read again); every `poll`, and after the listening connection was lost, the
+/// stored revisions are compared with the known ones and the flows that differ are reloaded,
+/// and every trigger record is read again (the notes missed). Call after the triggers are
+/// loaded.
 async fn follow_flows(
     app: saker_server::Shared<SqlStore>,
     changes: Option<FlowChanges>,
@@ -219,7 +223,32 @@ async fn follow_flows(
         };
         match change {
             FlowChange::Saved { namespace, id } => reload(&app, &mut known, &namespace, &id).await,
-            FlowChange::Resync => resync(&app, &mut known).await,
+            FlowChange::Trigger {
+                namespace,
+                id,
+                trigger_id,
+            } => {
+                let key = saker_storage::TriggerKey {
+                    namespace,
+                    flow_id: id,
+                    trigger_id,
+                };
+                if let Err(error) = app.scheduler.trigger_changed(&key).await {
+                    eprintln!(
+                        "warning: trigger {}.{}.{} not read again: {error} (read at the next \
+                         look)",
+                        key.namespace, key.flow_id, key.trigger_id
+                    );
+                }
+            }
+            FlowChange::Resync => {
+                resync(&app, &mut known).await;
+                if let Err(error) = app.scheduler.triggers_changed().await {
+                    eprintln!(
+                        "warning: reading the trigger states: {error} (read at the next look)"
+                    );
+                }
+            }
         }
     }
 }

@@ -8,6 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use chrono::{DurationRound, SecondsFormat};
+
 use common::components::{executor, logs, scheduler, webserver, worker};
 use common::{json_request, post_flow, terminal_states};
 use saker_queue_pg::testdb::TestDb;
@@ -251,5 +253,233 @@ fn flow_changes_reach_the_scheduler_component_at_once() {
         quiet,
         "a disabled or deleted flow fires no more"
     );
+    drop(db);
+}
+
+const HOURLY: &str = r#"id: hourly
+namespace: qa
+tasks:
+  - id: tick
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.date }}"
+triggers:
+  - id: every-hour
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+    recoverMissedSchedules: NONE
+"#;
+
+/// `{namespace, flowId, triggerId}` of the hourly flow's trigger, with `extra` fields.
+fn every_hour(extra: Value) -> Value {
+    let mut body = json!({"namespace": "qa", "flowId": "hourly", "triggerId": "every-hour"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    body
+}
+
+/// A trigger request to the webserver; panics unless it answers 200.
+fn triggers(port: u16, method: &str, path: &str, body: &Value) -> Value {
+    let (status, answer) = json_request(
+        port,
+        method,
+        &format!("/api/v1/triggers{path}"),
+        body.to_string().as_bytes(),
+        Some("application/json"),
+    );
+    assert_eq!(status, 200, "{method} {path}: {answer}");
+    answer
+}
+
+/// The hourly trigger's `triggerContext`, once the scheduler has made it.
+fn context(port: u16) -> Option<Value> {
+    let (status, found) = json_request(
+        port,
+        "GET",
+        "/api/v1/triggers/search?namespace=qa&flowId=hourly",
+        b"",
+        None,
+    );
+    assert_eq!(status, 200, "{found}");
+    found["results"]
+        .as_array()?
+        .iter()
+        .find(|r| r["triggerContext"]["triggerId"] == "every-hour")
+        .map(|r| r["triggerContext"].clone())
+}
+
+/// The executions of the hourly flow labelled `origin: {origin}`.
+fn labelled(port: u16, origin: &str) -> Vec<Value> {
+    let (status, found) = json_request(
+        port,
+        "GET",
+        &format!(
+            "/api/v1/executions/search?namespace=qa&flowId=hourly&labels=origin:{origin}&size=1000"
+        ),
+        b"",
+        None,
+    );
+    assert_eq!(status, 200, "{found}");
+    found["results"].as_array().unwrap().clone()
+}
+
+/// The schedule dates of `executions`, sorted; panics if one comes twice.
+fn schedule_dates(executions: &[Value]) -> Vec<String> {
+    let mut dates: Vec<String> = executions
+        .iter()
+        .map(|e| {
+            e["scheduleDate"]
+                .as_str()
+                .expect("a schedule date")
+                .to_owned()
+        })
+        .collect();
+    dates.sort();
+    let distinct = dates.len();
+    let mut unique = dates.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), distinct, "a tick ran twice: {dates:?}");
+    dates
+}
+
+/// Waits until the trigger runs no execution and has no backfill underway (paused or
+/// deleted), then checks the executions labelled `origin` stay as they are for a while.
+fn stays_still(dir: &Path, port: u16, origin: &str) -> usize {
+    eventually(dir, "the trigger's running execution ends", || {
+        context(port).filter(|c| c.get("executionId").is_none())
+    });
+    let before = labelled(port, origin).len();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(labelled(port, origin).len(), before, "{origin} went on");
+    before
+}
+
+/// Backfills started, paused, unpaused and deleted through the webserver component, and the
+/// trigger disabled and enabled there (`PUT /triggers`, the bulk form), are run by the scheduler
+/// component at once (its fallback look is an hour away): a backfill over three past hours
+/// creates exactly its three executions, each once, labelled as asked (as a single server
+/// does: no other label), and each ends.
+#[test]
+fn backfills_through_the_webserver_component_run_on_the_scheduler() {
+    let (db, url) = database("e2e_backfills");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let config = scheduler_config(path);
+    let (_web, port) = webserver(path, &url);
+    let _executor = executor(path, &url, "executor.log");
+    let _worker = worker(path, &url, "worker.log");
+    let (_scheduler, _) = scheduler(path, &url, &["--config", &config]);
+    post_flow(port, HOURLY);
+    eventually(path, "the scheduler makes the trigger's state", || {
+        context(port)
+    });
+
+    let hour = chrono::Utc::now()
+        .duration_trunc(chrono::TimeDelta::hours(1))
+        .unwrap();
+    let at = |hours_ago: i64| {
+        (hour - chrono::TimeDelta::hours(hours_ago)).to_rfc3339_opts(SecondsFormat::Secs, true)
+    };
+    let started = triggers(
+        port,
+        "PUT",
+        "",
+        &every_hour(json!({"backfill": {
+            "start": at(3),
+            "end": at(1),
+            "labels": [{"key": "origin", "value": "backfill"}],
+        }})),
+    );
+    assert_eq!(started["backfill"]["start"], json!(at(3)), "{started}");
+    let ran = eventually(path, "the three backfill executions end", || {
+        let found = labelled(port, "backfill");
+        (found.len() == 3
+            && found
+                .iter()
+                .all(|e| !terminal_states(&e["state"]).is_empty()))
+        .then_some(found)
+    });
+    assert_eq!(schedule_dates(&ran), [at(3), at(2), at(1)]);
+    for execution in &ran {
+        assert_eq!(
+            terminal_states(&execution["state"]),
+            ["SUCCESS"],
+            "{execution}"
+        );
+        // The backfill's labels, and no label of its own (a single server adds none either).
+        let labels: Vec<&Value> = execution["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| !l["key"].as_str().unwrap().starts_with("system."))
+            .collect();
+        assert_eq!(
+            labels,
+            [&json!({"key": "origin", "value": "backfill"})],
+            "{execution}"
+        );
+        assert_eq!(execution["trigger"]["id"], json!("every-hour"));
+    }
+    eventually(path, "the backfill is over", || {
+        context(port).filter(|c| c.get("backfill").is_none())
+    });
+    stays_still(path, port, "backfill");
+
+    // A long one, paused at once, unpaused, deleted: each told to the scheduler.
+    let long = every_hour(json!({"backfill": {
+        "start": at(200),
+        "end": at(10),
+        "labels": [{"key": "origin", "value": "long"}],
+    }}));
+    triggers(port, "PUT", "", &long);
+    let key = every_hour(json!({}));
+    let paused = triggers(port, "PUT", "/backfill/pause", &key);
+    assert_eq!(paused["backfill"]["paused"], json!(true), "{paused}");
+    let before = stays_still(path, port, "long");
+    let unpaused = triggers(port, "PUT", "/backfill/unpause", &key);
+    assert_eq!(unpaused["backfill"]["paused"], json!(false), "{unpaused}");
+    eventually(path, "the unpaused backfill goes on", || {
+        (labelled(port, "long").len() >= before + 3).then_some(())
+    });
+    let deleted = triggers(port, "POST", "/backfill/delete", &key);
+    assert!(deleted.get("backfill").is_none(), "{deleted}");
+    let ran = stays_still(path, port, "long");
+    assert!(ran < 191, "deleted before its end: {ran} of 191 ran");
+    let dates = schedule_dates(&labelled(port, "long"));
+    assert_eq!(dates[0], at(200), "in order from its start");
+
+    // Disabled (the bulk form): a backfill waits; enabled (`PUT /triggers`): it runs.
+    let (status, count) = json_request(
+        port,
+        "POST",
+        "/api/v1/triggers/set-disabled/by-triggers",
+        json!({"triggers": [key], "disabled": true})
+            .to_string()
+            .as_bytes(),
+        Some("application/json"),
+    );
+    assert_eq!((status, count), (200, json!({"count": 1})));
+    triggers(
+        port,
+        "PUT",
+        "",
+        &every_hour(json!({"backfill": {
+            "start": at(30),
+            "end": at(28),
+            "labels": [{"key": "origin", "value": "disabled"}],
+        }})),
+    );
+    assert_eq!(stays_still(path, port, "disabled"), 0);
+    let enabled = triggers(port, "PUT", "", &every_hour(json!({"disabled": false})));
+    assert_eq!(enabled["disabled"], json!(false), "{enabled}");
+    let ran = eventually(path, "the backfill of the enabled trigger ends", || {
+        let found = labelled(port, "disabled");
+        (found.len() == 3
+            && found
+                .iter()
+                .all(|e| !terminal_states(&e["state"]).is_empty()))
+        .then_some(found)
+    });
+    assert_eq!(schedule_dates(&ran), [at(30), at(29), at(28)]);
     drop(db);
 }

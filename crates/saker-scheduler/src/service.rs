@@ -6,6 +6,12 @@
 //! Ordering: every trigger-state change is committed to the store before the execution is
 //! launched (with the tick marked `launching`), and the launch is recorded right after. After a
 //! crash between the two, the next start looks the execution up and launches it only if absent.
+//!
+//! A process that runs no triggers (the webserver component) still serves the API operations on
+//! trigger states: it checks them against the stored flow, writes the record under its lease
+//! and tells the store ([`Store::trigger_changed`]); the process that runs the trigger reads
+//! the record again ([`Scheduler::trigger_changed`]). Records are only ever changed under their
+//! lease, read when it is taken; what a scheduler keeps in memory is only when to look next.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -95,6 +101,18 @@ pub trait ExecutionLauncher: Send + Sync + 'static {
     /// A warning about a trigger (Kestra logs these on the trigger's logger), e.g. "Failed to
     /// trigger flow ns.id for trigger t, invalid inputs".
     fn warn(&self, namespace: &str, flow_id: &str, trigger_id: &str, message: &str);
+
+    /// The latest stored revision of a flow, parsed (`None`: no such flow, or deleted): what
+    /// the API operations on trigger states are checked against in a process that runs no
+    /// triggers ([`Scheduler::load`] never called). The default knows no stored flow.
+    fn stored_flow(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> impl Future<Output = Result<Option<Arc<Flow>>, String>> + Send {
+        let _ = (namespace, flow_id);
+        std::future::ready(Ok(None))
+    }
 }
 
 /// Settings.
@@ -137,6 +155,8 @@ pub enum WebhookOutcome {
 
 #[derive(Default)]
 struct Registry {
+    /// Whether this process runs the triggers ([`Scheduler::load`] or a flow change was told).
+    loaded: bool,
     flows: BTreeMap<(String, String), Arc<Flow>>,
     /// The flows with an enabled Flow trigger (scanned on every execution change).
     listeners: BTreeMap<(String, String), Arc<Flow>>,
@@ -156,9 +176,27 @@ struct Inner<S, L> {
     /// One evaluation at a time in this process (leases cover other processes).
     op: Mutex<()>,
     notify: Notify,
-    ended_tx: mpsc::UnboundedSender<Arc<Execution>>,
-    ended_rx: Mutex<mpsc::UnboundedReceiver<Arc<Execution>>>,
+    ended_tx: mpsc::UnboundedSender<Heard>,
+    ended_rx: Mutex<mpsc::UnboundedReceiver<Heard>>,
 }
+
+/// What the loop is told about executions.
+enum Heard {
+    /// A change of state ([`Scheduler::execution_changed`]).
+    Changed(Arc<Execution>),
+    /// The end of a trigger's execution whose record another process held when it was first
+    /// heard: only that is applied again (the Flow triggers saw the change the first time).
+    EndAgain(Arc<Execution>),
+}
+
+/// How long after a missed lease the end of a trigger's execution is applied again.
+const END_RETRY: Duration = Duration::from_secs(1);
+
+/// How long an API operation waits for a trigger's lease held by another process (a
+/// scheduler's evaluation takes milliseconds) before answering "try again", and how often it
+/// looks meanwhile.
+const API_LEASE_WAIT: Duration = Duration::from_secs(2);
+const API_LEASE_RETRY: Duration = Duration::from_millis(50);
 
 /// The trigger service. Cheap to clone; spawn [`Scheduler::run`] once.
 pub struct Scheduler<S: Store, L: ExecutionLauncher> {
@@ -214,6 +252,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     /// Loads every flow at start-up: schedules resume per `recoverMissedSchedules`, launches
     /// interrupted by a crash are completed. Call before [`Scheduler::run`].
     pub async fn load(&self, flows: Vec<Arc<Flow>>) -> Result<(), TriggerError> {
+        self.reg().loaded = true;
         for flow in flows {
             self.flow_changed(flow).await?;
         }
@@ -262,6 +301,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         }
         {
             let mut reg = self.reg();
+            reg.loaded = true;
             reg.schedules.retain(|k, _| {
                 (k.namespace.as_str(), k.flow_id.as_str()) != (fkey.0.as_str(), fkey.1.as_str())
             });
@@ -342,8 +382,58 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     /// fire once per change, not per save). Never blocks; handled by the loop in order.
     pub fn execution_changed(&self, execution: impl Into<Arc<Execution>>) {
         // The receiver lives as long as `inner`, so sending cannot fail.
-        let _ = self.inner.ended_tx.send(execution.into());
+        let _ = self.inner.ended_tx.send(Heard::Changed(execution.into()));
         self.inner.notify.notify_one();
+    }
+
+    /// Trigger `k`'s record was changed by a process that does not run the triggers (the API
+    /// of the webserver component, told through [`Store::trigger_changed`]). When this process
+    /// runs that schedule, when to look at it is read again from the store: a backfill starts,
+    /// and a trigger enabled, unpaused or unlocked fires again, without waiting for the date
+    /// this process had in mind. A record deleted and not made again starts over, as on a load.
+    pub async fn trigger_changed(&self, k: &TriggerKey) -> Result<(), TriggerError> {
+        let _op = self.inner.op.lock().await;
+        let entry = self.reg().schedules.get(k).cloned();
+        let Some((flow, spec)) = entry else {
+            // Other triggers keep nothing in memory: they read their record when they fire.
+            return Ok(());
+        };
+        let now = self.inner.clock.now();
+        match self.inner.store.get_trigger(k).await? {
+            Some(record) => self.set_wake(k, &record, now),
+            None => self.sync_schedule(k, &flow, &spec, now).await?,
+        }
+        self.inner.notify.notify_one();
+        Ok(())
+    }
+
+    /// [`Scheduler::trigger_changed`] for every schedule: the notes of changes may have been
+    /// missed (a lost connection), so the records are all read again (one query).
+    pub async fn triggers_changed(&self) -> Result<(), TriggerError> {
+        let _op = self.inner.op.lock().await;
+        let records: BTreeMap<TriggerKey, TriggerRecord> = self
+            .inner
+            .store
+            .list_triggers(None)
+            .await?
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        let schedules: Vec<_> = self
+            .reg()
+            .schedules
+            .iter()
+            .map(|(k, entry)| (k.clone(), entry.clone()))
+            .collect();
+        let now = self.inner.clock.now();
+        for (k, (flow, spec)) in schedules {
+            match records.get(&k) {
+                Some(record) => self.set_wake(&k, record, now),
+                None => self.sync_schedule(&k, &flow, &spec, now).await?,
+            }
+        }
+        self.inner.notify.notify_one();
+        Ok(())
     }
 
     /// Runs until `shutdown` resolves: evaluates due triggers and handles execution changes,
@@ -374,9 +464,24 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     async fn drain_execution_changes(&self) {
         loop {
             let next = self.inner.ended_rx.lock().await.try_recv();
-            let Ok(execution) = next else { return };
+            let Ok(heard) = next else { return };
             let _op = self.inner.op.lock().await;
-            if let Err(e) = self.handle_execution(&execution).await {
+            let (execution, result) = match heard {
+                Heard::Changed(execution) => {
+                    let result = self.handle_execution(&execution).await;
+                    (execution, result)
+                }
+                Heard::EndAgain(execution) => {
+                    let now = self.inner.clock.now();
+                    let trigger_id = execution.trigger.as_ref().map(|t| t.id.clone());
+                    let result = match trigger_id {
+                        Some(id) => self.trigger_execution_ended(&execution, &id, now).await,
+                        None => Ok(()),
+                    };
+                    (execution, result)
+                }
+            };
+            if let Err(e) = result {
                 self.inner.launcher.warn(
                     &execution.namespace,
                     &execution.flow_id,
@@ -455,6 +560,18 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         Ok(())
     }
 
+    /// Applies the end of `execution` to its trigger again after [`END_RETRY`].
+    fn hear_end_again(&self, execution: Arc<Execution>) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(END_RETRY).await;
+            if let Some(inner) = inner.upgrade() {
+                let _ = inner.ended_tx.send(Heard::EndAgain(execution));
+                inner.notify.notify_one();
+            }
+        });
+    }
+
     fn set_wake(&self, k: &TriggerKey, record: &TriggerRecord, now: Instant) {
         let state = ScheduleState::from_context(&record.context);
         let wake = if record.disabled || state.execution_id.is_some() || state.launching.is_some() {
@@ -466,8 +583,9 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         };
         let mut reg = self.reg();
         match wake {
-            Some(at) => reg.wake.insert(k.clone(), at),
-            None => reg.wake.remove(k),
+            // A process that runs no triggers (whose API changed this one) looks at none.
+            Some(at) if reg.loaded => reg.wake.insert(k.clone(), at),
+            _ => reg.wake.remove(k),
         };
     }
 
@@ -666,7 +784,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         self.release(record, now).await
     }
 
-    async fn handle_execution(&self, execution: &Execution) -> Result<(), TriggerError> {
+    async fn handle_execution(&self, execution: &Arc<Execution>) -> Result<(), TriggerError> {
         let now = self.inner.clock.now();
         let terminated = execution.state.current().is_terminated();
         if terminated && let Some(t) = &execution.trigger {
@@ -678,7 +796,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     /// An execution started by a trigger ended: unblock the schedule, apply `stopAfter`.
     async fn trigger_execution_ended(
         &self,
-        execution: &Execution,
+        execution: &Arc<Execution>,
         trigger_id: &str,
         now: Instant,
     ) -> Result<(), TriggerError> {
@@ -697,6 +815,11 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
             .iter()
             .any(|s| s == execution.state.current().as_str());
         let Some(mut record) = self.lease(&k, now).await? else {
+            // Another process holds the record (the webserver's API, another scheduler): this
+            // end must not be lost, or the schedule would wait for its execution for ever.
+            if self.inner.store.get_trigger(&k).await?.is_some() {
+                self.hear_end_again(execution.clone());
+            }
             return Ok(());
         };
         let mut state = ScheduleState::from_context(&record.context);
@@ -1018,32 +1141,113 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         })
     }
 
+    /// The flow of trigger `k` and, for a Schedule, its definition: as loaded when this process
+    /// runs the triggers; otherwise (the webserver component: the scheduler component runs
+    /// them) from the latest stored revision, as a scheduler loading it would read it.
+    async fn definition(
+        &self,
+        k: &TriggerKey,
+    ) -> Result<(Option<Arc<Flow>>, Option<Arc<ScheduleSpec>>), TriggerError> {
+        {
+            let reg = self.reg();
+            if reg.loaded {
+                let flow = reg
+                    .flows
+                    .get(&(k.namespace.clone(), k.flow_id.clone()))
+                    .cloned();
+                let spec = reg.schedules.get(k).map(|(_, spec)| spec.clone());
+                return Ok((flow, spec));
+            }
+        }
+        let flow = self
+            .inner
+            .launcher
+            .stored_flow(&k.namespace, &k.flow_id)
+            .await
+            .map_err(TriggerError::Storage)?
+            .filter(|f| !f.disabled && !f.deleted);
+        let spec = flow
+            .as_ref()
+            .and_then(|f| {
+                f.triggers
+                    .iter()
+                    .find(|t| t.id == k.trigger_id && t.canonical == SCHEDULE)
+            })
+            .and_then(|t| ScheduleSpec::from_trigger(t, self.inner.config.default_recover).ok())
+            .map(Arc::new);
+        Ok((flow, spec))
+    }
+
+    /// Takes trigger `k`'s lease for an API operation, this process's evaluations kept out
+    /// (the guard). Another process may hold it for an evaluation (the scheduler component,
+    /// when this is the webserver's API): waits [`API_LEASE_WAIT`] at most. `None`: the trigger
+    /// has no record.
+    async fn lease_for_api(
+        &self,
+        k: &TriggerKey,
+    ) -> Result<Option<(tokio::sync::MutexGuard<'_, ()>, TriggerRecord, Instant)>, TriggerError>
+    {
+        let deadline = tokio::time::Instant::now() + API_LEASE_WAIT;
+        loop {
+            let op = self.inner.op.lock().await;
+            let now = self.inner.clock.now();
+            if let Some(record) = self.lease(k, now).await? {
+                return Ok(Some((op, record, now)));
+            }
+            drop(op);
+            if self.inner.store.get_trigger(k).await?.is_none() {
+                return Ok(None);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TriggerError::Storage(format!(
+                    "trigger {} is being evaluated, try again",
+                    k.trigger_id
+                )));
+            }
+            tokio::time::sleep(API_LEASE_RETRY).await;
+        }
+    }
+
+    /// After an API operation changed trigger `k`'s record in a process that does not run the
+    /// triggers: the store tells the one that does, which reads the record again (a backfill to
+    /// start, a trigger enabled or unlocked must not wait for the date it had in mind).
+    async fn tell_runner(&self, k: &TriggerKey) {
+        if self.reg().loaded {
+            return;
+        }
+        if let Err(e) = self.inner.store.trigger_changed(k).await {
+            self.inner.launcher.warn(
+                &k.namespace,
+                &k.flow_id,
+                &k.trigger_id,
+                &format!(
+                    "the scheduler was not told of this change ({e}): it sees it at its next \
+                     look at every trigger"
+                ),
+            );
+        }
+    }
+
     /// Runs `change` on a trigger's record under its lease (API operations).
     async fn with_record(
         &self,
         k: &TriggerKey,
         change: impl FnOnce(&mut TriggerRecord, Instant) -> Result<(), TriggerError>,
     ) -> Result<TriggerRecord, TriggerError> {
-        let _op = self.inner.op.lock().await;
-        let now = self.inner.clock.now();
-        let Some(mut record) = self.lease(k, now).await? else {
-            return Err(match self.inner.store.get_trigger(k).await? {
-                None => TriggerError::Invalid(format!(
-                    "trigger {}.{}.{} not found",
-                    k.namespace, k.flow_id, k.trigger_id
-                )),
-                Some(_) => TriggerError::Storage(format!(
-                    "trigger {} is being evaluated, try again",
-                    k.trigger_id
-                )),
-            });
+        let Some((op, mut record, now)) = self.lease_for_api(k).await? else {
+            return Err(TriggerError::Invalid(format!(
+                "trigger {}.{}.{} not found",
+                k.namespace, k.flow_id, k.trigger_id
+            )));
         };
         let result = change(&mut record, now);
         self.set_wake(k, &record, now);
         let out = record.clone();
         self.release(record, now).await?;
+        drop(op);
         result?;
         self.inner.notify.notify_one();
+        self.tell_runner(k).await;
         Ok(TriggerRecord {
             lease_owner: None,
             lease_until: None,
@@ -1061,7 +1265,7 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         inputs: Map<String, Value>,
         labels: Option<&Value>,
     ) -> Result<TriggerRecord, TriggerError> {
-        if !self.reg().schedules.contains_key(k) {
+        if self.definition(k).await?.1.is_none() {
             return Err(TriggerError::Invalid(format!(
                 "trigger {} is not a Schedule trigger",
                 k.trigger_id
@@ -1103,13 +1307,13 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
 
     /// Deletes a backfill; normal scheduling resumes from now.
     pub async fn delete_backfill(&self, k: &TriggerKey) -> Result<TriggerRecord, TriggerError> {
-        let entry = self.reg().schedules.get(k).cloned();
+        let spec = self.definition(k).await?.1;
         self.with_record(k, move |record, now| {
             let mut state = ScheduleState::from_context(&record.context);
             if state.backfill.take().is_none() {
                 return Err(TriggerError::Invalid("no backfill on this trigger".into()));
             }
-            if let Some((_, spec)) = &entry {
+            if let Some(spec) = &spec {
                 record.next_execution_date = spec.cron.next_after(now);
             }
             state.write(&mut record.context);
@@ -1125,7 +1329,10 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
         k: &TriggerKey,
         disabled: bool,
     ) -> Result<TriggerRecord, TriggerError> {
-        let entry = self.reg().schedules.get(k).cloned();
+        let entry = match self.definition(k).await? {
+            (Some(flow), Some(spec)) => Some((flow, spec)),
+            _ => None,
+        };
         let this = self.clone();
         self.with_record(k, move |record, now| {
             let was = record.disabled;
@@ -1146,46 +1353,42 @@ impl<S: Store, L: ExecutionLauncher> Scheduler<S, L> {
     /// over from now, as when its flow is first saved (its last date, running execution and
     /// backfill are forgotten). `false` when it had no state.
     pub async fn delete_trigger(&self, k: &TriggerKey) -> Result<bool, TriggerError> {
-        let _op = self.inner.op.lock().await;
-        let now = self.inner.clock.now();
-        if self.inner.store.get_trigger(k).await?.is_none() {
-            return Ok(false);
-        }
         // Not while another scheduler evaluates it: its write would bring the state back.
-        if self.lease(k, now).await?.is_none() {
-            return Err(TriggerError::Storage(format!(
-                "trigger {} is being evaluated, try again",
-                k.trigger_id
-            )));
-        }
+        let Some((op, record, now)) = self.lease_for_api(k).await? else {
+            return Ok(false);
+        };
+        let (flow, spec) = match self.definition(k).await {
+            Ok(definition) => definition,
+            Err(e) => {
+                self.release(record, now).await?;
+                return Err(e);
+            }
+        };
         self.inner.store.delete_trigger(k).await?;
         self.reg().wake.remove(k);
-        let schedule = self.reg().schedules.get(k).cloned();
-        let flow = self
-            .reg()
-            .flows
-            .get(&(k.namespace.clone(), k.flow_id.clone()))
-            .cloned();
-        if let Some((flow, spec)) = schedule {
-            self.sync_schedule(k, &flow, &spec, now).await?;
-        } else if let Some(trigger) = flow
-            .as_ref()
-            .and_then(|f| f.triggers.iter().find(|t| t.id == k.trigger_id))
-        {
-            self.inner
-                .store
-                .put_trigger(&TriggerRecord {
-                    key: k.clone(),
-                    next_execution_date: None,
-                    disabled: trigger.disabled,
-                    context: Value::Object(Map::new()),
-                    lease_owner: None,
-                    lease_until: None,
-                    updated: now,
-                })
-                .await?;
+        match (&flow, spec) {
+            (Some(flow), Some(spec)) => self.sync_schedule(k, flow, &spec, now).await?,
+            (Some(flow), None) => {
+                if let Some(trigger) = flow.triggers.iter().find(|t| t.id == k.trigger_id) {
+                    self.inner
+                        .store
+                        .put_trigger(&TriggerRecord {
+                            key: k.clone(),
+                            next_execution_date: None,
+                            disabled: trigger.disabled,
+                            context: Value::Object(Map::new()),
+                            lease_owner: None,
+                            lease_until: None,
+                            updated: now,
+                        })
+                        .await?;
+                }
+            }
+            (None, _) => {}
         }
+        drop(op);
         self.inner.notify.notify_one();
+        self.tell_runner(k).await;
         Ok(true)
     }
 

@@ -1303,3 +1303,248 @@ async fn deleting_a_trigger_state_starts_it_over_from_now() {
     assert!(!h.scheduler.delete_trigger(&unknown).await.unwrap());
     h.stop().await;
 }
+
+/// The launcher of a process that runs no triggers (the webserver component): it launches
+/// nothing itself here, and reads flows as stored.
+struct Api {
+    stored: Vec<Arc<Flow>>,
+}
+
+impl ExecutionLauncher for Api {
+    async fn launch(&self, _: LaunchRequest) -> Result<Execution, String> {
+        Err("the API process runs no triggers".into())
+    }
+
+    fn warn(&self, _: &str, _: &str, _: &str, _: &str) {}
+
+    async fn stored_flow(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> Result<Option<Arc<Flow>>, String> {
+        Ok(self
+            .stored
+            .iter()
+            .find(|f| f.namespace == namespace && f.id == flow_id)
+            .cloned())
+    }
+}
+
+/// A scheduler over `store` that never loads the triggers, as the webserver component's.
+fn api_scheduler(
+    store: &Arc<MemoryStore>,
+    now: &str,
+    stored: &[Arc<Flow>],
+) -> Scheduler<MemoryStore, Api> {
+    Scheduler::new(
+        store.clone(),
+        Arc::new(Api {
+            stored: stored.to_vec(),
+        }),
+        Arc::new(TokioClock::starting_at(at(now))),
+        Arc::new(TestServices),
+        SchedulerConfig {
+            owner: "webserver".into(),
+            ..SchedulerConfig::default()
+        },
+    )
+}
+
+/// Backfills, pauses and `disabled` set by a process that runs no triggers are checked against
+/// the stored flow, written under the lease, and run by the process that runs the trigger once
+/// it is told (`trigger_changed`), not at the date it had in mind; each tick once.
+#[tokio::test(start_paused = true)]
+async fn api_changes_of_a_process_running_no_triggers_reach_the_one_that_does() {
+    let store = Arc::new(MemoryStore::new());
+    let hourly = hourly("NONE");
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T10:30:00Z",
+        std::slice::from_ref(&hourly),
+        Some(StateType::Success),
+    )
+    .await;
+    let api = api_scheduler(
+        &store,
+        "2025-01-01T10:30:00Z",
+        std::slice::from_ref(&hourly),
+    );
+    let k = key("company.team", "hourly", "every-hour");
+
+    // Checked against the stored flow: unknown flows and triggers are not schedules.
+    let unknown = api_scheduler(&store, "2025-01-01T10:30:00Z", &[]);
+    let refused = unknown
+        .set_backfill(&k, at("2025-01-01T07:00:00Z"), None, Map::new(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "trigger every-hour is not a Schedule trigger"
+    );
+
+    let record = api
+        .set_backfill(
+            &k,
+            at("2025-01-01T07:00:00Z"),
+            Some(at("2025-01-01T09:00:00Z")),
+            Map::new(),
+            Some(&json!([{"key": "origin", "value": "backfill"}])),
+        )
+        .await
+        .unwrap();
+    assert!(
+        ScheduleState::from_context(&record.context)
+            .backfill
+            .is_some()
+    );
+    assert_eq!(record.lease_owner, None);
+    let stored = store.get_trigger(&k).await.unwrap().unwrap();
+    assert_eq!((stored.lease_owner, stored.context), (None, record.context));
+    // Untold, the runner looks again only at its next date (11:00).
+    advance(Duration::from_secs(60)).await;
+    assert!(h.dates().is_empty(), "{:?}", h.dates());
+    h.scheduler.trigger_changed(&k).await.unwrap();
+    settle().await;
+    assert_eq!(
+        h.dates(),
+        [
+            "2025-01-01T07:00:00Z",
+            "2025-01-01T08:00:00Z",
+            "2025-01-01T09:00:00Z"
+        ]
+    );
+    assert!(
+        h.launched()
+            .iter()
+            .all(|(r, _)| r.labels == [Label::new("origin", "backfill")])
+    );
+
+    // Paused by the API before it could run: told, the runner keeps still; unpaused, it runs.
+    api.set_backfill(
+        &k,
+        at("2025-01-01T05:00:00Z"),
+        Some(at("2025-01-01T06:00:00Z")),
+        Map::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    api.pause_backfill(&k, true).await.unwrap();
+    h.scheduler.trigger_changed(&k).await.unwrap();
+    advance(Duration::from_secs(60)).await;
+    assert_eq!(h.dates().len(), 3);
+    api.pause_backfill(&k, false).await.unwrap();
+    h.scheduler.trigger_changed(&k).await.unwrap();
+    settle().await;
+    assert_eq!(
+        h.dates()[3..],
+        ["2025-01-01T05:00:00Z", "2025-01-01T06:00:00Z"]
+    );
+
+    // Disabled then enabled again by the API (all changes told at once, as after a lost
+    // connection): off, nothing at 11:00; on again, 12:00 fires.
+    api.set_disabled(&k, true).await.unwrap();
+    h.scheduler.triggers_changed().await.unwrap();
+    advance(Duration::from_secs(40 * 60)).await;
+    assert_eq!(h.dates().len(), 5);
+    api.set_disabled(&k, false).await.unwrap();
+    h.scheduler.triggers_changed().await.unwrap();
+    advance(Duration::from_secs(60 * 60)).await;
+    assert_eq!(h.dates()[5..], ["2025-01-01T12:00:00Z"]);
+
+    // A deleted state is made again from the stored flow (next date from now), at once.
+    assert!(api.delete_trigger(&k).await.unwrap());
+    let fresh = store.get_trigger(&k).await.unwrap().unwrap();
+    assert_eq!(fresh.next_execution_date, Some(at("2025-01-01T13:00:00Z")));
+    assert!(
+        !api.delete_trigger(&key("company.team", "hourly", "nope"))
+            .await
+            .unwrap()
+    );
+    h.stop().await;
+}
+
+/// The end of a trigger's execution heard while another process holds the trigger's lease
+/// (the webserver's API, another scheduler) is applied once the lease is free: the schedule
+/// does not wait for an execution that ended.
+#[tokio::test(start_paused = true)]
+async fn an_end_heard_while_the_lease_is_held_elsewhere_is_applied_later() {
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T09:59:00Z",
+        &[hourly("NONE")],
+        None,
+    )
+    .await;
+    let k = key("company.team", "hourly", "every-hour");
+    advance(Duration::from_secs(2 * 60)).await;
+    let (_, running) = h.launched()[0].clone();
+    let taken = store
+        .acquire_trigger_lease(
+            &k,
+            "webserver",
+            at("2025-01-01T10:03:00Z"),
+            at("2025-01-01T10:01:00Z"),
+        )
+        .await
+        .unwrap();
+    assert!(taken.is_some());
+    h.end(&running, StateType::Success).await;
+    let state = ScheduleState::from_context(&store.get_trigger(&k).await.unwrap().unwrap().context);
+    assert!(state.execution_id.is_some(), "the lease was held");
+    advance(Duration::from_secs(3 * 60)).await;
+    let state = ScheduleState::from_context(&store.get_trigger(&k).await.unwrap().unwrap().context);
+    assert_eq!(state.execution_id, None);
+    advance(Duration::from_secs(60 * 60)).await;
+    assert_eq!(h.dates(), ["2025-01-01T10:00:00Z", "2025-01-01T11:00:00Z"]);
+    h.stop().await;
+}
+
+/// An API operation waits a moment for a lease another process holds for an evaluation,
+/// and answers "try again" when it stays held.
+#[tokio::test(start_paused = true)]
+async fn api_operations_wait_briefly_for_a_lease_held_elsewhere() {
+    let store = Arc::new(MemoryStore::new());
+    let hourly = hourly("NONE");
+    let h = Harness::start(
+        store.clone(),
+        "2025-01-01T10:30:00Z",
+        std::slice::from_ref(&hourly),
+        None,
+    )
+    .await;
+    let api = api_scheduler(
+        &store,
+        "2025-01-01T10:30:00Z",
+        std::slice::from_ref(&hourly),
+    );
+    let k = key("company.team", "hourly", "every-hour");
+    let hold = |seconds: i64| {
+        let store = store.clone();
+        let k = k.clone();
+        async move {
+            let now = at("2025-01-01T10:30:00Z");
+            store
+                .acquire_trigger_lease(
+                    &k,
+                    "scheduler",
+                    now + chrono::TimeDelta::seconds(seconds),
+                    now,
+                )
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    hold(1).await;
+    let record = api.set_disabled(&k, true).await.unwrap();
+    assert!(record.disabled);
+    hold(30).await;
+    let error = api.set_disabled(&k, false).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "trigger every-hour is being evaluated, try again"
+    );
+    h.stop().await;
+}

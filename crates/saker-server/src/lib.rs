@@ -105,6 +105,16 @@ pub struct App<S: Store> {
 
 pub type Shared<S> = Arc<App<S>>;
 
+/// This process's name in trigger leases. Unique, not only the pid: the webserver and the
+/// scheduler components both take leases (API operations, evaluations), and two containers
+/// may both be pid 1; a lease granted again to the "same" owner would let one overwrite what
+/// the other wrote under it.
+fn lease_owner() -> String {
+    use saker_core::IdSource;
+    let nonce = saker_runtime::host::RandomIds.next_u128() as u32;
+    format!("saker-{}-{nonce:08x}", std::process::id())
+}
+
 type FlowEntry = (Arc<Flow>, Arc<Vec<String>>);
 
 impl<S: Store> App<S> {
@@ -117,7 +127,7 @@ impl<S: Store> App<S> {
                 Arc::new(SystemClock),
                 services.clone(),
                 SchedulerConfig {
-                    owner: format!("saker-{}", std::process::id()),
+                    owner: lease_owner(),
                     ..SchedulerConfig::default()
                 },
             );

@@ -1142,6 +1142,145 @@ async fn webhooks_answer_alike_without_triggers() {
     insta::assert_json_snapshot!("webhook_answers", answers[0]);
 }
 
+/// Without triggers (the webserver component), the trigger operations are checked against the
+/// stored flow and answer as a server running the triggers does: backfills set, refused twice
+/// and on a trigger that is not a Schedule, paused, unpaused and deleted, `disabled` (one and
+/// bulk), a state deleted and made again from the flow.
+#[tokio::test]
+async fn trigger_operations_answer_alike_without_triggers() {
+    const FLOW: &str = "id: timed\nnamespace: test\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: hi\ntriggers:\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 0 1 1 *\"\n  - id: web\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: k\n";
+    let mut answers = Vec::new();
+    for triggers in [true, false] {
+        let api = api_with(ServerConfig {
+            triggers,
+            ..ServerConfig::default()
+        })
+        .await;
+        let (status, created) = api.post_flow(FLOW).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        if !triggers {
+            // The scheduler component makes the trigger states when it hears of the flow.
+            let (_, services) = api.app.service.runtime().expressions();
+            let runner = saker_scheduler::Scheduler::new(
+                api.app.store().clone(),
+                Arc::new(triggers::Launcher {
+                    app: Arc::downgrade(&api.app),
+                }),
+                Arc::new(saker_scheduler::SystemClock),
+                services.clone(),
+                SchedulerConfig {
+                    owner: "scheduler".into(),
+                    ..SchedulerConfig::default()
+                },
+            );
+            let flow = api.app.flow("test", "timed", None).await.unwrap();
+            runner.flow_changed(flow).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut call = async |what: &str, method: Method, uri: &str, body: Value| {
+            let (status, answer) = api
+                .json(method, uri, body.to_string(), Some("application/json"))
+                .await;
+            seen.push(json!({"call": what, "status": status.as_u16(), "answer": redact(&answer)}));
+        };
+        let tick = json!({"namespace": "test", "flowId": "timed", "triggerId": "tick"});
+        let with = |extra: Value| {
+            let mut body = tick.clone();
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            body
+        };
+        let backfill = json!({"backfill": {"start": "2020-01-01T00:00:00Z", "labels": [{"key": "a", "value": "b"}]}});
+        call(
+            "backfill",
+            Method::PUT,
+            "/api/v1/triggers",
+            with(backfill.clone()),
+        )
+        .await;
+        call(
+            "again",
+            Method::PUT,
+            "/api/v1/triggers",
+            with(backfill.clone()),
+        )
+        .await;
+        let mut web = with(backfill.clone());
+        web["triggerId"] = json!("web");
+        call("webhook", Method::PUT, "/api/v1/triggers", web).await;
+        call(
+            "pause",
+            Method::PUT,
+            "/api/v1/triggers/backfill/pause",
+            tick.clone(),
+        )
+        .await;
+        call(
+            "unpause",
+            Method::PUT,
+            "/api/v1/triggers/backfill/unpause",
+            tick.clone(),
+        )
+        .await;
+        call(
+            "delete",
+            Method::POST,
+            "/api/v1/triggers/backfill/delete",
+            tick.clone(),
+        )
+        .await;
+        call(
+            "none left",
+            Method::POST,
+            "/api/v1/triggers/backfill/delete",
+            tick.clone(),
+        )
+        .await;
+        call(
+            "disable",
+            Method::PUT,
+            "/api/v1/triggers",
+            with(json!({"disabled": true})),
+        )
+        .await;
+        call(
+            "enable all",
+            Method::POST,
+            "/api/v1/triggers/set-disabled/by-query?namespace=test&disabled=false",
+            Value::Null,
+        )
+        .await;
+        call(
+            "forget",
+            Method::DELETE,
+            "/api/v1/triggers/test/timed/tick",
+            Value::Null,
+        )
+        .await;
+        call(
+            "fresh",
+            Method::GET,
+            "/api/v1/triggers/search?namespace=test",
+            Value::Null,
+        )
+        .await;
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1], "with and without triggers");
+    let status = |i: usize| answers[0][i]["status"].as_u64().unwrap();
+    assert_eq!(
+        (0..10).map(status).collect::<Vec<_>>(),
+        [200, 422, 422, 200, 200, 200, 422, 200, 200, 204]
+    );
+    assert_eq!(
+        answers[0][0]["answer"]["backfill"]["labels"],
+        json!([{"key": "a", "value": "b"}])
+    );
+    assert_eq!(answers[0][3]["answer"]["backfill"]["paused"], json!(true));
+    assert_eq!(answers[0][8]["answer"], json!({"count": 2}));
+}
+
 mod actions;
 mod flows_io;
 mod namespace_io;

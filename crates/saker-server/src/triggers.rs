@@ -1,7 +1,7 @@
 //! Triggers wired into the server (see `docs/triggers.md`): the [`Launcher`] creating the
 //! executions the scheduler asks for, the webhook route and the `/triggers` API.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use saker_core::execution::ExecutionTrigger;
 use saker_core::{Execution, FlowRef, IdSource, Label};
+use saker_flow::Flow;
 use saker_runtime::host::RandomIds;
 use saker_scheduler::{
     ExecutionLauncher, LaunchRequest, ScheduleState, TriggerError, WebhookOutcome, WebhookRequest,
@@ -77,6 +78,36 @@ impl<S: Store> ExecutionLauncher for Launcher<S> {
         // No execution to attach it to: the server's log is where Kestra's trigger logger goes.
         eprintln!("WARN [{namespace}.{flow_id}.{trigger_id}] {message}");
     }
+
+    async fn stored_flow(
+        &self,
+        namespace: &str,
+        flow_id: &str,
+    ) -> Result<Option<Arc<Flow>>, String> {
+        let app = self
+            .app
+            .upgrade()
+            .ok_or_else(|| "the server is stopping".to_owned())?;
+        stored_flow(&app, namespace, flow_id)
+            .await
+            .map_err(|e| e.message)
+    }
+}
+
+/// The latest stored revision of a flow, as a scheduler loading it would read it: `None` when
+/// there is none, it is deleted, or it no longer parses (a scheduler loads none of those).
+async fn stored_flow<S: Store>(
+    app: &App<S>,
+    namespace: &str,
+    flow_id: &str,
+) -> ApiResult<Option<Arc<Flow>>> {
+    match app.flow(namespace, flow_id, None).await {
+        Ok(flow) => Ok(Some(flow)),
+        Err(e) if [StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY].contains(&e.status) => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn trigger_error(e: TriggerError) -> ApiError {
@@ -112,13 +143,7 @@ pub async fn webhook<S: Store>(
     // The flow as stored, not as this process's scheduler loaded it: the webserver component
     // runs no triggers, and answers as a process that does (a scheduler loads neither deleted
     // flows nor stored revisions that no longer parse).
-    let flow = match app.flow(&ns, &flow_id, None).await {
-        Ok(flow) => Some(flow),
-        Err(e) if [StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY].contains(&e.status) => {
-            None
-        }
-        Err(e) => return Err(e),
-    };
+    let flow = stored_flow(&app, &ns, &flow_id).await?;
     // Listen before the execution exists: it could end before we start listening. State
     // transitions are enough to see the end, and cost no copy per save.
     let mut updates = app.service.transitions();

@@ -216,6 +216,15 @@ pub trait Store: Send + Sync + 'static {
         now: Instant,
     ) -> impl Future<Output = Result<Option<TriggerRecord>>> + Send;
 
+    /// Tells the processes that run the triggers that `key`'s record was changed (committed)
+    /// by one that does not: the API of the webserver component. A store shared by several
+    /// processes delivers it (PostgreSQL: a note on the flow-changes channel); one that only a
+    /// single process uses has nobody to tell.
+    fn trigger_changed(&self, key: &TriggerKey) -> impl Future<Output = Result<()>> + Send {
+        let _ = key;
+        std::future::ready(Ok(()))
+    }
+
     // ----- Retention (issue 6): bounded deletes, so a big purge never holds the writer long.
 
     /// Deletes up to `limit` executions matching `purge` (those that ended first go first) with

@@ -2,13 +2,16 @@
 //! revision (a create, an update, a disable, a delete) also sends `NOTIFY saker_flows` with the
 //! flow's namespace and id, so the note is delivered when, and only if, the revision is
 //! committed. [`PgStore::flow_changes`] listens: the scheduler component reloads just that flow.
+//! A trigger state changed by the webserver component's API (a backfill, `disabled`, an
+//! unlock...) is noted on the same channel once written (`Store::trigger_changed`), with the
+//! trigger's id: the scheduler component reads that trigger's record again.
 //!
 //! Notes sent while the listening connection is down are lost: after it is back (listening
 //! again) the stream says [`FlowChange::Resync`], and the listener reloads everything.
 
 use std::time::Duration;
 
-use saker_storage::Result;
+use saker_storage::{Result, TriggerKey};
 use sqlx::PgConnection;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::mpsc;
@@ -27,6 +30,13 @@ const MAX_PAYLOAD_BYTES: usize = 7900;
 pub enum FlowChange {
     /// A revision of this flow was committed (it may be deleted or disabled now).
     Saved { namespace: String, id: String },
+    /// The state of this trigger of flow `(namespace, id)` was changed by a process that does
+    /// not run the triggers (committed).
+    Trigger {
+        namespace: String,
+        id: String,
+        trigger_id: String,
+    },
     /// Changes may have been missed (the connection was lost, or a name too long for a
     /// notification): reload every flow.
     Resync,
@@ -34,7 +44,21 @@ pub enum FlowChange {
 
 /// Sends the note of a change of flow `(namespace, id)` inside the transaction saving it.
 pub(crate) async fn notify(conn: &mut PgConnection, namespace: &str, id: &str) -> Result<()> {
-    let payload = serde_json::json!({"namespace": namespace, "id": id}).to_string();
+    send(conn, serde_json::json!({"namespace": namespace, "id": id})).await
+}
+
+/// Sends the note of a change of a trigger's state, already committed.
+pub(crate) async fn notify_trigger(pool: &PgPool, key: &TriggerKey) -> Result<()> {
+    let payload = serde_json::json!({
+        "namespace": key.namespace,
+        "id": key.flow_id,
+        "trigger": key.trigger_id,
+    });
+    send(pool, payload).await
+}
+
+async fn send<'e>(executor: impl sqlx::PgExecutor<'e>, payload: serde_json::Value) -> Result<()> {
+    let payload = payload.to_string();
     // An empty payload is a resync: still correct, only slower.
     let payload = if payload.len() <= MAX_PAYLOAD_BYTES {
         payload
@@ -44,7 +68,7 @@ pub(crate) async fn notify(conn: &mut PgConnection, namespace: &str, id: &str) -
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(FLOWS_CHANNEL)
         .bind(payload)
-        .execute(conn)
+        .execute(executor)
         .await
         .map_err(db)?;
     Ok(())
@@ -52,11 +76,22 @@ pub(crate) async fn notify(conn: &mut PgConnection, namespace: &str, id: &str) -
 
 fn decode(payload: &str) -> FlowChange {
     let value: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
-    match (value["namespace"].as_str(), value["id"].as_str()) {
-        (Some(namespace), Some(id)) => FlowChange::Saved {
+    match (
+        value["namespace"].as_str(),
+        value["id"].as_str(),
+        value.get("trigger"),
+    ) {
+        (Some(namespace), Some(id), None) => FlowChange::Saved {
             namespace: namespace.to_owned(),
             id: id.to_owned(),
         },
+        (Some(namespace), Some(id), Some(serde_json::Value::String(trigger_id))) => {
+            FlowChange::Trigger {
+                namespace: namespace.to_owned(),
+                id: id.to_owned(),
+                trigger_id: trigger_id.clone(),
+            }
+        }
         _ => FlowChange::Resync,
     }
 }
@@ -142,7 +177,19 @@ mod tests {
                 id: "c".into()
             }
         );
+        assert_eq!(
+            decode(r#"{"namespace":"a.b","id":"c","trigger":"t"}"#),
+            FlowChange::Trigger {
+                namespace: "a.b".into(),
+                id: "c".into(),
+                trigger_id: "t".into()
+            }
+        );
         assert_eq!(decode(""), FlowChange::Resync);
+        assert_eq!(
+            decode(r#"{"namespace":"a","id":"c","trigger":1}"#),
+            FlowChange::Resync
+        );
         assert_eq!(decode(r#"{"id":"c"}"#), FlowChange::Resync);
     }
 }

@@ -1055,6 +1055,10 @@ impl Store for PgStore {
             .map(|row| trigger_record(&row))
             .transpose()
     }
+
+    async fn trigger_changed(&self, key: &TriggerKey) -> Result<()> {
+        crate::flow_changes::notify_trigger(&self.pool, key).await
+    }
 }
 
 #[cfg(test)]

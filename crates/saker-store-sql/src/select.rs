@@ -196,6 +196,10 @@ impl Store for SqlStore {
         delegate!(self, s => s.acquire_trigger_lease(key, owner, until, now).await)
     }
 
+    async fn trigger_changed(&self, key: &TriggerKey) -> Result<()> {
+        delegate!(self, s => s.trigger_changed(key).await)
+    }
+
     async fn append_metrics(&self, entries: &[MetricEntry]) -> Result<()> {
         delegate!(self, s => s.append_metrics(entries).await)
     }

@@ -634,7 +634,8 @@ async fn the_searched_columns_follow_the_execution() {
 }
 
 /// Flow changes saved by one process reach a listener in another once committed, in commit
-/// order; a save that changes nothing is not told; a killed listening connection gives a
+/// order, and so do the notes of trigger states changed; a save that changes nothing is not
+/// told; a killed listening connection gives a
 /// resync, and notes flow again after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flow_changes_reach_other_processes_once_committed() {
@@ -674,6 +675,21 @@ async fn flow_changes_reach_other_processes_once_committed() {
     assert_eq!(next().await, saved("two"), "the unchanged save is not told");
     assert!(writer.delete_flow("company.team", "one").await.unwrap());
     assert_eq!(next().await, saved("one"));
+    // A trigger state changed by the API of a process that runs no triggers.
+    let trigger = TriggerKey {
+        namespace: "company.team".to_owned(),
+        flow_id: "two".to_owned(),
+        trigger_id: "hourly".to_owned(),
+    };
+    writer.trigger_changed(&trigger).await.unwrap();
+    assert_eq!(
+        next().await,
+        FlowChange::Trigger {
+            namespace: "company.team".to_owned(),
+            id: "two".to_owned(),
+            trigger_id: "hourly".to_owned(),
+        }
+    );
 
     let mut admin = raw(&database).await;
     let killed: Vec<bool> = sqlx::query_scalar(
