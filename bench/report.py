@@ -542,9 +542,11 @@ def reproducibility(result, previous):
             fa = f"{a[k]:.1f}" if "MB" in k or "ms" in k else fmt_s(a[k])
             fb = f"{b[k]:.1f}" if "MB" in k or "ms" in k else fmt_s(b[k])
             rows.append(f"| {k} | {fa} | {fb} | {d:+.0f} %{flag} |")
-    return (f"### Reproducibility\n\nThis run against the previous one (`bench/results/{previous.get('file', '?')}`, "
-            f"load at its start {previous.get('started_load1', 0):.1f}): the goal is medians within 20 %.\n\n"
-            "| Median | Previous run | This run | Change |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    order = "earlier" if previous.get("file", "") < result.get("file", "") else "later"
+    return (f"### Reproducibility\n\nThis run against another, {order} run of the suite "
+            f"(`bench/results/{previous.get('file', '?')}`, load at its start "
+            f"{previous.get('started_load1', 0):.1f}): the goal is medians within 20 %.\n\n"
+            "| Median | Other run | This run | Change |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 # ------------------------------------------------------------------ charts

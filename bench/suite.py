@@ -910,6 +910,8 @@ def main():
     ap.add_argument("--peer-timeout", type=int, default=900, help="seconds before one peer process is killed")
     ap.add_argument("--render", metavar="FILE", help="only write the doc from a saved results JSON "
                     "(compared with the run saved before it)")
+    ap.add_argument("--compare", metavar="FILE", help="with --render: the run to compare with in "
+                    "the reproducibility table (default: the run saved just before)")
     ap.add_argument("--peers-only", metavar="FILE", help="run only the peers, write their results JSON to FILE")
     args = ap.parse_args()
     unknown = set(args.peer_names.split(",")) - set(PEER_WORKLOADS)
@@ -925,6 +927,8 @@ def main():
         result = json.load(open(args.render))
         result["file"] = os.path.basename(args.render)
         earlier = [f for f in files if os.path.basename(f) < result["file"]]
+        if args.compare:
+            earlier = [args.compare]
         previous = json.load(open(earlier[-1])) if earlier else None
         if previous is not None:
             previous["file"] = os.path.basename(earlier[-1])
