@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DurationRound, SecondsFormat};
 
 use common::components::{executor, logs, scheduler, webserver, worker};
-use common::{json_request, post_flow, terminal_states};
+use common::{Proc, json_request, post_flow, terminal_states};
 use saker_queue_pg::testdb::TestDb;
 use serde_json::{Value, json};
 
@@ -209,6 +209,36 @@ fn scheduler_config(dir: &Path) -> String {
     file.display().to_string()
 }
 
+/// Webserver, executor, worker and scheduler on a fresh database, the scheduler's own look for
+/// flow changes an hour apart (`scheduler_config`): what reaches it sooner came through the
+/// store's notes. Dropped in field order: the processes first, then the database and the
+/// directory of their logs.
+struct Cluster {
+    _procs: Vec<Proc>,
+    _db: TestDb,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Cluster {
+    fn start(name: &str) -> Cluster {
+        let (db, url) = database(name);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let config = scheduler_config(path);
+        let (web, port) = webserver(path, &url);
+        let executor = executor(path, &url, "executor.log");
+        let worker = worker(path, &url, "worker.log");
+        let (scheduler, _) = scheduler(path, &url, &["--config", &config]);
+        Cluster {
+            _procs: vec![web, executor, worker, scheduler],
+            _db: db,
+            dir,
+            port,
+        }
+    }
+}
+
 /// Flows created, disabled and deleted through the webserver reach the scheduler at once: a
 /// schedule created after the scheduler started fires; once a flow is disabled and another
 /// deleted, neither fires again (checked against a third flow created after both changes:
@@ -216,14 +246,8 @@ fn scheduler_config(dir: &Path) -> String {
 /// off, and they stay quiet while it fires three more times).
 #[test]
 fn flow_changes_reach_the_scheduler_component_at_once() {
-    let (db, url) = database("e2e_flow_changes");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path();
-    let config = scheduler_config(path);
-    let (_web, port) = webserver(path, &url);
-    let _executor = executor(path, &url, "executor.log");
-    let _worker = worker(path, &url, "worker.log");
-    let (_scheduler, _) = scheduler(path, &url, &["--config", &config]);
+    let cluster = Cluster::start("e2e_flow_changes");
+    let (path, port) = (cluster.dir.path(), cluster.port);
 
     post_flow(port, &ticking("disabled"));
     post_flow(port, &ticking("deleted"));
@@ -253,7 +277,7 @@ fn flow_changes_reach_the_scheduler_component_at_once() {
         quiet,
         "a disabled or deleted flow fires no more"
     );
-    drop(db);
+    drop(cluster);
 }
 
 const HOURLY: &str = r#"id: hourly
@@ -361,14 +385,8 @@ fn stays_still(dir: &Path, port: u16, origin: &str) -> usize {
 /// does: no other label), and each ends.
 #[test]
 fn backfills_through_the_webserver_component_run_on_the_scheduler() {
-    let (db, url) = database("e2e_backfills");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path();
-    let config = scheduler_config(path);
-    let (_web, port) = webserver(path, &url);
-    let _executor = executor(path, &url, "executor.log");
-    let _worker = worker(path, &url, "worker.log");
-    let (_scheduler, _) = scheduler(path, &url, &["--config", &config]);
+    let cluster = Cluster::start("e2e_backfills");
+    let (path, port) = (cluster.dir.path(), cluster.port);
     post_flow(port, HOURLY);
     eventually(path, "the scheduler makes the trigger's state", || {
         context(port)
@@ -481,5 +499,5 @@ fn backfills_through_the_webserver_component_run_on_the_scheduler() {
         .then_some(found)
     });
     assert_eq!(schedule_dates(&ran), [at(30), at(29), at(28)]);
-    drop(db);
+    drop(cluster);
 }
