@@ -357,6 +357,8 @@ def workload_tables(ctx):
         ("a1", "a1: 40 sequential Return", peers_seq, "runs"),
         ("a2", "a2: 40 sequential shell `true` (Process runner)",
          [("prefect", "shell100", 100), ("airflow", "shell100", 100)], "runs"),
+        ("a2x", "a2x: a2 with every `/bin/sh` spawned (`SAKER_SHELL_FORK_SERVER=false`)",
+         [("prefect", "shell100", 100), ("airflow", "shell100", 100)], "runs"),
         ("a3", "a3: 40 sequential Python fibo(10) (Windmill's flow)", [], "runs"),
         ("b10", "b: 10 parallel shell `sleep 1`",
          [("prefect", "par10sleep1", 10), ("airflow", "par10sleep1", 10)], "total"),
@@ -511,7 +513,7 @@ def key_figures(result):
     for db, v in (result.get("saker") or {}).items():
         if "skipped" in v:
             continue
-        for k in ("a1", "a2", "a3", "b10", "b1000", "d100", "d1000", "d10000"):
+        for k in ("a1", "a2", "a2x", "a3", "b10", "b1000", "d100", "d1000", "d10000"):
             if k in v and "total" in v[k]:
                 out[f"{db} {k} total"] = med(v[k]["total"])
         if "c" in v:

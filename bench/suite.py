@@ -186,7 +186,7 @@ def proc_children(pid):
 class Server:
     """`saker server local` under /usr/bin/time -v, fresh data directory (and database)."""
 
-    def __init__(self, suite, db):
+    def __init__(self, suite, db, env=None):
         self.suite, self.db = suite, db
         self.dir = tempfile.mkdtemp(prefix="saker-bench-", dir=suite.tmp)
         self.port = free_port()
@@ -206,7 +206,8 @@ class Server:
         self.logfile = open(os.path.join(self.dir, "server.log"), "wb")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", self.timefile] + args,
-                                     stdout=self.logfile, stderr=subprocess.STDOUT)
+                                     stdout=self.logfile, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **(env or {})))
         deadline = t0 + 60
         self.ready_s = None
         while time.perf_counter() < deadline:
@@ -414,11 +415,15 @@ class Suite:
         return smoke if self.smoke else full
 
     def workloads(self):
-        """(key, title, kind, flow builder, extra) in the order they run."""
+        """(key, title, kind, flow builder, server environment) in the order they run."""
         s = self.size
+        # a2x: a2 with every shell spawned, the cost without the shell fork server.
+        spawn = {"SAKER_SHELL_FORK_SERVER": "false"}
         return [
             ("a1", f"{s(40, 40)} sequential Return", "seq", lambda f: seq_flow(f, s(40, 40), "return")),
             ("a2", f"{s(40, 10)} sequential shell `true`", "seq", lambda f: seq_flow(f, s(40, 10), "shell")),
+            ("a2x", f"{s(40, 10)} sequential shell `true`, every `/bin/sh` spawned", "seq",
+             lambda f: seq_flow(f, s(40, 10), "shell"), spawn),
             ("a3", f"{s(40, 3)} sequential Python fibo(10)", "seq", lambda f: seq_flow(f, s(40, 3), "python")),
             ("b10", f"{s(10, 3)} parallel shell `sleep 1`", "par", lambda f: parallel_shell_flow(f, s(10, 3))),
             ("b1000", f"{s(1000, 20)} parallel Sleep PT1S", "par",
@@ -430,8 +435,8 @@ class Suite:
              lambda f: foreach_flow(f, s(10000, 1000), "return", 1)),
         ]
 
-    def run_flow_workload(self, db, key, title, kind, build):
-        server = Server(self, db)
+    def run_flow_workload(self, db, key, title, kind, build, env=None):
+        server = Server(self, db, env)
         try:
             fsync = fsync_probe(server.dir)
             commit = server.commit_probe()
@@ -575,9 +580,9 @@ class Suite:
         out = {}
         if self.wanted("e"):
             out["e"] = self.run_startup(db)
-        for key, title, kind, build in self.workloads():
+        for key, title, kind, build, *env in self.workloads():
             if self.wanted(key):
-                out[key] = self.run_flow_workload(db, key, title, kind, build)
+                out[key] = self.run_flow_workload(db, key, title, kind, build, *env)
                 out[key]["kind"] = kind
         if self.wanted("c"):
             out["c"] = self.run_drain(db)
@@ -897,7 +902,7 @@ def main():
                     help="Saker workloads: more than --runs measured runs when they are short, "
                     "to add up to about this many seconds (up to --max-runs)")
     ap.add_argument("--workloads", metavar="KEYS", help="only these Saker workloads, e.g. a1,a2,c "
-                    "(keys: e a1 a2 a3 b10 b1000 d100 d1000 d10000 c f callgrind); for trying the suite out")
+                    "(keys: e a1 a2 a2x a3 b10 b1000 d100 d1000 d10000 c f callgrind); for trying the suite out")
     ap.add_argument("--max-runs", type=int, default=25, help="cap of the measured runs of a short workload")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
                     help="folder of result JSON files (the doc compares with the previous one)")

@@ -1,6 +1,6 @@
 //! What can happen to an execution: the closed set of inputs of [`crate::Executor::apply`].
 
-use saker_core::{ExecutionId, JsonMap, StateType, TaskRunId};
+use saker_core::{ExecutionId, Instant, JsonMap, StateType, TaskRunId};
 
 /// One input of the state machine. The caller persists the execution after each `apply`.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +91,8 @@ pub struct TaskRunResult {
     pub worker_id: Option<String>,
     /// Outputs of a finished attempt (`None`: the task produced none).
     pub outputs: Option<JsonMap>,
+    /// When a `RUNNING` report's attempt started, if the report comes later (`None`: now).
+    pub started: Option<Instant>,
 }
 
 impl TaskRunResult {
@@ -101,6 +103,16 @@ impl TaskRunResult {
             state: StateType::Running,
             worker_id: None,
             outputs: None,
+            started: None,
+        }
+    }
+
+    /// The attempt started on a worker at `at`, reported later (with its end, when it ended
+    /// first: one commit instead of two).
+    pub fn running_since(task_run_id: TaskRunId, at: Instant) -> Self {
+        TaskRunResult {
+            started: Some(at),
+            ..TaskRunResult::running(task_run_id)
         }
     }
 
@@ -111,6 +123,7 @@ impl TaskRunResult {
             state,
             worker_id: None,
             outputs,
+            started: None,
         }
     }
 }

@@ -115,7 +115,8 @@ pub(crate) fn task_run_result(cx: &mut Cx<'_>, result: TaskRunResult) {
     }
     match result.state {
         StateType::Running => {
-            let now = cx.now;
+            // A start reported late keeps its own instant (never in the future).
+            let now = result.started.filter(|at| *at <= cx.now).unwrap_or(cx.now);
             if let Some(run) = cx.run_mut(&id) {
                 if run.last_attempt().is_none_or(|a| a.state.is_terminated()) {
                     let mut attempt = TaskRunAttempt::new(State::of(StateType::Running, now));

@@ -146,7 +146,9 @@ impl Executor {
         services: &dyn EngineServices,
     ) -> Applied {
         let was_terminated = execution.state.is_terminated();
+        #[cfg(debug_assertions)]
         let index = FlowIndex::new(flow);
+        #[cfg(debug_assertions)]
         let is_flowable = |task_id: &str| index.task(task_id).is_some_and(|t| t.is_flowable());
         let mut cx = self.cx(flow, execution, now, ids, services);
         cx.begin_step();

@@ -193,6 +193,10 @@ fn timeout_of(ctx: &RunContext, timeout: Option<&str>) -> Result<Option<Duration
         .map_err(|_| TaskError::Failed(format!("invalid task timeout `{rendered}`: negative")))
 }
 
+/// How long an attempt runs before its start is reported on its own (shorter ones report it with
+/// their end). Long enough for a short shell step, short enough not to be seen in the UI.
+const RUNNING_REPORT_DELAY: Duration = Duration::from_millis(20);
+
 /// Runs one attempt and reports it on `tx`.
 pub(crate) async fn run(
     job: Job,
@@ -206,10 +210,24 @@ pub(crate) async fn run(
     let send = |event: Event| {
         let _ = tx.send(Msg::Event(execution_id.clone(), event));
     };
-    send(Event::TaskRunResult(TaskRunResult::running(
-        task_run_id.clone(),
-    )));
-    let (state, outputs) = attempt(job, &execution_id, services, secrets, cancel, &tx, None).await;
+    // The start is reported with its instant once the attempt has run for a moment, or with
+    // its end when it ends first: a short task then costs the loop one commit, not two.
+    let started = crate::host::now();
+    let running =
+        || Event::TaskRunResult(TaskRunResult::running_since(task_run_id.clone(), started));
+    let attempt = attempt(job, &execution_id, services, secrets, cancel, &tx, None);
+    tokio::pin!(attempt);
+    let (state, outputs) = tokio::select! {
+        biased;
+        ended = &mut attempt => {
+            send(running());
+            ended
+        }
+        () = tokio::time::sleep(RUNNING_REPORT_DELAY) => {
+            send(running());
+            attempt.await
+        }
+    };
     send(Event::TaskRunResult(TaskRunResult::ended(
         task_run_id,
         state,

@@ -15,6 +15,7 @@ pub(crate) mod python_env;
 pub(crate) mod python_fork;
 pub(crate) mod script;
 pub(crate) mod script_protocol;
+pub(crate) mod shell_fork;
 mod values;
 
 pub use glob::Glob;

@@ -3,7 +3,9 @@
 //! whatever ends the run early — a timeout, a kill, the task future being dropped — terminates
 //! the whole group: SIGTERM, a grace period, then SIGKILL.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,8 @@ use saker_task::TaskError;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
 
-use super::python_fork::{self, ForkPlan, Forked};
+use super::python_fork::{self, ForkPlan};
+use super::shell_fork;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +40,30 @@ pub struct ProcessSpec {
     /// Run `python script` through the Python fork server when it can (see `python_fork.rs`);
     /// `argv` is what runs otherwise, and must run the same script.
     pub fork: Option<ForkPlan>,
+}
+
+/// A child started by a fork server (`python_fork`, `shell_fork`), not by this process: its
+/// pid leads its own process group, its output comes on two pipes, its exit code from the
+/// server.
+pub struct Forked {
+    pub pid: i32,
+    pub stdout: tokio::net::unix::pipe::Receiver,
+    pub stderr: tokio::net::unix::pipe::Receiver,
+    pub exit: ExitReport,
+}
+
+/// Where a forked child's exit code comes from (`128 + signal` for a signal).
+pub struct ExitReport(Pin<Box<dyn Future<Output = std::io::Result<i32>> + Send>>);
+
+impl ExitReport {
+    pub fn new(wait: impl Future<Output = std::io::Result<i32>> + Send + 'static) -> Self {
+        ExitReport(Box::pin(wait))
+    }
+
+    /// Waits for the child's end.
+    pub async fn wait(&mut self) -> std::io::Result<i32> {
+        (&mut self.0).await
+    }
 }
 
 /// Which stream a line came from.
@@ -84,7 +111,10 @@ pub async fn run(
             Some(env) => python_fork::fork(plan, &spec.cwd, env).await,
             None => None,
         },
-        _ => None,
+        _ => match shell_fork::eligible(spec) {
+            Some(script) => shell_fork::fork(script, spec).await,
+            None => None,
+        },
     };
     type Output = Box<dyn AsyncRead + Unpin + Send>;
     let (mut group, stdout, stderr, mut forked): (Group, Option<Output>, Option<Output>, _) =

@@ -29,6 +29,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::pipe;
 
+use super::process::{ExitReport, Forked};
+
 const SERVER: &str = include_str!("fork_server.py");
 
 /// What the fork server runs: `python script` in the task's process spec.
@@ -38,34 +40,6 @@ pub struct ForkPlan {
     pub python: String,
     /// The script file.
     pub script: PathBuf,
-}
-
-/// A forked child, running.
-pub struct Forked {
-    pub pid: i32,
-    pub stdout: pipe::Receiver,
-    pub stderr: pipe::Receiver,
-    pub exit: ExitReport,
-}
-
-/// Where the server reports the child's end.
-pub struct ExitReport {
-    reply: BufReader<UnixStream>,
-}
-
-impl ExitReport {
-    /// Waits for the child's end; its exit code (`128 + signal` for a signal).
-    pub async fn wait(&mut self) -> std::io::Result<i32> {
-        let mut line = String::new();
-        self.reply.read_line(&mut line).await?;
-        line.strip_prefix("E ")
-            .and_then(|code| code.trim().parse().ok())
-            .ok_or_else(|| {
-                std::io::Error::other(
-                    "the Python fork server stopped before the script ended (its exit code is unknown)",
-                )
-            })
-    }
 }
 
 /// Whether the fork server is enabled (`SAKER_PYTHON_FORK_SERVER`, default on).
@@ -199,10 +173,21 @@ pub async fn fork(plan: &ForkPlan, cwd: &Path, env: Vec<(String, String)>) -> Op
         }
         return None;
     };
+    let exit = ExitReport::new(async move {
+        let mut line = String::new();
+        reply.read_line(&mut line).await?;
+        line.strip_prefix("E ")
+            .and_then(|code| code.trim().parse().ok())
+            .ok_or_else(|| {
+                std::io::Error::other(
+                    "the Python fork server stopped before the script ended (its exit code is unknown)",
+                )
+            })
+    });
     Some(Forked {
         pid,
         stdout: stdout_r,
         stderr: stderr_r,
-        exit: ExitReport { reply },
+        exit,
     })
 }
