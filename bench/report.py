@@ -345,7 +345,7 @@ def workload_tables(ctx):
            "`POST /api/v1/executions/{ns}/{id}?wait=true` and reading it back with `GET`: every "
            "time is from the state histories (execution CREATED → terminal; per task run: "
            "dispatch = CREATED→RUNNING, run = RUNNING→terminal, hand-off = terminal → next task "
-           "run CREATED). Orchestration = total − the task runs' run time. **Caveat:** the executor stamps RUNNING when it dispatches and the end when it handles the worker's report, so the time to commit that report to the store falls inside 'run': for `Return` tasks (no work at all) the total is the honest orchestration figure, and '0 µs' phases are below the histories' millisecond resolution. CPU s = user+sys of "
+           "run CREATED). Orchestration = total − the task runs' run time. **Caveat:** RUNNING is the instant the worker started the attempt and the end is stamped when the executor handles the worker's report, so the time to hand that report over falls inside 'run': for `Return` tasks (no work at all) the total is the honest orchestration figure, and '0 µs' phases are below the histories' millisecond resolution. CPU s = user+sys of "
            "the server and the task processes it waited for, per run; peak RSS = the server's "
            "high-water mark over the workload. Peers: the seconds their bench scripts report "
            "(in-process clock, submission → completion; they have no per-task records in "

@@ -24,9 +24,9 @@
 //! turns the server off; anything failing before the subshell exists falls back to spawning.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use nix::fcntl::OFlag;
@@ -197,49 +197,138 @@ fn request(script: &str, spec: &ProcessSpec, out: &Path, err: &Path) -> Option<S
     ))
 }
 
-/// Writes `request` and reads the pid it answers.
-async fn launch(server: &mut Server, request: &str) -> Option<i32> {
-    server.stdin.write_all(request.as_bytes()).await.ok()?;
-    read_line(&mut server.stdout)
+/// The two FIFOs of one request, removed when dropped (the ends opened stay usable).
+struct Fifos {
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Fifos {
+    fn create() -> Option<Fifos> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let base = std::env::temp_dir().join(format!(".saker-sh-{}-{n}", std::process::id()));
+        let fifos = Fifos {
+            out: base.with_extension("out"),
+            err: base.with_extension("err"),
+        };
+        for path in [&fifos.out, &fifos.err] {
+            nix::unistd::mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR).ok()?;
+        }
+        Some(fifos)
+    }
+}
+
+impl Drop for Fifos {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.out);
+        let _ = std::fs::remove_file(&self.err);
+    }
+}
+
+/// A request on its way: what must outlive it when its caller goes away before the pid is
+/// known (a timeout, a kill). Dropped armed, it closes the server's stdin (a partial request is
+/// then a syntax error that runs nothing; a whole one still answers) and, from a task, waits
+/// for the pid and kills the subshell's group; the FIFOs' read ends stay open until then, since
+/// the server's opening for writing waits for a reader.
+struct Launch {
+    server: Server,
+    stdout: pipe::Receiver,
+    stderr: pipe::Receiver,
+    fifos: Fifos,
+}
+
+struct Armed(Option<Launch>);
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        let Some(launch) = self.0.take() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Launch {
+            server,
+            stdout,
+            stderr,
+            fifos,
+        } = launch;
+        let Server {
+            _child: child,
+            stdin,
+            stdout: mut replies,
+        } = server;
+        drop(stdin);
+        handle.spawn(async move {
+            if let Some(pid) = read_pid(&mut replies).await {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            drop((child, stdout, stderr, fifos));
+        });
+    }
+}
+
+async fn read_pid(replies: &mut BufReader<ChildStdout>) -> Option<i32> {
+    read_line(replies)
         .await
         .and_then(|line| line.strip_prefix("P ")?.parse::<i32>().ok())
         .filter(|pid| *pid > 0)
 }
 
+/// Writes `request` to the idle server: at once when it fits in one atomic pipe write (the
+/// usual case: no await, so no partial request), else with awaits.
+async fn send(stdin: &mut ChildStdin, request: &[u8]) -> io::Result<()> {
+    if request.len() <= PIPE_BUF {
+        match nix::unistd::write(&*stdin, request) {
+            Ok(n) if n == request.len() => return Ok(()),
+            Ok(_) => return Err(io::Error::other("short atomic write")),
+            Err(nix::errno::Errno::EAGAIN) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    stdin.write_all(request).await
+}
+
+/// Bytes a pipe write is atomic up to (POSIX `PIPE_BUF`, 4096 on Linux).
+const PIPE_BUF: usize = 4096;
+
 /// Starts `script` in a subshell of a server. `None` when no server can run it: the caller
 /// spawns the shell instead (nothing ran).
 pub async fn fork(script: &str, spec: &ProcessSpec) -> Option<Forked> {
     let taken = pool().lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let mut server = match taken {
+    let server = match taken {
         Some(server) => server,
         None => start().await?,
     };
-    // Removed (with the FIFOs) once both ends of each are open.
-    let fifos = tempfile::Builder::new()
-        .prefix(".saker-sh-")
-        .tempdir()
-        .ok()?;
-    let (out, err) = (fifos.path().join("out"), fifos.path().join("err"));
-    nix::unistd::mkfifo(&out, Mode::S_IRUSR | Mode::S_IWUSR).ok()?;
-    nix::unistd::mkfifo(&err, Mode::S_IRUSR | Mode::S_IWUSR).ok()?;
+    let fifos = Fifos::create()?;
     // Open before the request: the server's opening for writing waits for a reader.
-    let stdout = pipe::OpenOptions::new().open_receiver(&out).ok()?;
-    let stderr = pipe::OpenOptions::new().open_receiver(&err).ok()?;
-    let request = request(script, spec, &out, &err)?;
-    // In a task of its own: a caller going away mid-request (a timeout, a kill) must neither
-    // leave the server half-fed nor the subshell running unseen.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let pid = launch(&mut server, &request).await;
-        drop(fifos);
-        if let Some(pid) = pid
-            && tx.send((pid, server, stdout, stderr)).is_err()
-        {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        // No pid: a dead or confused server, dropped (its stdin closes, it exits).
-    });
-    let (pid, mut server, stdout, stderr) = rx.await.ok()?;
+    let stdout = pipe::OpenOptions::new().open_receiver(&fifos.out).ok()?;
+    let stderr = pipe::OpenOptions::new().open_receiver(&fifos.err).ok()?;
+    let request = request(script, spec, &fifos.out, &fifos.err)?;
+    let mut armed = Armed(Some(Launch {
+        server,
+        stdout,
+        stderr,
+        fifos,
+    }));
+    let launch = armed.0.as_mut()?;
+    if send(&mut launch.server.stdin, request.as_bytes())
+        .await
+        .is_err()
+    {
+        // A dead server: nothing started (dropped unarmed).
+        armed.0 = None;
+        return None;
+    }
+    let pid = read_pid(&mut launch.server.stdout).await;
+    let Launch {
+        mut server,
+        stdout,
+        stderr,
+        fifos,
+    } = armed.0.take()?;
+    // Both ends of each FIFO are open (or the server is lost): the names can go.
+    drop(fifos);
+    let pid = pid?;
     let exit = ExitReport::new(async move {
         let line = read_line(&mut server.stdout).await;
         let code = line
@@ -388,6 +477,47 @@ echo err >&2; exit 3"#;
         }
         let idle = pool().lock().unwrap().len();
         assert!((1..=MAX_IDLE).contains(&idle), "{idle}");
+    }
+
+    #[tokio::test]
+    async fn a_request_abandoned_before_its_pid_is_read_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pids");
+        let script = format!(
+            "sleep 100 & echo $! > {p}; sh -c 'echo $PPID' >> {p}; wait",
+            p = pidfile.display()
+        );
+        let spec = spec("/bin/sh", &script, &[]);
+        let fifos = Fifos::create().unwrap();
+        let mut launch = Launch {
+            server: start().await.unwrap(),
+            stdout: pipe::OpenOptions::new().open_receiver(&fifos.out).unwrap(),
+            stderr: pipe::OpenOptions::new().open_receiver(&fifos.err).unwrap(),
+            fifos,
+        };
+        let request = request(&script, &spec, &launch.fifos.out, &launch.fifos.err).unwrap();
+        send(&mut launch.server.stdin, request.as_bytes())
+            .await
+            .unwrap();
+        // The caller goes away without reading the pid.
+        drop(Armed(Some(launch)));
+        let start = Instant::now();
+        let pids = loop {
+            let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            if pids.len() == 2 || start.elapsed() > Duration::from_secs(2) {
+                break pids;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        // Killed at once, or before it even wrote both pids.
+        while pids.iter().any(|pid| process_exists(*pid)) {
+            assert!(start.elapsed() < Duration::from_secs(3), "left: {pids:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]
