@@ -435,11 +435,15 @@ pub(crate) mod tests {
             "sleep 100 & echo $! > {p}; echo $$ >> {p}; wait",
             p = pidfile.display()
         );
-        let spec = spec(&script);
-        let run = run(&spec, None, |_| {});
-        let timed = tokio::time::timeout(Duration::from_millis(500), run).await;
+        dropped_run_leaves_nothing(&spec(&script), &pidfile).await;
+    }
+
+    /// Drops a run of `spec` after 500 ms and checks that the two pids its script wrote to
+    /// `pidfile` (a background process and the shell) are gone within 2 s.
+    pub(crate) async fn dropped_run_leaves_nothing(spec: &ProcessSpec, pidfile: &std::path::Path) {
+        let timed = tokio::time::timeout(Duration::from_millis(500), run(spec, None, |_| {})).await;
         assert!(timed.is_err(), "the script should still be running");
-        let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
+        let pids: Vec<i32> = std::fs::read_to_string(pidfile)
             .unwrap()
             .lines()
             .map(|l| l.trim().parse().unwrap())

@@ -354,7 +354,7 @@ pub async fn fork(script: &str, spec: &ProcessSpec) -> Option<Forked> {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::super::process::tests::process_exists;
+    use super::super::process::tests::{dropped_run_leaves_nothing, process_exists};
     use super::super::process::{Line, Stream, run};
     use super::*;
 
@@ -537,19 +537,6 @@ echo err >&2; exit 3"#;
         );
         let spec = spec("/bin/sh", &format!("{script}; wait"), &[]);
         assert!(eligible(&spec).is_some());
-        let timed =
-            tokio::time::timeout(Duration::from_millis(500), run(&spec, None, |_| {})).await;
-        assert!(timed.is_err(), "the script should still be running");
-        let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .lines()
-            .map(|l| l.trim().parse().unwrap())
-            .collect();
-        assert_eq!(pids.len(), 2);
-        let start = Instant::now();
-        while pids.iter().any(|pid| process_exists(*pid)) {
-            assert!(start.elapsed() < Duration::from_secs(2), "left: {pids:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        dropped_run_leaves_nothing(&spec, &pidfile).await;
     }
 }
