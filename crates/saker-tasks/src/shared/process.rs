@@ -66,6 +66,19 @@ impl ExitReport {
     }
 }
 
+/// Whether the environment switch `name` is turned off (`0`, `false`, `off`, `no`); the fork
+/// servers are on unless it is.
+pub fn switched_off(name: &str) -> bool {
+    matches!(
+        std::env::var(name)
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str(),
+        "0" | "false" | "off" | "no"
+    )
+}
+
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {

@@ -45,16 +45,7 @@ pub struct ForkPlan {
 /// Whether the fork server is enabled (`SAKER_PYTHON_FORK_SERVER`, default on).
 pub fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        !matches!(
-            std::env::var("SAKER_PYTHON_FORK_SERVER")
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-                .as_str(),
-            "0" | "false" | "off" | "no"
-        )
-    })
+    *ENABLED.get_or_init(|| !super::process::switched_off("SAKER_PYTHON_FORK_SERVER"))
 }
 
 /// Variables Python reads while starting (before a forked child could apply the task's

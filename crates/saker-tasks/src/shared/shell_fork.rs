@@ -52,15 +52,7 @@ const SPECIAL: &[&str] = &[
 pub fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| {
-        cfg!(target_os = "linux")
-            && !matches!(
-                std::env::var("SAKER_SHELL_FORK_SERVER")
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-                    .as_str(),
-                "0" | "false" | "off" | "no"
-            )
+        cfg!(target_os = "linux") && !super::process::switched_off("SAKER_SHELL_FORK_SERVER")
     })
 }
 
